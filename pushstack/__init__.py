@@ -1,0 +1,1 @@
+"""pushstack: a complete Mozilla Push (autopush) stack on AWS, as a CloudFormation template."""

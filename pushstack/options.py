@@ -1,0 +1,604 @@
+"""One validated description of a deployment: the single home of every constraint.
+
+The CLI, the web form and the template's Parameters all read the specs in
+``SPECS``; nothing else writes a pattern, a range or a list of choices.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import ipaddress
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cryptography.fernet import Fernet
+
+LOG_PROCESSING_CHOICES = ("none", "firehose", "processor")
+
+# Instance and cache node types offered everywhere; each must exist in every
+# commercial region, which the cfn-lint test over all regions checks.
+INSTANCE_TYPES = (
+    "t3.micro",
+    "t3.small",
+    "t3.medium",
+    "t3.large",
+    "t3.xlarge",
+    "m5.large",
+    "m5.xlarge",
+    "c5.large",
+    "c5.xlarge",
+    "c5.2xlarge",
+)
+CACHE_NODE_TYPES = ("cache.t3.micro", "cache.t3.small", "cache.t3.medium", "cache.m5.large")
+
+REGIONS = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "sa-east-1",
+)
+
+# Suffixes appended to the table prefix; the longest decides the prefix length.
+TABLE_SUFFIXES = {"router": "_router", "message": "_message", "push_messages": "_push_messages"}
+TABLE_NAME_MAX = 255
+
+# A Fernet key is 32 bytes in URL-safe base64: 43 characters and "=". The 43rd
+# character carries only 2 bits of the key, so it is one of 16 letters.
+FERNET_KEY_PATTERN = r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]="
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one option is asked for, checked and passed to CloudFormation."""
+
+    name: str
+    label: str
+    help: str
+    kind: str = "text"  # text | int | choice | list | bool | secret
+    parameter: str | None = None  # CloudFormation parameter name, if any
+    pattern: str | None = None  # full-match regex, for text and each list item
+    allowed: str = ""  # what is allowed, in words, for messages
+    min_length: int | None = None
+    max_length: int | None = None
+    min_value: int | None = None
+    max_value: int | None = None
+    choices: tuple[str, ...] = ()
+    min_items: int | None = None
+    default: object = None
+    required: bool = False  # needed to deploy (a template alone never needs it)
+    only_for: str | None = None  # log_processing value this option belongs to
+    flag: str | None = None  # CLI flag, when it differs from --name
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def parameter_pattern(self) -> str | None:
+        """The pattern as CloudFormation's AllowedPattern (anchored, and for lists, whole-list)."""
+        if self.pattern is None:
+            return None
+        if self.kind == "list":
+            return f"^{self.pattern}(,{self.pattern})*$"
+        return f"^{self.pattern}$"
+
+
+def _size_specs(group: str, label: str, only_for: str | None = None) -> list[Spec]:
+    """Instance type and min/max/desired node counts of one node group."""
+    return [
+        Spec(
+            f"{group}_instance_type",
+            f"{label} instance type",
+            f"EC2 instance type of the {label.lower()}.",
+            kind="choice",
+            parameter=f"{_camel(group)}InstanceType",
+            choices=INSTANCE_TYPES,
+            default="t3.small",
+            only_for=only_for,
+        ),
+        Spec(
+            f"{group}_min_size",
+            f"{label} minimum",
+            f"Fewest {label.lower()} the group keeps running.",
+            kind="int",
+            parameter=f"{_camel(group)}MinSize",
+            min_value=1,
+            max_value=100,
+            default=1,
+            only_for=only_for,
+        ),
+        Spec(
+            f"{group}_max_size",
+            f"{label} maximum",
+            f"Most {label.lower()} the group may scale to.",
+            kind="int",
+            parameter=f"{_camel(group)}MaxSize",
+            min_value=1,
+            max_value=100,
+            default=4,
+            only_for=only_for,
+        ),
+        Spec(
+            f"{group}_desired_capacity",
+            f"{label} desired",
+            f"{label} started at creation; between the minimum and the maximum.",
+            kind="int",
+            parameter=f"{_camel(group)}DesiredCapacity",
+            min_value=1,
+            max_value=100,
+            default=2,
+            only_for=only_for,
+        ),
+    ]
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+SUBNET_PATTERN = r"subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?"
+S3_BUCKET_PATTERN = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+
+_SPEC_LIST = [
+    Spec(
+        "stack_name",
+        "Stack name",
+        "Name of the CloudFormation stack; shown in the AWS console.",
+        pattern=r"[A-Za-z][A-Za-z0-9-]*",
+        allowed="letters, digits and hyphens, starting with a letter, at most 128 characters",
+        max_length=128,
+        default="autopush",
+    ),
+    Spec(
+        "region",
+        "Region",
+        "AWS region the stack is created in.",
+        kind="choice",
+        choices=REGIONS,
+        default="us-east-1",
+    ),
+    Spec(
+        "crypto_key",
+        "Crypto key",
+        "Fernet key that encrypts endpoint URLs. Keep it: an upgrade or a "
+        "redeployment needs the same key to read existing subscriptions. "
+        "Several keys, comma-separated and newest first, rotate keys. "
+        "Generated when left empty.",
+        kind="secret",
+        parameter="CryptoKey",
+        pattern=FERNET_KEY_PATTERN,
+        allowed="one or more Fernet keys (44 characters of URL-safe base64 ending in '='), "
+        "comma-separated, newest first",
+    ),
+    Spec(
+        "table_prefix",
+        "DynamoDB table prefix",
+        "Prefix of the DynamoDB table names. Reuse the prefix of an earlier "
+        "deployment to keep its subscriptions. Generated when left empty.",
+        parameter="TablePrefix",
+        pattern=r"[A-Za-z0-9_.-]+",
+        allowed="letters, digits, '_', '-' and '.', 3 to "
+        f"{TABLE_NAME_MAX - max(len(s) for s in TABLE_SUFFIXES.values())} characters",
+        min_length=3,
+        max_length=TABLE_NAME_MAX - max(len(s) for s in TABLE_SUFFIXES.values()),
+    ),
+    Spec(
+        "reuse_tables",
+        "Reuse existing tables",
+        "Use the tables of an earlier deployment (same prefix, same crypto key) "
+        "instead of creating them. The stack then neither creates nor retains them.",
+        kind="bool",
+        default=False,
+    ),
+    Spec(
+        "vpc_id",
+        "VPC",
+        "VPC the stack runs in.",
+        parameter="VpcId",
+        pattern=r"vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?",
+        allowed="a VPC id such as vpc-0123456789abcdef0",
+        required=True,
+    ),
+    Spec(
+        "subnet_ids",
+        "Subnets for the push nodes",
+        "Public subnets, in at least two availability zones, for the load "
+        "balancers and the push nodes. One per line or comma-separated.",
+        kind="list",
+        parameter="SubnetIds",
+        pattern=SUBNET_PATTERN,
+        allowed="subnet ids such as subnet-0123456789abcdef0, at least two",
+        min_items=2,
+        required=True,
+    ),
+    Spec(
+        "log_processing",
+        "Log processing",
+        "What happens to the push nodes' logs.",
+        kind="choice",
+        choices=LOG_PROCESSING_CHOICES,
+        default="none",
+    ),
+    Spec(
+        "private_subnet_ids",
+        "Private subnets (NAT)",
+        "Private subnets with a NAT route for the processor Lambda and Redis. "
+        "One per line or comma-separated.",
+        kind="list",
+        parameter="PrivateSubnetIds",
+        pattern=SUBNET_PATTERN,
+        allowed="subnet ids such as subnet-0123456789abcdef0",
+        min_items=1,
+        required=True,
+        only_for="processor",
+    ),
+    Spec(
+        "messages_api_subnet_id",
+        "Messages API subnet",
+        "Subnet of the Push Messages API nodes; it must reach Redis.",
+        parameter="MessagesApiSubnetId",
+        pattern=SUBNET_PATTERN,
+        allowed="a subnet id such as subnet-0123456789abcdef0",
+        required=True,
+        only_for="processor",
+    ),
+    Spec(
+        "processor_code_bucket",
+        "Processor code bucket",
+        "S3 bucket, in the stack's region, holding the push-processor Lambda zip.",
+        parameter="ProcessorCodeBucket",
+        pattern=S3_BUCKET_PATTERN,
+        allowed="an S3 bucket name: 3 to 63 lowercase letters, digits, '.' and '-'",
+        required=True,
+        only_for="processor",
+    ),
+    Spec(
+        "processor_code_key",
+        "Processor code key",
+        "Key of the push-processor Lambda zip in that bucket.",
+        parameter="ProcessorCodeKey",
+        pattern=r"[A-Za-z0-9!_.*'()/-]+\.zip",
+        allowed="an S3 key ending in .zip, made of letters, digits and !_.*'()/-",
+        max_length=1024,
+        default="push_processor.zip",
+        only_for="processor",
+    ),
+    *_size_specs("connection", "Connection nodes"),
+    *_size_specs("endpoint", "Endpoint nodes"),
+    *_size_specs("messages_api", "Messages API nodes", only_for="processor"),
+    Spec(
+        "redis_node_type",
+        "Redis node type",
+        "ElastiCache node type of the Redis cluster.",
+        kind="choice",
+        parameter="RedisNodeType",
+        choices=CACHE_NODE_TYPES,
+        default="cache.t3.micro",
+        only_for="processor",
+    ),
+    Spec(
+        "autopush_image",
+        "Autopush image",
+        "Container image of autopush, run by connection and endpoint nodes.",
+        parameter="AutopushImage",
+        pattern=r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?",
+        allowed="a container image reference such as mozilla/autopush:1.57.0",
+        max_length=255,
+        default="mozilla/autopush:1.57.0",
+    ),
+    Spec(
+        "messages_api_image",
+        "Messages API image",
+        "Container image of the Push Messages API.",
+        parameter="MessagesApiImage",
+        pattern=r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?",
+        allowed="a container image reference such as mozilla/push-messages:latest",
+        max_length=255,
+        default="mozilla/push-messages:latest",
+        only_for="processor",
+    ),
+    Spec(
+        "certificate_arn",
+        "TLS certificate (ACM ARN)",
+        "ACM certificate for the load balancers. With one, clients use wss:// "
+        "and https://; without, plain ws:// and http://.",
+        parameter="CertificateArn",
+        pattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}",
+        allowed="an ACM certificate ARN such as "
+        "arn:aws:acm:us-east-1:123456789012:certificate/<uuid>",
+    ),
+    Spec(
+        "key_name",
+        "SSH key pair",
+        "EC2 key pair for SSH to the nodes. Leave empty to use Session Manager only.",
+        parameter="KeyName",
+        pattern=r"[ -~]+",
+        allowed="an EC2 key pair name (printable ASCII, at most 255 characters)",
+        max_length=255,
+    ),
+    Spec(
+        "ssh_cidr",
+        "SSH admin network",
+        "Network (CIDR) allowed to SSH to the nodes; needed with a key pair.",
+        parameter="SshCidr",
+        pattern=r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}/(?:[0-9]|[12][0-9]|3[0-2])",
+        allowed="an IPv4 network such as 203.0.113.0/24 (not 0.0.0.0/0)",
+    ),
+]
+
+SPECS: dict[str, Spec] = {spec.name: spec for spec in _SPEC_LIST}
+
+
+class OptionsError(ValueError):
+    """Bad options: ``errors`` maps each bad option name to what is allowed."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in self.errors.items()))
+
+
+def _default(name: str) -> object:
+    return SPECS[name].default
+
+
+@dataclass(frozen=True)
+class Options:
+    """A deployment, every value checked against its spec."""
+
+    stack_name: str = _default("stack_name")
+    region: str = _default("region")
+    crypto_key: str = field(default="", repr=False)
+    table_prefix: str = _default("table_prefix")
+    reuse_tables: bool = _default("reuse_tables")
+    vpc_id: str | None = _default("vpc_id")
+    subnet_ids: tuple[str, ...] = ()
+    log_processing: str = _default("log_processing")
+    private_subnet_ids: tuple[str, ...] = ()
+    messages_api_subnet_id: str | None = _default("messages_api_subnet_id")
+    processor_code_bucket: str | None = _default("processor_code_bucket")
+    processor_code_key: str = _default("processor_code_key")
+    connection_instance_type: str = _default("connection_instance_type")
+    connection_min_size: int = _default("connection_min_size")
+    connection_max_size: int = _default("connection_max_size")
+    connection_desired_capacity: int = _default("connection_desired_capacity")
+    endpoint_instance_type: str = _default("endpoint_instance_type")
+    endpoint_min_size: int = _default("endpoint_min_size")
+    endpoint_max_size: int = _default("endpoint_max_size")
+    endpoint_desired_capacity: int = _default("endpoint_desired_capacity")
+    messages_api_instance_type: str = _default("messages_api_instance_type")
+    messages_api_min_size: int = _default("messages_api_min_size")
+    messages_api_max_size: int = _default("messages_api_max_size")
+    messages_api_desired_capacity: int = _default("messages_api_desired_capacity")
+    redis_node_type: str = _default("redis_node_type")
+    autopush_image: str = _default("autopush_image")
+    messages_api_image: str = _default("messages_api_image")
+    certificate_arn: str | None = _default("certificate_arn")
+    key_name: str | None = _default("key_name")
+    ssh_cidr: str | None = _default("ssh_cidr")
+
+
+    @property
+    def firehose(self) -> bool:
+        return self.log_processing in ("firehose", "processor")
+
+    @property
+    def processor(self) -> bool:
+        return self.log_processing == "processor"
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.certificate_arn)
+
+    @property
+    def ssh(self) -> bool:
+        return bool(self.key_name)
+
+    @property
+    def crypto_keys(self) -> list[str]:
+        return self.crypto_key.split(",") if self.crypto_key else []
+
+    def table_name(self, table: str) -> str:
+        return self.table_prefix + TABLE_SUFFIXES[table]
+
+    def applies(self, name: str) -> bool:
+        """Whether an option matters for this deployment's shape."""
+        spec = SPECS[name]
+        if spec.only_for and spec.only_for != self.log_processing:
+            return False
+        if name == "certificate_arn":
+            return self.tls
+        if name in ("key_name", "ssh_cidr"):
+            return self.ssh
+        return True
+
+    def missing_for_deploy(self) -> dict[str, str]:
+        """Options a deployment needs that are still empty, with what to give."""
+        return {
+            name: f"Required: {spec.allowed}."
+            for name, spec in SPECS.items()
+            if spec.required and self.applies(name) and not getattr(self, name)
+        }
+
+    def non_secret_values(self) -> dict[str, object]:
+        """Every option but the crypto key, for share links and logs."""
+        values = dataclasses.asdict(self)
+        values.pop("crypto_key")
+        return values
+
+
+def generate_crypto_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def generate_table_prefix() -> str:
+    return "autopush_" + secrets.token_hex(4)
+
+
+def _is_fernet_key(text: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(text.encode("ascii"))) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def split_list(raw: object) -> tuple[str, ...]:
+    """Items of a list option given as a list, or text split on commas and line breaks."""
+    if isinstance(raw, list | tuple):
+        items = [str(item) for item in raw]
+    else:
+        items = re.split(r"[,\s]+", str(raw or ""))
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def parse_value(spec: Spec, raw: object) -> object:
+    """One option's value from what the user gave; ``ValueError`` says what is allowed."""
+    if spec.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw or "").strip().lower()
+        if text in ("1", "true", "yes", "on", "y"):
+            return True
+        if text in ("", "0", "false", "no", "off", "n"):
+            return False
+        raise ValueError("Must be yes or no.")
+    if spec.kind == "list":
+        items = split_list(raw)
+        for item in items:
+            if not re.fullmatch(spec.pattern, item):
+                raise ValueError(f"'{_shorten(item)}' is not valid: give {spec.allowed}.")
+        if len(set(items)) != len(items):
+            raise ValueError("Each subnet may be listed only once.")
+        if items and spec.min_items and len(items) < spec.min_items:
+            raise ValueError(f"Give at least {spec.min_items}: {spec.allowed}.")
+        return items
+    text = "" if raw is None else str(raw).strip()
+    if spec.kind == "int":
+        if not text:
+            return spec.default
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError(
+                f"Must be a whole number from {spec.min_value} to {spec.max_value}."
+            ) from None
+        if not spec.min_value <= number <= spec.max_value:
+            raise ValueError(f"Must be from {spec.min_value} to {spec.max_value}.")
+        return number
+    if not text:
+        return spec.default
+    if spec.kind == "choice":
+        if text not in spec.choices:
+            raise ValueError(f"Must be one of: {', '.join(spec.choices)}.")
+        return text
+    if spec.kind == "secret":
+        text = re.sub(r"\s+", "", text)
+        keys = text.split(",")
+        if not all(re.fullmatch(spec.pattern, key) and _is_fernet_key(key) for key in keys):
+            # Never quote the value back: it is a secret.
+            raise ValueError(f"Not a valid key list: give {spec.allowed}.")
+        if len(set(keys)) != len(keys):
+            raise ValueError("The same key is listed twice.")
+        return text
+    if spec.min_length and len(text) < spec.min_length:
+        raise ValueError(f"Too short: give {spec.allowed}.")
+    if spec.max_length and len(text) > spec.max_length:
+        raise ValueError(f"Too long: give {spec.allowed}.")
+    if spec.pattern and not re.fullmatch(spec.pattern, text):
+        raise ValueError(f"'{_shorten(text)}' is not valid: give {spec.allowed}.")
+    return text
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cross_checks(values: dict[str, object]) -> dict[str, str]:
+    """Rules that tie several options together; keyed by the option to fix."""
+    errors: dict[str, str] = {}
+    for group in ("connection", "endpoint", "messages_api"):
+        low = values.get(f"{group}_min_size")
+        high = values.get(f"{group}_max_size")
+        want = values.get(f"{group}_desired_capacity")
+        if None in (low, high, want):
+            continue
+        if low > high:
+            errors[f"{group}_max_size"] = "Must be at least the minimum."
+        elif not low <= want <= high:
+            errors[f"{group}_desired_capacity"] = "Must be between the minimum and the maximum."
+    if values.get("key_name") and not values.get("ssh_cidr"):
+        errors["ssh_cidr"] = "Give the admin network allowed to SSH with this key pair."
+    if values.get("ssh_cidr") and not values.get("key_name"):
+        errors["key_name"] = "Give the key pair to use with the SSH admin network."
+    cidr = values.get("ssh_cidr")
+    if cidr and "ssh_cidr" not in errors:
+        try:
+            network = ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError:
+            errors["ssh_cidr"] = "Not a network address: host bits are set (try e.g. 203.0.113.0/24)."
+        else:
+            if network.prefixlen == 0:
+                errors["ssh_cidr"] = "SSH from the whole internet is not allowed: give your admin network."
+    return errors
+
+
+def from_input(data: Mapping[str, object], *, fill_secrets: bool = True) -> Options:
+    """Options from user input (form, CLI, query string), all errors at once.
+
+    Empty crypto key and table prefix are generated when ``fill_secrets``.
+    Raises ``OptionsError`` naming every bad option.
+    """
+    values: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for name, spec in SPECS.items():
+        raw = data.get(name)
+        try:
+            value = parse_value(spec, raw)
+        except ValueError as exc:
+            errors[name] = str(exc)
+            continue
+        if value is not None:
+            values[name] = value
+    for name, message in _cross_checks(values).items():
+        errors.setdefault(name, message)
+    if errors:
+        raise OptionsError(errors)
+    if fill_secrets:
+        values.setdefault("crypto_key", generate_crypto_key())
+        values.setdefault("table_prefix", generate_table_prefix())
+    if values.get("reuse_tables"):
+        # Reused tables are only readable with the prefix and key that wrote them.
+        for name, what in (("table_prefix", "prefix"), ("crypto_key", "crypto key")):
+            if name not in values:
+                errors[name] = f"Give the {what} of the earlier deployment whose tables you reuse."
+        if errors:
+            raise OptionsError(errors)
+    return Options(**values)

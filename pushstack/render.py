@@ -1,0 +1,117 @@
+"""The template as text, its parameters file and the matching AWS CLI command."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import yaml
+from troposphere import Template
+
+from pushstack.options import SPECS, Options
+
+INLINE_TEMPLATE_LIMIT = 51_200  # bytes CloudFormation accepts as TemplateBody
+PARAMETERS_LIMIT = 200
+RESOURCES_LIMIT = 500
+
+_SPEC_BY_PARAMETER = {spec.parameter: spec for spec in SPECS.values() if spec.parameter}
+
+
+def to_dict(template: Template) -> dict:
+    return template.to_dict()
+
+
+def to_json(template: Template, *, indent: int | None = 2) -> str:
+    separators = None if indent else (",", ":")
+    return json.dumps(to_dict(template), indent=indent, separators=separators, sort_keys=False)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style YAML that keeps the template's key order."""
+
+
+def _str_presenter(dumper, data):
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def to_yaml(template: Template) -> str:
+    return yaml.dump(to_dict(template), Dumper=_Dumper, sort_keys=False, width=100)
+
+
+def render(template: Template, fmt: str = "json") -> str:
+    if fmt == "yaml":
+        return to_yaml(template)
+    if fmt == "json":
+        return to_json(template)
+    raise ValueError(f"unknown format {fmt!r}: use json or yaml")
+
+
+def parameter_values(options: Options, template: Template) -> dict[str, str]:
+    """CloudFormation parameter values from the options, for the template's parameters.
+
+    Parameters whose option is empty are left out, so CloudFormation uses the
+    template's default or asks for them (``missing_parameters`` names them).
+    """
+    values = {}
+    for name in template.parameters:
+        spec = _SPEC_BY_PARAMETER.get(name)
+        if spec is None:
+            continue  # a parameter with a fixed default, such as the AMI
+        value = getattr(options, spec.name)
+        if value is None or value == "" or value == ():
+            continue
+        if isinstance(value, tuple | list):
+            value = ",".join(value)
+        values[name] = str(value)
+    return values
+
+
+def missing_parameters(options: Options, template: Template) -> list[str]:
+    """Parameters with neither a value from the options nor a default."""
+    values = parameter_values(options, template)
+    return [
+        name
+        for name, parameter in template.parameters.items()
+        if name not in values and "Default" not in parameter.properties
+    ]
+
+
+def parameters_file(options: Options, template: Template) -> str:
+    """The ``--parameters file://...`` JSON; the only artifact holding the crypto key."""
+    entries = [
+        {"ParameterKey": key, "ParameterValue": value}
+        for key, value in parameter_values(options, template).items()
+    ]
+    return json.dumps(entries, indent=2) + "\n"
+
+
+def template_filename(options: Options, fmt: str = "json") -> str:
+    return f"{options.stack_name}.template.{'yaml' if fmt == 'yaml' else 'json'}"
+
+
+def parameters_filename(options: Options) -> str:
+    return f"{options.stack_name}.parameters.json"
+
+
+def create_stack_command(
+    options: Options,
+    template_file: str | None = None,
+    parameters_path: str | None = None,
+) -> str:
+    """The ``aws cloudformation create-stack`` command that uses the downloaded files."""
+    template_file = template_file or template_filename(options)
+    parameters_path = parameters_path or parameters_filename(options)
+    words = [
+        "aws", "cloudformation", "create-stack",
+        "--region", options.region,
+        "--stack-name", options.stack_name,
+        "--template-body", f"file://{template_file}",
+        "--parameters", f"file://{parameters_path}",
+        "--capabilities", "CAPABILITY_IAM",
+        "--tags", "Key=pushstack:managed,Value=true",
+    ]  # fmt: skip
+    return " ".join(shlex.quote(word) for word in words)

@@ -1,0 +1,35 @@
+# Sourced by scripts/test and scripts/serve: installs what the project needs
+# on a fresh machine, and nothing twice.
+# shellcheck shell=bash
+
+PYTHON=${PYTHON:-python3}
+
+# ensure_venv DIR REQUIREMENTS...: a virtual environment with exactly these pins.
+ensure_venv() {
+    local dir=$1; shift
+    local stamp="$dir/.requirements.sha256"
+    local want
+    want=$(cat "$@" | sha256sum | cut -d' ' -f1)
+    if [ ! -x "$dir/bin/python" ]; then
+        echo "== creating $dir"
+        "$PYTHON" -m venv "$dir"
+    fi
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        echo "== installing $* into $dir"
+        local args=()
+        for file in "$@"; do args+=(-r "$file"); done
+        "$dir/bin/pip" install --quiet --disable-pip-version-check "${args[@]}"
+        echo "$want" > "$stamp"
+    fi
+}
+
+# ensure_debian_packages COMMAND PACKAGE...: install the packages unless COMMAND exists.
+ensure_debian_packages() {
+    local command=$1; shift
+    command -v "$command" >/dev/null 2>&1 && return 0
+    echo "== installing Debian packages: $*"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
