@@ -7,6 +7,9 @@ PYTHON=${PYTHON:-python3}
 # ensure_venv DIR REQUIREMENTS...: a virtual environment with exactly these pins.
 ensure_venv() {
     local dir=$1; shift
+    # One installer at a time: concurrent runs would build the same venv twice.
+    exec {lock}>"$dir.lock"
+    flock "$lock"
     local stamp="$dir/.requirements.sha256"
     local want
     want=$(cat "$@" | sha256sum | cut -d' ' -f1)
@@ -21,6 +24,8 @@ ensure_venv() {
         "$dir/bin/pip" install --quiet --disable-pip-version-check "${args[@]}"
         echo "$want" > "$stamp"
     fi
+    flock -u "$lock"
+    exec {lock}>&-
 }
 
 # ensure_debian_packages COMMAND PACKAGE...: install the packages unless COMMAND exists.
