@@ -107,7 +107,7 @@ class Spec:
         """The pattern as CloudFormation's AllowedPattern (anchored, and for lists, whole-list)."""
         if self.pattern is None:
             return None
-        if self.kind == "list":
+        if self.kind in ("list", "secret"):  # comma-separated lists
             return f"^{self.pattern}(,{self.pattern})*$"
         return f"^{self.pattern}$"
 
