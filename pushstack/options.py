@@ -72,7 +72,8 @@ TABLE_SUFFIXES = {"router": "_router", "message": "_message", "push_messages": "
 TABLE_NAME_MAX = 255
 
 # A Fernet key is 32 bytes in URL-safe base64: 43 characters and "=". The 43rd
-# character carries only 2 bits of the key, so it is one of 16 letters.
+# character carries the last 4 bits of the key (its 2 low bits are zero), so it
+# is one of 16 letters.
 FERNET_KEY_PATTERN = r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]="
 
 
@@ -405,7 +406,6 @@ class Options:
     key_name: str | None = _default("key_name")
     ssh_cidr: str | None = _default("ssh_cidr")
 
-
     @property
     def firehose(self) -> bool:
         return self.log_processing in ("firehose", "processor")
@@ -561,12 +561,16 @@ def _cross_checks(values: dict[str, object]) -> dict[str, str]:
     cidr = values.get("ssh_cidr")
     if cidr and "ssh_cidr" not in errors:
         try:
-            network = ipaddress.IPv4Network(cidr, strict=True)
+            network = ipaddress.IPv4Network(cidr, strict=False)
         except ValueError:
-            errors["ssh_cidr"] = "Not a network address: host bits are set (try e.g. 203.0.113.0/24)."
+            errors["ssh_cidr"] = f"Not an IPv4 network: give {SPECS['ssh_cidr'].allowed}."
         else:
             if network.prefixlen == 0:
-                errors["ssh_cidr"] = "SSH from the whole internet is not allowed: give your admin network."
+                errors["ssh_cidr"] = (
+                    "SSH from the whole internet is not allowed: give your admin network."
+                )
+            elif str(network.network_address) != cidr.split("/")[0]:
+                errors["ssh_cidr"] = f"Not a network address: host bits are set (try {network})."
     return errors
 
 
@@ -589,16 +593,17 @@ def from_input(data: Mapping[str, object], *, fill_secrets: bool = True) -> Opti
             values[name] = value
     for name, message in _cross_checks(values).items():
         errors.setdefault(name, message)
+    if values.get("reuse_tables"):
+        # Reused tables are only readable with the prefix and key that wrote them,
+        # so check before generating new ones.
+        for name, what in (("table_prefix", "prefix"), ("crypto_key", "crypto key")):
+            if name not in values:
+                errors.setdefault(
+                    name, f"Give the {what} of the earlier deployment whose tables you reuse."
+                )
     if errors:
         raise OptionsError(errors)
     if fill_secrets:
         values.setdefault("crypto_key", generate_crypto_key())
         values.setdefault("table_prefix", generate_table_prefix())
-    if values.get("reuse_tables"):
-        # Reused tables are only readable with the prefix and key that wrote them.
-        for name, what in (("table_prefix", "prefix"), ("crypto_key", "crypto key")):
-            if name not in values:
-                errors[name] = f"Give the {what} of the earlier deployment whose tables you reuse."
-        if errors:
-            raise OptionsError(errors)
     return Options(**values)
