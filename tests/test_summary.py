@@ -1,0 +1,401 @@
+import pytest
+
+from pushstack.summary import Summary, summarize, text
+
+SUB_PARTITION = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+
+
+def group(name, ingress=None, egress=None, **extra):
+    properties = {"GroupDescription": name, "VpcId": {"Ref": "VpcId"}}
+    if ingress is not None:
+        properties["SecurityGroupIngress"] = ingress
+    if egress is not None:
+        properties["SecurityGroupEgress"] = egress
+    return {name: {"Type": "AWS::EC2::SecurityGroup", "Properties": properties, **extra}}
+
+
+def template(*resource_dicts, parameters=("SshCidr", "VpcId")):
+    resources = {}
+    for resource in resource_dicts:
+        resources.update(resource)
+    return {"Parameters": {p: {"Type": "String"} for p in parameters}, "Resources": resources}
+
+
+def tcp(port, **peer):
+    return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **peer}
+
+
+@pytest.mark.parametrize(
+    ("rule", "sentence"),
+    [
+        (
+            tcp(8081, SourceSecurityGroupId={"Ref": "InternalRouterSecurityGroup"}),
+            "G: TCP port 8081 open to InternalRouterSecurityGroup",
+        ),
+        (
+            tcp(
+                8081,
+                SourceSecurityGroupId={"Fn::GetAtt": ["InternalRouterSecurityGroup", "GroupId"]},
+            ),
+            "G: TCP port 8081 open to InternalRouterSecurityGroup",
+        ),
+        (
+            tcp(8081, SourceSecurityGroupId={"Fn::GetAtt": "InternalRouterSecurityGroup.GroupId"}),
+            "G: TCP port 8081 open to InternalRouterSecurityGroup",
+        ),
+        (tcp(443, CidrIp="0.0.0.0/0"), "G: TCP port 443 open to anyone (0.0.0.0/0)"),
+        (tcp("443", CidrIpv6="::/0"), "G: TCP port 443 open to anyone (::/0)"),
+        (tcp(22, CidrIp={"Ref": "SshCidr"}), "G: TCP port 22 open to the network given as SshCidr"),
+        (tcp(22, CidrIp="203.0.113.0/24"), "G: TCP port 22 open to the network 203.0.113.0/24"),
+        (
+            {"IpProtocol": "tcp", "FromPort": 1024, "ToPort": 65535, "CidrIp": "10.0.0.0/8"},
+            "G: TCP ports 1024-65535 open to the network 10.0.0.0/8",
+        ),
+        (
+            {"IpProtocol": "udp", "FromPort": 0, "ToPort": 65535, "CidrIp": "10.0.0.0/8"},
+            "G: UDP (all ports) open to the network 10.0.0.0/8",
+        ),
+        (
+            {"IpProtocol": "-1", "SourceSecurityGroupId": {"Ref": "Other"}},
+            "G: all traffic open to Other",
+        ),
+        (
+            {"IpProtocol": -1, "CidrIp": "0.0.0.0/0"},
+            "G: all traffic open to anyone (0.0.0.0/0)",
+        ),
+        (
+            {"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "CidrIp": "10.0.0.0/8"},
+            "G: ICMP (all types) open to the network 10.0.0.0/8",
+        ),
+        (
+            tcp(6379, SourcePrefixListId="pl-12345678"),
+            "G: TCP port 6379 open to the prefix list pl-12345678",
+        ),
+    ],
+)
+def test_inline_ingress_rule_in_words(rule, sentence):
+    assert summarize(template(group("G", [rule]))).ingress == [sentence]
+
+
+@pytest.mark.parametrize(
+    ("resource", "sentence"),
+    [
+        (
+            {
+                "Type": "AWS::EC2::SecurityGroupIngress",
+                "Properties": {
+                    "GroupId": {"Ref": "RedisSecurityGroup"},
+                    **tcp(6379, SourceSecurityGroupId={"Ref": "ProcessorSecurityGroup"}),
+                },
+            },
+            "RedisSecurityGroup: TCP port 6379 open to ProcessorSecurityGroup",
+        ),
+        (
+            {
+                "Type": "AWS::EC2::SecurityGroupIngress",
+                "Condition": "HasSsh",
+                "Properties": {
+                    "GroupId": {"Fn::GetAtt": ["NodeSecurityGroup", "GroupId"]},
+                    **tcp(22, CidrIp={"Ref": "SshCidr"}),
+                },
+            },
+            "NodeSecurityGroup: TCP port 22 open to the network given as SshCidr"
+            " (only when HasSsh)",
+        ),
+        (
+            {
+                "Type": "AWS::EC2::SecurityGroupEgress",
+                "Properties": {
+                    "GroupId": {"Ref": "ProcessorSecurityGroup"},
+                    **tcp(6379, DestinationSecurityGroupId={"Ref": "RedisSecurityGroup"}),
+                },
+            },
+            "ProcessorSecurityGroup: may reach RedisSecurityGroup on TCP port 6379",
+        ),
+    ],
+)
+def test_standalone_rule_in_words(resource, sentence):
+    assert summarize(template({"Rule": resource})).ingress == [sentence]
+
+
+def test_egress_rules_follow_ingress_rules():
+    summary = summarize(
+        template(
+            group(
+                "Lambda",
+                ingress=[tcp(80, CidrIp="10.0.0.0/8")],
+                egress=[{"IpProtocol": "-1", "CidrIp": "0.0.0.0/0"}],
+            ),
+            group("Web", ingress=[tcp(443, CidrIp="0.0.0.0/0")]),
+        )
+    )
+    assert summary.ingress == [
+        "Lambda: TCP port 80 open to the network 10.0.0.0/8",
+        "Web: TCP port 443 open to anyone (0.0.0.0/0)",
+        "Lambda: may reach anyone (0.0.0.0/0) on any protocol and port",
+    ]
+
+
+def test_conditional_inline_rule_says_when_it_applies():
+    rules = [
+        tcp(8080, CidrIp="0.0.0.0/0"),
+        {"Fn::If": ["HasSsh", tcp(22, CidrIp={"Ref": "SshCidr"}), {"Ref": "AWS::NoValue"}]},
+    ]
+    assert summarize(template(group("Nodes", rules))).ingress == [
+        "Nodes: TCP port 8080 open to anyone (0.0.0.0/0)",
+        "Nodes: TCP port 22 open to the network given as SshCidr (only when HasSsh)",
+    ]
+
+
+def test_resource_counts_sorted_by_type():
+    summary = summarize(
+        template(
+            group("B"),
+            group("A"),
+            {"T": {"Type": "AWS::DynamoDB::Table"}},
+            {"R": {"Type": "AWS::IAM::Role"}},
+        )
+    )
+    assert summary.resource_counts == [
+        ("AWS::DynamoDB::Table", 1),
+        ("AWS::EC2::SecurityGroup", 2),
+        ("AWS::IAM::Role", 1),
+    ]
+
+
+def role(name, statements=(), managed=(), service="ec2.amazonaws.com"):
+    properties = {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": [service]},
+                    "Action": ["sts:AssumeRole"],
+                }
+            ],
+        },
+    }
+    if statements:
+        properties["Policies"] = [
+            {"PolicyName": "inline", "PolicyDocument": {"Statement": list(statements)}}
+        ]
+    if managed:
+        properties["ManagedPolicyArns"] = list(managed)
+    return {name: {"Type": "AWS::IAM::Role", "Properties": properties}}
+
+
+def allow(actions, resources):
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+@pytest.mark.parametrize(
+    ("statement", "sentence"),
+    [
+        (
+            allow(
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+                [{"Fn::GetAtt": ["RouterTable", "Arn"]}],
+            ),
+            "dynamodb: GetItem, PutItem, Query on RouterTable",
+        ),
+        (
+            allow("dynamodb:GetItem", {"Fn::GetAtt": "RouterTable.Arn"}),
+            "dynamodb: GetItem on RouterTable",
+        ),
+        (
+            allow(["secretsmanager:GetSecretValue"], [{"Ref": "CryptoKeySecret"}]),
+            "secretsmanager: GetSecretValue on CryptoKeySecret",
+        ),
+        (
+            allow(["s3:GetObject"], [{"Fn::Sub": "${LogBucket.Arn}/*"}]),
+            "s3: GetObject on ${LogBucket.Arn}/*",
+        ),
+        (
+            allow(
+                ["s3:GetObject"],
+                [{"Fn::Sub": ["${Bucket}/*", {"Bucket": {"Fn::GetAtt": ["LogBucket", "Arn"]}}]}],
+            ),
+            "s3: GetObject on ${LogBucket.Arn}/*",
+        ),
+        (
+            allow(
+                ["s3:GetObject"],
+                [{"Fn::Join": ["", ["arn:aws:s3:::", {"Ref": "LogBucket"}, "/*"]]}],
+            ),
+            "s3: GetObject on arn:aws:s3:::${LogBucket}/*",
+        ),
+        (
+            allow(["ec2:DescribeNetworkInterfaces"], "*"),
+            "ec2: DescribeNetworkInterfaces on any resource",
+        ),
+        (allow("s3:*", "*"), "s3: all actions on any resource"),
+        (
+            allow(
+                ["firehose:PutRecord", "logs:PutLogEvents"],
+                [{"Fn::If": ["HasFirehose", {"Fn::GetAtt": ["LogStream", "Arn"]}, "*"]}],
+            ),
+            "firehose: PutRecord on one of LogStream or *",
+        ),
+        (
+            {
+                **allow(["s3:GetObject"], "*"),
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+            },
+            "s3: GetObject on any resource (with conditions)",
+        ),
+        (
+            {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"},
+            "denied: s3: DeleteObject on any resource",
+        ),
+    ],
+)
+def test_statement_in_words(statement, sentence):
+    permissions = summarize(template(role("NodeRole", [statement]))).permissions
+    assert permissions["NodeRole"][0] == "assumed by ec2.amazonaws.com"
+    assert permissions["NodeRole"][1] == sentence
+
+
+def test_statement_with_two_services_gives_one_sentence_each():
+    statement = allow(["firehose:PutRecord", "logs:PutLogEvents", "firehose:PutRecordBatch"], "*")
+    assert summarize(template(role("R", [statement]))).permissions["R"][1:] == [
+        "firehose: PutRecord, PutRecordBatch on any resource",
+        "logs: PutLogEvents on any resource",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arn", "sentence"),
+    [
+        (SUB_PARTITION, "AWS managed policy AmazonSSMManagedInstanceCore"),
+        (
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+            "AWS managed policy AWSLambdaVPCAccessExecutionRole",
+        ),
+        (
+            {
+                "Fn::Join": [
+                    "",
+                    ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/ReadOnlyAccess"],
+                ]
+            },
+            "AWS managed policy ReadOnlyAccess",
+        ),
+        (
+            "arn:aws:iam::123456789012:policy/Mine",
+            "managed policy arn:aws:iam::123456789012:policy/Mine",
+        ),
+    ],
+)
+def test_managed_policy_arn_in_words(arn, sentence):
+    assert summarize(template(role("R", managed=[arn]))).permissions["R"] == [
+        "assumed by ec2.amazonaws.com",
+        sentence,
+    ]
+
+
+def test_policies_attached_to_a_role_count_as_its_permissions():
+    policy = {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": "tables",
+            "Roles": [{"Ref": "NodeRole"}],
+            "PolicyDocument": {
+                "Statement": [allow("dynamodb:Query", {"Fn::GetAtt": ["MessageTable", "Arn"]})]
+            },
+        },
+    }
+    managed = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Roles": [{"Ref": "NodeRole"}],
+            "PolicyDocument": {
+                "Statement": allow("firehose:PutRecord", {"Fn::GetAtt": ["LogStream", "Arn"]})
+            },
+        },
+    }
+    summary = summarize(
+        template(
+            role("NodeRole", [allow("dynamodb:GetItem", {"Fn::GetAtt": ["RouterTable", "Arn"]})]),
+            role("OtherRole", service="lambda.amazonaws.com"),
+            {"TablesPolicy": policy, "StreamPolicy": managed},
+        )
+    )
+    assert summary.permissions == {
+        "NodeRole": [
+            "assumed by ec2.amazonaws.com",
+            "dynamodb: GetItem on RouterTable",
+            "dynamodb: Query on MessageTable",
+            "firehose: PutRecord on LogStream",
+        ],
+        "OtherRole": ["assumed by lambda.amazonaws.com"],
+    }
+
+
+def test_managed_policy_of_the_template_referenced_by_arn():
+    managed = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {"PolicyDocument": {"Statement": [allow("s3:GetObject", "*")]}},
+    }
+    summary = summarize(
+        template(role("R", managed=[{"Ref": "ReadPolicy"}]), {"ReadPolicy": managed})
+    )
+    assert summary.permissions["R"] == [
+        "assumed by ec2.amazonaws.com",
+        "s3: GetObject on any resource",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({"Ref": "RouterTable"}, "RouterTable"),
+        ({"Fn::GetAtt": ["RouterTable", "StreamArn"]}, "RouterTable"),
+        ({"Fn::Sub": "${TablePrefix}_router"}, "${TablePrefix}_router"),
+        ({"Fn::Sub": ["${P}_router", {"P": {"Ref": "TablePrefix"}}]}, "${TablePrefix}_router"),
+        ({"Fn::Sub": ["${!Literal}-${P}", {"P": "x"}]}, "${!Literal}-x"),
+        ({"Fn::Join": ["-", ["a", {"Ref": "B"}]]}, "a-${B}"),
+        ({"Fn::If": ["C", "yes", "no"]}, "one of yes or no"),
+        ({"Fn::If": ["C", {"Ref": "X"}, {"Ref": "AWS::NoValue"}]}, "X (when C)"),
+        ({"Fn::Select": [0, {"Fn::GetAZs": ""}]}, '{"Fn::Select":[0,{"Fn::GetAZs":""}]}'),
+        ({"Fn::Sub": 42}, '{"Fn::Sub":42}'),
+        ({"Fn::Join": "oops"}, '{"Fn::Join":"oops"}'),
+        ({"Fn::If": ["only-two", 1]}, '{"Fn::If":["only-two",1]}'),
+        (7, "7"),
+        (None, "null"),
+    ],
+)
+def test_intrinsic_functions_in_words(value, words):
+    assert text(value) == words
+
+
+@pytest.mark.parametrize(
+    "odd_template",
+    [
+        {},
+        {"Resources": None},
+        {"Resources": []},
+        {"Resources": {"X": "not a resource"}},
+        {"Resources": {"X": {"Type": "AWS::EC2::SecurityGroup", "Properties": "?"}}},
+        template(group("G", ingress="not a list")),
+        template(group("G", ingress=["not a rule", 7, None])),
+        template(group("G", ingress={"Fn::If": ["C", [tcp(1, CidrIp="1.2.3.4/32")], []]})),
+        template(
+            {
+                "R": {
+                    "Type": "AWS::IAM::Role",
+                    "Properties": {"Policies": "?", "ManagedPolicyArns": 3},
+                }
+            }
+        ),
+        template(
+            {"R": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": [1]}}}
+        ),
+        template(
+            role("R", [{"Effect": "Allow", "Action": {"Ref": "X"}, "Resource": {"Fn::If": "?"}}]),
+            {"P": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": "R", "PolicyDocument": 5}}},
+        ),
+    ],
+)
+def test_unknown_shapes_never_raise(odd_template):
+    assert isinstance(summarize(odd_template), Summary)
