@@ -85,6 +85,9 @@ def embedded(value: object) -> str:
             return str(argument[0]).join(embedded(part) for part in argument[1])
         if function == "Fn::If":
             return _if_text(argument, embedded)
+        if function == "Fn::Select" and _is_select_of_split(argument):
+            whole = embedded(argument[1]["Fn::Split"][1])
+            return whole if whole.startswith("(part of ") else f"(part of {whole})"
     if isinstance(value, list):
         return ", ".join(text(item) for item in value)
     return compact_json(value)
@@ -104,6 +107,18 @@ def _is_join(argument: object) -> bool:
         and len(argument) == 2
         and isinstance(argument[0], str)
         and isinstance(argument[1], list)
+    )
+
+
+def _is_select_of_split(argument: object) -> bool:
+    """``Fn::Select [n, Fn::Split [delimiter, text]]``, as in names made unique by the stack id."""
+    return (
+        isinstance(argument, list)
+        and len(argument) == 2
+        and isinstance(argument[1], dict)
+        and set(argument[1]) == {"Fn::Split"}
+        and isinstance(argument[1]["Fn::Split"], list)
+        and len(argument[1]["Fn::Split"]) == 2
     )
 
 

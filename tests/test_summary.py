@@ -399,3 +399,13 @@ def test_intrinsic_functions_in_words(value, words):
 )
 def test_unknown_shapes_never_raise(odd_template):
     assert isinstance(summarize(odd_template), Summary)
+
+
+def test_names_made_unique_by_the_stack_id_stay_readable():
+    unique = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+    shorter = {"Fn::Select": [0, {"Fn::Split": ["-", unique]}]}
+    bucket = {"Fn::Join": ["", ["push-logs-", unique]]}
+    assert text(bucket) == "push-logs-(part of ${AWS::StackId})"
+    assert (
+        text({"Fn::Join": ["", ["push-redis-", shorter]]}) == "push-redis-(part of ${AWS::StackId})"
+    )
