@@ -1,0 +1,71 @@
+// The wizard's small comforts; every page works without them.
+"use strict";
+
+// A Fernet key: 32 random bytes in URL-safe base64 (43 characters and "=").
+function newCryptoKey() {
+  const bytes = new Uint8Array(32);
+  crypto.getRandomValues(bytes);
+  const base64 = btoa(String.fromCharCode(...bytes));
+  return base64.replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+function setupCryptoKey() {
+  const input = document.getElementById("crypto_key");
+  const show = document.getElementById("crypto_key-show");
+  const generate = document.getElementById("crypto_key-generate");
+  const status = document.getElementById("crypto_key-status");
+  if (!input || !show || !generate) return;
+  show.parentElement.hidden = false;
+  const reveal = (visible) => {
+    input.type = visible ? "text" : "password";
+    show.textContent = visible ? "Hide" : "Show";
+    show.setAttribute("aria-pressed", String(visible));
+  };
+  show.addEventListener("click", () => reveal(input.type === "password"));
+  generate.addEventListener("click", () => {
+    input.value = newCryptoKey();
+    reveal(true);
+    status.textContent = "New key generated in your browser: copy it somewhere safe.";
+  });
+}
+
+// Fieldsets marked data-only-for="processor" show only when that choice is made.
+function setupLogProcessing() {
+  const radios = document.querySelectorAll('input[name="log_processing"]');
+  const sections = document.querySelectorAll("fieldset[data-only-for]");
+  if (!radios.length) return;
+  const update = () => {
+    const checked = document.querySelector('input[name="log_processing"]:checked');
+    const choice = checked ? checked.value : "";
+    sections.forEach((section) => {
+      section.hidden = section.dataset.onlyFor !== choice;
+    });
+  };
+  radios.forEach((radio) => radio.addEventListener("change", update));
+  update();
+}
+
+function setupCopyButtons() {
+  document.querySelectorAll("button[data-copy]").forEach((button) => {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    button.hidden = false;
+    const label = button.textContent;
+    button.addEventListener("click", async () => {
+      const text = "value" in source ? source.value : source.textContent;
+      try {
+        await navigator.clipboard.writeText(text);
+        button.textContent = "Copied";
+      } catch (error) {
+        button.textContent = "Copy failed: select the text instead";
+      }
+      setTimeout(() => { button.textContent = label; }, 2000);
+    });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setupCryptoKey();
+  setupLogProcessing();
+  setupCopyButtons();
+});

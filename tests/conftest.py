@@ -1,0 +1,44 @@
+import pytest
+
+from webapp import create_app
+
+# A real Fernet key, so the tests can look for it in every response.
+KNOWN_KEY = "Kxq0Ulq7R9dVqzYqjY3bq6cdc8cJ2ZbC2KfVh6m3m0Q="
+
+VALID_FORM = {
+    "stack_name": "push-test",
+    "region": "eu-west-1",
+    "crypto_key": KNOWN_KEY,
+    "table_prefix": "autopush_test",
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": "subnet-0123456789abcdef0\nsubnet-0123456789abcdef1",
+    "log_processing": "none",
+    "connection_instance_type": "t3.small",
+    "connection_min_size": "1",
+    "connection_max_size": "4",
+    "connection_desired_capacity": "2",
+    "endpoint_instance_type": "t3.small",
+    "endpoint_min_size": "1",
+    "endpoint_max_size": "4",
+    "endpoint_desired_capacity": "2",
+    "autopush_image": "mozilla/autopush:1.57.0",
+}
+
+PROCESSOR_FORM = {
+    **VALID_FORM,
+    "log_processing": "processor",
+    "private_subnet_ids": "subnet-0123456789abcdef2, subnet-0123456789abcdef3",
+    "messages_api_subnet_id": "subnet-0123456789abcdef2",
+    "processor_code_bucket": "my-processor-code",
+    "processor_code_key": "push_processor.zip",
+}
+
+
+@pytest.fixture
+def app():
+    return create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,534 @@
+"""The wizard through Flask's test client: every page, every rule, no leaked key."""
+
+import html
+import json
+import re
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+from conftest import KNOWN_KEY, PROCESSOR_FORM, VALID_FORM
+
+from pushstack import render
+from pushstack.options import SPECS
+from webapp import create_app
+
+
+class FormValues(HTMLParser):
+    """The values a browser would submit from a page's form, by field name."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._textarea = self._select = None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name:
+            kind = attrs.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in attrs:
+                    self.values[name] = attrs.get("value", "on")
+            else:
+                self.values[name] = attrs.get("value", "")
+        elif tag == "textarea":
+            self._textarea = name
+            self.values[name] = ""
+        elif tag == "select":
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.values[self._select] = attrs.get("value", "")
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea] += data
+
+
+def error_of(page: str, name: str) -> str | None:
+    """The error message shown next to a field, if any."""
+    match = re.search(rf'<p class="error" id="{name}-error">(.*?)</p>', page, re.S)
+    return html.unescape(match.group(1)) if match else None
+
+
+def submit(client, form, **overrides):
+    return client.post("/", data={**form, **overrides})
+
+
+def preview_url(client, form=VALID_FORM) -> str:
+    response = submit(client, form)
+    assert response.status_code == 303, error_summary(response)
+    return urlsplit(response.headers["Location"]).path
+
+
+def error_summary(response) -> dict:
+    page = response.get_data(as_text=True)
+    return {name: error_of(page, name) for name in SPECS if error_of(page, name)}
+
+
+# The form.
+
+
+def test_form_shows_every_option_with_label_and_help(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Template only: nothing is launched yet" in page
+    for name, spec in SPECS.items():
+        if name != "log_processing":
+            assert f'<label for="{name}">' in page, name
+        assert spec.help in html.unescape(page), name
+        assert f'aria-describedby="{name}-help"' in page, name
+
+
+def test_form_groups_options_in_fieldsets(client):
+    page = client.get("/").get_data(as_text=True)
+    assert page.count("<fieldset") >= 7
+    for legend in ("Stack", "Crypto key", "DynamoDB tables", "Network", "Log processing"):
+        assert f"<legend>{legend}</legend>" in page
+
+
+def test_form_defaults(client):
+    values = FormValues(client.get("/").get_data(as_text=True)).values
+    assert values["stack_name"] == "autopush"
+    assert values["region"] == "us-east-1"
+    assert values["log_processing"] == "none"
+    assert values["connection_desired_capacity"] == "2"
+    assert values["crypto_key"] == ""
+    assert "reuse_tables" not in values
+
+
+def test_form_shows_a_new_table_prefix_each_time(client):
+    first = FormValues(client.get("/").get_data(as_text=True)).values["table_prefix"]
+    second = FormValues(client.get("/").get_data(as_text=True)).values["table_prefix"]
+    assert first.startswith("autopush_")
+    assert first != second
+
+
+def test_log_processing_choices_are_explained(client):
+    page = client.get("/").get_data(as_text=True)
+    for choice in ("none", "firehose", "processor"):
+        assert f'id="log_processing-{SPECS["log_processing"].choices.index(choice)}"' in page
+    assert "logs stay on the nodes" in page
+    assert "encrypted S3 bucket" in page
+    assert "Push Messages API" in page
+
+
+def test_processor_fields_are_visible_without_javascript(client):
+    page = client.get("/").get_data(as_text=True)
+    fieldset = re.search(r'<fieldset id="processor-options"[^>]*>', page).group(0)
+    assert 'data-only-for="processor"' in fieldset
+    assert "hidden" not in fieldset
+    for name, spec in SPECS.items():
+        if spec.only_for == "processor":
+            assert f'id="{name}"' in page
+
+
+def test_crypto_key_is_a_password_field_with_advice(client):
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(r'<input[^>]*id="crypto_key"[^>]*type="password"', page)
+    assert "Keep this key somewhere safe" in page
+    assert 'id="crypto_key-generate"' in page
+
+
+def test_odd_query_values_prefill_without_failing(client):
+    response = client.get("/?region=mars&connection_min_size=lots&subnet_ids=<b>x</b>")
+    assert response.status_code == 200
+    values = FormValues(response.get_data(as_text=True)).values
+    assert values["connection_min_size"] == "lots"
+    assert values["subnet_ids"].strip() == "<b>x</b>"
+
+
+# Submitting.
+
+
+def test_valid_submit_redirects_to_preview(client):
+    response = submit(client, VALID_FORM)
+    assert response.status_code == 303
+    assert re.fullmatch(r"/preview/[\w-]{20,}", urlsplit(response.headers["Location"]).path)
+
+
+def test_empty_crypto_key_and_table_prefix_are_generated(client):
+    url = preview_url(client, {**VALID_FORM, "crypto_key": "", "table_prefix": ""})
+    parameters = json.loads(client.get(url + "/parameters.json").get_data(as_text=True))
+    values = {entry["ParameterKey"]: entry["ParameterValue"] for entry in parameters}
+    assert len(values["CryptoKey"]) == 44
+    assert values["TablePrefix"].startswith("autopush_")
+
+
+def test_processor_fields_are_ignored_with_another_choice(client):
+    response = submit(client, VALID_FORM, processor_code_key="not a zip", log_processing="firehose")
+    assert response.status_code == 303
+
+
+def test_processor_submit(client):
+    assert submit(client, PROCESSOR_FORM).status_code == 303
+
+
+BAD_INPUTS = [
+    # (base form, overrides, field that shows the error, part of its message)
+    (VALID_FORM, {"stack_name": "1stack"}, "stack_name", "is not valid"),
+    (VALID_FORM, {"stack_name": "a" * 129}, "stack_name", "Too long"),
+    (VALID_FORM, {"region": "mars-1"}, "region", "Must be one of"),
+    (VALID_FORM, {"crypto_key": "not-a-key"}, "crypto_key", "Not a valid key list"),
+    (VALID_FORM, {"crypto_key": f"{KNOWN_KEY},{KNOWN_KEY}"}, "crypto_key", "listed twice"),
+    (VALID_FORM, {"table_prefix": "ab"}, "table_prefix", "Too short"),
+    (VALID_FORM, {"table_prefix": "my tables"}, "table_prefix", "is not valid"),
+    (VALID_FORM, {"reuse_tables": "y", "table_prefix": ""}, "table_prefix", "earlier deployment"),
+    (VALID_FORM, {"reuse_tables": "y", "crypto_key": ""}, "crypto_key", "earlier deployment"),
+    (VALID_FORM, {"vpc_id": ""}, "vpc_id", "Required"),
+    (VALID_FORM, {"vpc_id": "vpc-xyz"}, "vpc_id", "is not valid"),
+    (VALID_FORM, {"subnet_ids": ""}, "subnet_ids", "Required"),
+    (VALID_FORM, {"subnet_ids": "subnet-0123456789abcdef0"}, "subnet_ids", "at least 2"),
+    (VALID_FORM, {"subnet_ids": "subnet-bad,subnet-0123456789abcdef1"}, "subnet_ids", "not valid"),
+    (
+        VALID_FORM,
+        {"subnet_ids": "subnet-0123456789abcdef0\nsubnet-0123456789abcdef0"},
+        "subnet_ids",
+        "only once",
+    ),
+    (VALID_FORM, {"log_processing": "sometimes"}, "log_processing", "Must be one of"),
+    (VALID_FORM, {"connection_instance_type": "t2.nano"}, "connection_instance_type", "one of"),
+    (VALID_FORM, {"connection_min_size": "one"}, "connection_min_size", "whole number"),
+    (VALID_FORM, {"connection_max_size": "0"}, "connection_max_size", "from 1 to 100"),
+    (VALID_FORM, {"connection_desired_capacity": "9"}, "connection_desired_capacity", "between"),
+    (VALID_FORM, {"endpoint_min_size": "5"}, "endpoint_max_size", "at least the minimum"),
+    (VALID_FORM, {"endpoint_max_size": "101"}, "endpoint_max_size", "from 1 to 100"),
+    (VALID_FORM, {"autopush_image": "My Image"}, "autopush_image", "is not valid"),
+    (VALID_FORM, {"certificate_arn": "arn:nope"}, "certificate_arn", "is not valid"),
+    (VALID_FORM, {"key_name": "admin"}, "ssh_cidr", "admin network"),
+    (VALID_FORM, {"ssh_cidr": "203.0.113.0/24"}, "key_name", "key pair"),
+    (VALID_FORM, {"key_name": "admin", "ssh_cidr": "0.0.0.0/0"}, "ssh_cidr", "whole internet"),
+    (VALID_FORM, {"key_name": "admin", "ssh_cidr": "10.0.0.1/24"}, "ssh_cidr", "host bits"),
+    (VALID_FORM, {"key_name": "admin", "ssh_cidr": "10.0.0/8"}, "ssh_cidr", "is not valid"),
+    (PROCESSOR_FORM, {"private_subnet_ids": ""}, "private_subnet_ids", "Required"),
+    (PROCESSOR_FORM, {"private_subnet_ids": "subnet-x"}, "private_subnet_ids", "not valid"),
+    (PROCESSOR_FORM, {"messages_api_subnet_id": ""}, "messages_api_subnet_id", "Required"),
+    (PROCESSOR_FORM, {"processor_code_bucket": ""}, "processor_code_bucket", "Required"),
+    (PROCESSOR_FORM, {"processor_code_bucket": "No_Bucket"}, "processor_code_bucket", "not valid"),
+    (PROCESSOR_FORM, {"processor_code_key": "code.tar"}, "processor_code_key", "not valid"),
+    (PROCESSOR_FORM, {"redis_node_type": "cache.huge"}, "redis_node_type", "one of"),
+    (PROCESSOR_FORM, {"messages_api_min_size": "0"}, "messages_api_min_size", "from 1 to 100"),
+    (PROCESSOR_FORM, {"messages_api_image": "Bad Image"}, "messages_api_image", "not valid"),
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "overrides", "field", "message"),
+    BAD_INPUTS,
+    ids=[f"{field}-{i}" for i, (_, _, field, _) in enumerate(BAD_INPUTS)],
+)
+def test_bad_input_shows_message_next_to_field_and_keeps_the_rest(
+    client, base, overrides, field, message
+):
+    typed = {**base, **overrides}
+    response = client.post("/", data=typed)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert message in (error_of(page, field) or ""), error_summary(response)
+    assert (
+        re.search(
+            rf'id="{field}"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="{field}"', page
+        )
+        or field == "log_processing"
+    )
+    shown = FormValues(page).values
+    for name, value in typed.items():
+        if name == "crypto_key":
+            assert shown.get(name, "") == ""  # never sent back
+        elif name == "reuse_tables":
+            assert shown.get(name) == "y"
+        elif SPECS[name].kind == "choice" and value not in SPECS[name].choices:
+            continue  # a select cannot show a value it does not offer
+        else:
+            assert shown.get(name, "").strip() == value, name
+
+
+def test_typed_crypto_key_is_dropped_with_a_note(client):
+    page = submit(client, VALID_FORM, vpc_id="bad").get_data(as_text=True)
+    assert "never sent back" in page
+    assert KNOWN_KEY not in page
+
+
+def test_empty_post_asks_for_what_a_deployment_needs(client):
+    response = client.post("/", data={})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Required" in error_of(page, "vpc_id")
+    assert "Required" in error_of(page, "subnet_ids")
+
+
+ODD_VALUES = ["", " ", "x" * 5000, "\x00", "<script>alert(1)</script>", "😀", "-1", "1e9", "%s%n{}"]
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_no_input_gives_a_server_error(client, name):
+    for value in ODD_VALUES:
+        response = submit(client, PROCESSOR_FORM, **{name: value})
+        assert response.status_code in (303, 422), (name, value)
+        assert "<script>alert" not in response.get_data(as_text=True)
+        assert client.get("/", query_string={name: value}).status_code == 200
+
+
+# The preview.
+
+
+def test_preview_page(client):
+    page = client.get(preview_url(client)).get_data(as_text=True)
+    assert "Preview: stack <code>push-test</code> in eu-west-1" in page
+    assert "Resources by type" in page
+    assert "AWS::DynamoDB::Table" in page
+    assert "Open ports" in page
+    assert "IAM permissions" in page
+    assert "<svg" in page or "No diagram:" in page
+    assert "No findings." in page or 'class="finding' in page
+    assert "51,200" in page
+    assert 'class="highlight"' in page
+    assert (
+        html.escape(
+            "aws cloudformation create-stack --region eu-west-1 --stack-name push-test "
+            "--template-body file://push-test.template.json "
+            "--parameters file://push-test.parameters.json",
+            quote=True,
+        )
+        in page
+    )
+    assert "only file that contains the crypto key" in " ".join(page.split())
+
+
+def test_preview_template_json_and_yaml(client):
+    url = preview_url(client)
+    json_page = client.get(url).get_data(as_text=True)
+    yaml_page = client.get(url + "?format=yaml").get_data(as_text=True)
+    assert "AWSTemplateFormatVersion" in json_page
+    assert '<span class="p">{</span>' in json_page  # JSON, highlighted
+    assert "AWSTemplateFormatVersion" in yaml_page
+    assert '<span class="p">{</span>' not in yaml_page
+    assert 'aria-current="page">YAML' in " ".join(yaml_page.split())
+
+
+def test_highlight_css_is_served(client):
+    response = client.get("/highlight.css")
+    assert response.status_code == 200
+    assert response.mimetype == "text/css"
+    assert ".highlight" in response.get_data(as_text=True)
+
+
+def test_preview_warns_over_the_inline_limit(client, monkeypatch):
+    monkeypatch.setattr(render, "INLINE_TEMPLATE_LIMIT", 1000)
+    page = client.get(preview_url(client)).get_data(as_text=True)
+    assert 'id="size-warning"' in page
+    assert "--template-url" in page
+
+
+def test_preview_has_no_size_warning_when_small(client):
+    page = client.get(preview_url(client)).get_data(as_text=True)
+    assert 'id="size-warning"' not in page
+
+
+# Downloads.
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_template_download(client, fmt):
+    url = preview_url(client)
+    response = client.get(f"{url}/template.{fmt}")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == (
+        f"attachment; filename=push-test.template.{fmt}"
+    )
+    text = response.get_data(as_text=True)
+    template = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    assert "Resources" in template
+    assert "CryptoKey" in template["Parameters"]
+    assert KNOWN_KEY not in text
+
+
+def test_json_and_yaml_downloads_are_the_same_template(client):
+    url = preview_url(client)
+    from_json = json.loads(client.get(url + "/template.json").get_data(as_text=True))
+    from_yaml = yaml.safe_load(client.get(url + "/template.yaml").get_data(as_text=True))
+    assert from_json == from_yaml
+
+
+def test_parameters_download(client):
+    response = client.get(preview_url(client, PROCESSOR_FORM) + "/parameters.json")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename=push-test.parameters.json"
+    )
+    assert response.headers["Cache-Control"] == "no-store"
+    values = {e["ParameterKey"]: e["ParameterValue"] for e in json.loads(response.data)}
+    assert values["CryptoKey"] == KNOWN_KEY
+    assert values["VpcId"] == "vpc-0123456789abcdef0"
+    assert values["SubnetIds"] == "subnet-0123456789abcdef0,subnet-0123456789abcdef1"
+    assert values["PrivateSubnetIds"] == "subnet-0123456789abcdef2,subnet-0123456789abcdef3"
+    assert values["ProcessorCodeBucket"] == "my-processor-code"
+    assert values["TablePrefix"] == "autopush_test"
+
+
+# The crypto key never reaches a page.
+
+
+def test_crypto_key_appears_only_in_the_parameters_file(client):
+    pages = [submit(client, VALID_FORM, subnet_ids="subnet-bad")]  # error re-render
+    posted = submit(client, VALID_FORM, reuse_tables="y")
+    pages.append(posted)
+    url = urlsplit(posted.headers["Location"]).path
+    preview = client.get(url)
+    share = re.search(r'id="share-url" readonly value="([^"]+)"', preview.get_data(as_text=True))
+    pages += [
+        preview,
+        client.get(url + "?format=yaml"),
+        client.get(url + "/template.json"),
+        client.get(url + "/template.yaml"),
+        client.get(html.unescape(share.group(1))),
+        client.get("/"),
+        client.get("/highlight.css"),
+        client.get("/no-such-page"),
+    ]
+    for response in pages:
+        assert KNOWN_KEY not in response.get_data(as_text=True), response.request.path
+        for header, value in response.headers.items():
+            assert KNOWN_KEY not in value, header
+    assert KNOWN_KEY in client.get(url + "/parameters.json").get_data(as_text=True)
+
+
+# Share link.
+
+
+def test_share_link_round_trip(client):
+    typed = {**PROCESSOR_FORM, "reuse_tables": "y", "key_name": "admin", "ssh_cidr": "10.0.0.0/8"}
+    url = preview_url(client, typed)
+    page = client.get(url).get_data(as_text=True)
+    share = html.unescape(re.search(r'id="share-url" readonly value="([^"]+)"', page).group(1))
+    assert share.startswith("http://localhost/?")
+    query = parse_qs(urlsplit(share).query)
+    assert "crypto_key" not in query
+    assert query["reuse_tables"] == ["y"]
+    assert query["subnet_ids"] == ["subnet-0123456789abcdef0,subnet-0123456789abcdef1"]
+    shown = FormValues(client.get(share).get_data(as_text=True)).values
+    for name, value in typed.items():
+        if name != "crypto_key":
+            assert split(shown[name]) == split(value), name
+    # Submitted again (with the key, which the link never holds), the same options.
+    again = preview_url(client, {**shown, "crypto_key": KNOWN_KEY})
+    first = client.get(url + "/parameters.json").get_data(as_text=True)
+    assert client.get(again + "/parameters.json").get_data(as_text=True) == first
+
+
+def split(value: str) -> list[str]:
+    return [item for item in re.split(r"[,\s]+", value) if item]
+
+
+# Expiry, CSRF, errors, headers, configuration.
+
+
+def test_unknown_preview_is_a_friendly_404(client):
+    for path in ("/preview/nope", "/preview/nope/template.json", "/preview/nope/parameters.json"):
+        response = client.get(path)
+        assert response.status_code == 404
+        page = response.get_data(as_text=True)
+        assert "no longer available" in page
+        assert 'href="/"' in page
+
+
+def test_expired_preview_is_a_friendly_404():
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "PREVIEW_TTL_SECONDS": 0})
+    client = app.test_client()
+    url = preview_url(client)
+    assert client.get(url).status_code == 404
+    assert client.get(url + "/parameters.json").status_code == 404
+
+
+def test_preview_belongs_to_the_browser_session_that_made_it(app, client):
+    url = preview_url(client)
+    assert app.test_client().get(url + "/parameters.json").status_code == 404
+
+
+def test_unknown_download_format_is_404(client):
+    assert client.get(preview_url(client) + "/template.xml").status_code == 404
+
+
+def test_post_without_csrf_token_is_rejected():
+    app = create_app({"TESTING": True, "SECRET_KEY": "test"})
+    client = app.test_client()
+    response = client.post("/", data=VALID_FORM)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "security token" in page
+    assert "Traceback" not in page
+    token = FormValues(client.get("/").get_data(as_text=True)).values["csrf_token"]
+    assert client.post("/", data={**VALID_FORM, "csrf_token": token}).status_code == 303
+
+
+def test_not_found_and_wrong_method_pages(client):
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "There is no page at this address." in missing.get_data(as_text=True)
+    wrong = client.put("/")
+    assert wrong.status_code == 405
+    assert "Start again from the form" in wrong.get_data(as_text=True)
+
+
+def test_server_error_page_has_no_stack_trace():
+    app = create_app({"SECRET_KEY": "test", "PROPAGATE_EXCEPTIONS": False})
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "Something went wrong" in page
+    assert "secret internals" not in page
+    assert "Traceback" not in page
+
+
+def test_oversized_post_is_refused_politely(client):
+    response = client.post("/", data={"stack_name": "x" * 300_000})
+    assert response.status_code == 413
+    assert "larger than any form needs" in response.get_data(as_text=True)
+
+
+def test_security_headers(client):
+    for response in (client.get("/"), client.get(preview_url(client))):
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp
+        assert "'unsafe-inline'" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert client.get(preview_url(client)).headers["Cache-Control"] == "no-store"
+
+
+def test_pages_use_only_local_assets(client):
+    for page in (client.get("/"), client.get(preview_url(client))):
+        text = page.get_data(as_text=True)
+        assert not re.search(r'(src|href)="(https?:)?//', text)
+        assert "style=" not in text.split("<svg")[0]
+
+
+def test_configuration_from_environment(monkeypatch):
+    monkeypatch.setenv("PUSHSTACK_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("PUSHSTACK_PREVIEW_TTL_SECONDS", "60")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["PREVIEW_TTL_SECONDS"] == 60
+    assert not app.debug
+
+
+def test_random_secret_key_only_on_localhost(monkeypatch):
+    monkeypatch.delenv("PUSHSTACK_SECRET_KEY", raising=False)
+    first, second = create_app(), create_app()
+    assert first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
+    with pytest.raises(RuntimeError, match="PUSHSTACK_SECRET_KEY"):
+        create_app({"HOST": "0.0.0.0"})
