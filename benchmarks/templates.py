@@ -1,0 +1,217 @@
+"""How big and how slow each shape of the Push stack is.
+
+For each variant of the template (log processing none / firehose / processor,
+and processor with TLS and SSH) this builds the template many times and prints:
+the median build time, the JSON size against CloudFormation's inline limit,
+the resource and parameter counts against theirs, and an estimate of the
+creation time along the critical path of the dependency graph, with that path,
+so a reader sees what a new stack waits on.
+
+    .venv/bin/python benchmarks/templates.py [--runs 50] [--json]
+
+With --json the machine-readable result goes to stdout and the table to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run from a checkout, without installing
+
+from pushstack import render  # noqa: E402
+from pushstack.graph import critical_path  # noqa: E402
+from pushstack.options import from_input  # noqa: E402
+from pushstack.template import build_template  # noqa: E402
+
+# Typical creation time, in seconds, of one resource of each type: what
+# CloudFormation stack events commonly show between CREATE_IN_PROGRESS and
+# CREATE_COMPLETE in a commercial region. Estimates, not guarantees: they
+# vary by region, time of day and account.
+SECONDS = {
+    # ALB/NLB provisioning: usually 2-4 minutes until "active".
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": 180,
+    "AWS::ElasticLoadBalancingV2::TargetGroup": 5,
+    "AWS::ElasticLoadBalancingV2::Listener": 5,
+    # Instance launch, boot, container image pull, then cfn-signal under the
+    # group's CreationPolicy: about 5 minutes.
+    "AWS::AutoScaling::AutoScalingGroup": 300,
+    "AWS::EC2::LaunchTemplate": 5,
+    # A single-node Redis cluster: 6-10 minutes.
+    "AWS::ElastiCache::CacheCluster": 480,
+    "AWS::ElastiCache::SubnetGroup": 5,
+    # On-demand table until ACTIVE, plus the point-in-time-recovery update.
+    "AWS::DynamoDB::Table": 20,
+    # CloudFormation waits for IAM's eventual consistency after a role...
+    "AWS::IAM::Role": 15,
+    # ...and notoriously about 2 minutes after an instance profile.
+    "AWS::IAM::InstanceProfile": 120,
+    "AWS::IAM::Policy": 15,
+    "AWS::IAM::ManagedPolicy": 15,
+    # Delivery stream from CREATING to ACTIVE: about a minute.
+    "AWS::KinesisFirehose::DeliveryStream": 60,
+    # Until the function is Active; a function in a VPC can take longer while
+    # its network interfaces are set up.
+    "AWS::Lambda::Function": 10,
+    "AWS::Lambda::Permission": 5,
+    "AWS::SecretsManager::Secret": 5,
+    # Bucket creation plus CloudFormation's wait for it to be usable.
+    "AWS::S3::Bucket": 25,
+    "AWS::S3::BucketPolicy": 5,
+    "AWS::Logs::LogGroup": 5,
+    "AWS::EC2::SecurityGroup": 5,
+    "AWS::EC2::SecurityGroupIngress": 5,
+    "AWS::EC2::SecurityGroupEgress": 5,
+    # A Lambda-backed custom resource: one invocation and its response.
+    "AWS::CloudFormation::CustomResource": 15,
+    # Anything else: most simple resources complete within seconds.
+    "default": 5,
+}
+
+_BASE = {
+    "stack_name": "autopush-bench",
+    "region": "us-east-1",
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+}
+_PROCESSOR = {
+    "log_processing": "processor",
+    "private_subnet_ids": "subnet-0123456789abcdef2,subnet-0123456789abcdef3",
+    "messages_api_subnet_id": "subnet-0123456789abcdef2",
+    "processor_code_bucket": "autopush-bench-code",
+}
+VARIANTS = {
+    "none": _BASE,
+    "firehose": {**_BASE, "log_processing": "firehose"},
+    "processor": {**_BASE, **_PROCESSOR},
+    "processor+tls+ssh": {
+        **_BASE,
+        **_PROCESSOR,
+        "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+        "12345678-1234-1234-1234-123456789012",
+        "key_name": "ops",
+        "ssh_cidr": "203.0.113.0/24",
+    },
+}
+
+
+def measure(name: str, data: dict, runs: int) -> dict:
+    """Build one variant ``runs`` times and describe the result."""
+    options = from_input(data)
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        template = build_template(options)
+        timings.append(time.perf_counter() - start)
+    as_dict = render.to_dict(template)
+    pretty = len(render.to_json(template, indent=2).encode())
+    minified = len(render.to_json(template, indent=None).encode())
+    resources = as_dict.get("Resources", {})
+    total, path = critical_path(as_dict, SECONDS)
+    steps = []
+    for logical_id in path:
+        kind = resources[logical_id]["Type"]
+        steps.append(
+            {
+                "logical_id": logical_id,
+                "type": kind,
+                "seconds": SECONDS.get(kind, SECONDS["default"]),
+            }
+        )
+    return {
+        "variant": name,
+        "build_ms_median": statistics.median(timings) * 1000,
+        "json_bytes": pretty,
+        "json_percent_of_inline_limit": 100 * pretty / render.INLINE_TEMPLATE_LIMIT,
+        "minified_bytes": minified,
+        "minified_percent_of_inline_limit": 100 * minified / render.INLINE_TEMPLATE_LIMIT,
+        "resources": len(resources),
+        "parameters": len(as_dict.get("Parameters", {})),
+        "critical_path_seconds": total,
+        "critical_path": steps,
+    }
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def table(results: list[dict], runs: int) -> str:
+    limit = render.INLINE_TEMPLATE_LIMIT
+    header = (
+        f"{'variant':<18} {'build ms':>9} {'JSON (indent=2)':>17} {'minified':>16} "
+        f"{'resources':>10} {'params':>8} {'create est.':>11}"
+    )
+    lines = [
+        f"Template builds: median of {runs} runs; sizes against the {limit:,}-byte "
+        f"inline limit; resources of {render.RESOURCES_LIMIT}, parameters of "
+        f"{render.PARAMETERS_LIMIT}.",
+        "",
+        header,
+        "-" * len(header),
+    ]
+    for r in results:
+        lines.append(
+            f"{r['variant']:<18} {r['build_ms_median']:>9.1f} "
+            f"{r['json_bytes']:>8,} {r['json_percent_of_inline_limit']:>6.1f}% "
+            f"{r['minified_bytes']:>8,} {r['minified_percent_of_inline_limit']:>5.1f}% "
+            f"{r['resources']:>5}/{render.RESOURCES_LIMIT} "
+            f"{r['parameters']:>4}/{render.PARAMETERS_LIMIT} "
+            f"{_minutes(r['critical_path_seconds']):>11}"
+        )
+    notes = []
+    for r in results:
+        if r["minified_bytes"] > limit:
+            notes.append(f"{r['variant']}: over the inline limit even minified: needs S3.")
+        elif r["json_bytes"] > limit:
+            notes.append(f"{r['variant']}: over the inline limit with indent=2; fits minified.")
+    if notes:
+        lines += ["", *notes]
+    for r in results:
+        lines.append(f"\nCritical path, {r['variant']} ({_minutes(r['critical_path_seconds'])}):")
+        elapsed = 0
+        for step in r["critical_path"]:
+            elapsed += step["seconds"]
+            lines.append(
+                f"  {step['seconds']:>4} s  (at {_minutes(elapsed):>6})  "
+                f"{step['logical_id']}  [{step['type']}]"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50, help="builds per variant (default 50)")
+    parser.add_argument(
+        "--json", action="store_true", help="JSON to stdout (the table goes to stderr)"
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    results = [measure(name, data, args.runs) for name, data in VARIANTS.items()]
+    text = table(results, args.runs)
+    if args.json:
+        print(text, file=sys.stderr)
+        document = {
+            "runs": args.runs,
+            "limits": {
+                "inline_template_bytes": render.INLINE_TEMPLATE_LIMIT,
+                "resources": render.RESOURCES_LIMIT,
+                "parameters": render.PARAMETERS_LIMIT,
+            },
+            "seconds_by_type": SECONDS,
+            "variants": results,
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
