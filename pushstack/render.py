@@ -21,9 +21,21 @@ def to_dict(template: Template) -> dict:
     return template.to_dict()
 
 
-def to_json(template: Template, *, indent: int | None = 2) -> str:
+def to_json(template: Template, *, indent: int | str | None = "auto") -> str:
+    """JSON text; ``"auto"`` indents it unless that would pass the inline limit.
+
+    A template file larger than 51,200 bytes cannot be given to
+    ``create-stack --template-body``, so a large template is written compact
+    rather than pretty: the downloaded file always works with the printed command.
+    """
+    data = to_dict(template)
+    if indent == "auto":
+        pretty = json.dumps(data, indent=2)
+        if len(pretty.encode()) <= INLINE_TEMPLATE_LIMIT:
+            return pretty
+        indent = None
     separators = None if indent else (",", ":")
-    return json.dumps(to_dict(template), indent=indent, separators=separators, sort_keys=False)
+    return json.dumps(data, indent=indent, separators=separators)
 
 
 class _Dumper(yaml.SafeDumper):

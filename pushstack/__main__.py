@@ -1,0 +1,5 @@
+import sys
+
+from pushstack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""Command line: ``python -m pushstack push [--firehose] [--processor]`` prints the template.
+
+Compatible with the original ``deploy.py push``; every option of the wizard
+is a flag too. The crypto key is never taken as a flag (it would land in
+shell history and process lists): give it in a file or PUSHSTACK_CRYPTO_KEY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pushstack import render
+from pushstack.options import SPECS, OptionsError, from_input
+from pushstack.template import build_template
+
+CRYPTO_KEY_ENV = "PUSHSTACK_CRYPTO_KEY"
+
+
+class UsageError(Exception):
+    """A bad flag or value: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m pushstack", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    push = commands.add_parser("push", help="print the Push stack's CloudFormation template")
+    logs = push.add_mutually_exclusive_group()
+    logs.add_argument(
+        "--firehose",
+        dest="log_processing",
+        action="store_const",
+        const="firehose",
+        help="send the nodes' logs to S3 through Firehose",
+    )
+    logs.add_argument(
+        "--processor",
+        dest="log_processing",
+        action="store_const",
+        const="processor",
+        help="Firehose plus push processor, Redis and Push Messages API",
+    )
+    push.add_argument("--format", choices=("json", "yaml"), default="json", help="template format")
+    push.add_argument(
+        "--parameters-file",
+        metavar="PATH",
+        type=Path,
+        help="also write the parameters file (it holds the crypto key: keep it safe)",
+    )
+    push.add_argument(
+        "--crypto-key-file",
+        metavar="PATH",
+        type=Path,
+        help=f"file holding the crypto key (or set {CRYPTO_KEY_ENV}); generated when absent",
+    )
+    for name, spec in SPECS.items():
+        if spec.kind == "secret":
+            continue
+        if spec.kind == "bool":
+            push.add_argument(spec.cli_flag, dest=name, action="store_true", help=spec.help)
+            continue
+        kwargs = {"dest": name, "help": spec.help, "metavar": name.upper()}
+        if spec.kind == "choice":
+            kwargs["choices"] = spec.choices
+            kwargs["metavar"] = None
+        push.add_argument(spec.cli_flag, **kwargs)
+    return parser
+
+
+def _crypto_key(args: argparse.Namespace) -> str | None:
+    if args.crypto_key_file:
+        try:
+            return args.crypto_key_file.read_text().strip()
+        except OSError as exc:
+            raise UsageError(
+                f"--crypto-key-file: cannot read {args.crypto_key_file}: {exc.strerror}"
+            ) from None
+    return os.environ.get(CRYPTO_KEY_ENV) or None
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read: it holds the crypto key."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def push(args: argparse.Namespace) -> int:
+    data = {name: getattr(args, name) for name in SPECS if hasattr(args, name)}
+    data["crypto_key"] = _crypto_key(args)
+    try:
+        options = from_input(data)
+    except OptionsError as exc:
+        name, message = next(iter(exc.errors.items()))
+        flag = "--crypto-key-file" if name == "crypto_key" else SPECS[name].cli_flag
+        raise UsageError(f"{flag}: {message}") from None
+    template = build_template(options)
+    if args.parameters_file:
+        missing = options.missing_for_deploy()
+        if missing:
+            flags = ", ".join(SPECS[name].cli_flag for name in missing)
+            raise UsageError(f"a parameters file needs {flags}")
+        try:
+            _write_private(args.parameters_file, render.parameters_file(options, template))
+        except OSError as exc:
+            raise UsageError(
+                f"--parameters-file: cannot write {args.parameters_file}: {exc.strerror}"
+            ) from None
+        if not data["crypto_key"]:
+            print(
+                f"pushstack: generated a new crypto key; it is only in {args.parameters_file}: "
+                "keep that file safe, an upgrade needs the same key.",
+                file=sys.stderr,
+            )
+    text = render.render(template, args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return push(args)
+    except UsageError as exc:
+        print(f"pushstack: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader (e.g. head) went away: not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
