@@ -136,6 +136,7 @@ def test_crypto_key_is_a_password_field_with_advice(client):
     page = client.get("/").get_data(as_text=True)
     assert re.search(r'<input[^>]*id="crypto_key"[^>]*type="password"', page)
     assert "Keep this key somewhere safe" in page
+    assert "upgrade" in page
     assert 'id="crypto_key-generate"' in page
 
 
@@ -532,3 +533,13 @@ def test_random_secret_key_only_on_localhost(monkeypatch):
     assert first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
     with pytest.raises(RuntimeError, match="PUSHSTACK_SECRET_KEY"):
         create_app({"HOST": "0.0.0.0"})
+
+
+def test_preview_shows_indented_json_even_when_the_file_is_compact(client):
+    url = preview_url(client, PROCESSOR_FORM)
+    download = client.get(url + "/template.json").get_data(as_text=True)
+    page = client.get(url).get_data(as_text=True)
+    assert '<span class="w">  </span><span class="nt">&quot;Resources&quot;</span>' in page or (
+        '<span class="w">  </span><span class="nt">"Resources"</span>' in page
+    )
+    assert ("Shown indented for reading" in page) == ("\n" not in download.strip())

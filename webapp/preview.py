@@ -43,9 +43,10 @@ def show(preview_id: str):
     fmt = "yaml" if request.args.get("format") == "yaml" else "json"
     template = build_template(options)
     template_dict = render.to_dict(template)
-    template_json = render.to_json(template)
-    text = template_json if fmt == "json" else render.to_yaml(template)
-    size = len(template_json.encode("utf-8"))
+    template_json = render.to_json(template)  # the downloaded file: compact when large
+    template_yaml = render.to_yaml(template)
+    # Shown indented for reading, whatever the file's layout.
+    text = render.to_json(template, indent=2) if fmt == "json" else template_yaml
     try:
         svg = _inline_svg(diagram.render_svg(template_dict))
         diagram_problem = None
@@ -57,12 +58,14 @@ def show(preview_id: str):
         preview_id=preview_id,
         fmt=fmt,
         highlighted=Markup(highlight(text, _LEXERS[fmt], _FORMATTER)),  # noqa: S704 (Pygments escapes)
-        size=size,
+        size=len(template_json.encode("utf-8")),
+        yaml_size=len(template_yaml.encode("utf-8")),
+        compact=text != template_json and fmt == "json",
         limit=render.INLINE_TEMPLATE_LIMIT,
         summary=summary.summarize(template_dict),
         svg=svg,
         diagram_problem=diagram_problem,
-        findings=lint.findings(template_json),
+        findings=lint.findings(template_json, regions=(options.region,)),
         missing=render.missing_parameters(options, template),
         command=render.create_stack_command(options),
         template_name=render.template_filename(options, "json"),

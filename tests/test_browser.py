@@ -1,0 +1,170 @@
+"""The wizard in headless Chromium, used as a person would use it."""
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from webapp import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("PUSHSTACK_SCREENSHOTS", "/tmp"))
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"Debian's chromium is not installed at {CHROMIUM} (scripts/test installs it)",
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    """The wizard on a free port of 127.0.0.1, in a background thread."""
+    app = create_app({"SECRET_KEY": "browser-tests"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if _is_problem(m) else None)
+    yield page
+    context.close()
+    assert errors == [], errors  # no script error, no CSP violation
+
+
+def test_fill_fix_preview_and_download(page, base_url):
+    page.goto(base_url + "/")
+    expect = _expect()
+    expect(page.get_by_text("Template only: nothing is launched yet")).to_be_visible()
+
+    page.get_by_label("Stack name").fill("push-browser")
+    page.get_by_label("Region").select_option("eu-central-1")
+
+    # The key: generated in the browser, hidden until shown.
+    key_input = page.locator("#crypto_key")
+    page.get_by_role("button", name="Generate").click()
+    key = key_input.input_value()
+    assert len(key) == 44
+    assert key.endswith("=")
+    expect(key_input).to_have_attribute("type", "text")
+    page.get_by_role("button", name="Hide").click()
+    expect(key_input).to_have_attribute("type", "password")
+    page.get_by_role("button", name="Show").click()
+    expect(key_input).to_have_attribute("type", "text")
+    page.get_by_role("button", name="Hide").click()
+
+    # The processor's options appear only when it is chosen.
+    processor_options = page.locator("#processor-options")
+    expect(processor_options).to_be_hidden()
+    page.get_by_role("radio", name="processor").check()
+    expect(processor_options).to_be_visible()
+    page.get_by_role("radio", name="firehose").check()
+    expect(processor_options).to_be_hidden()
+    page.get_by_role("radio", name="processor").check()
+
+    page.get_by_label("VPC").fill("vpc-0123456789abcdef0")
+    page.get_by_label("Subnets for the push nodes").fill("subnet-0123456789abcdef0\nsubnet-bad")
+    page.get_by_label("Private subnets (NAT)").fill("subnet-0123456789abcdef2")
+    page.get_by_label("Messages API subnet").fill("subnet-0123456789abcdef2")
+    page.get_by_label("Processor code bucket").fill("my-processor-code")
+    page.screenshot(path=str(SCREENSHOTS / "pushstack-form.png"), full_page=True)
+    page.get_by_role("button", name="Preview the template").click()
+
+    # The error sits next to the subnets; everything else is as typed.
+    error = page.locator("#subnet_ids-error")
+    expect(error).to_contain_text("'subnet-bad' is not valid")
+    expect(page.locator("#subnet_ids")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Stack name")).to_have_value("push-browser")
+    expect(page.get_by_label("Region")).to_have_value("eu-central-1")
+    expect(page.get_by_role("radio", name="processor")).to_be_checked()
+    expect(processor_options).to_be_visible()
+    expect(page.get_by_label("Processor code bucket")).to_have_value("my-processor-code")
+    expect(key_input).to_have_value("")  # the key is never sent back
+    page.get_by_role("button", name="Generate").click()
+    key = key_input.input_value()
+
+    page.get_by_label("Subnets for the push nodes").fill(
+        "subnet-0123456789abcdef0\nsubnet-0123456789abcdef1"
+    )
+    page.get_by_role("button", name="Preview the template").click()
+
+    # The preview.
+    expect(page.get_by_role("heading", name="Preview: stack push-browser")).to_be_visible()
+    expect(page.locator("#summary table")).to_contain_text("AWS::DynamoDB::Table")
+    expect(page.locator("#template-text")).to_contain_text('"AWSTemplateFormatVersion"')
+    assert key not in page.content()
+    page.screenshot(path=str(SCREENSHOTS / "pushstack-preview.png"), full_page=True)
+
+    page.get_by_role("link", name="YAML", exact=True).click()
+    expect(page.locator("#template-text")).to_contain_text("AWSTemplateFormatVersion:")
+    expect(page.get_by_role("button", name="Copy YAML")).to_be_visible()
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="push-browser.template.json").click()
+    download = download_info.value
+    assert download.suggested_filename == "push-browser.template.json"
+    template = json.loads(Path(download.path()).read_text())
+    assert "Resources" in template
+    assert key not in json.dumps(template)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="push-browser.parameters.json").click()
+    parameters = json.loads(Path(download_info.value.path()).read_text())
+    values = {entry["ParameterKey"]: entry["ParameterValue"] for entry in parameters}
+    assert values["CryptoKey"] == key
+
+
+def test_processor_options_show_without_javascript(browser, base_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + "/")
+    _expect()(page.locator("#processor-options")).to_be_visible()
+    _expect()(page.get_by_role("button", name="Generate")).to_be_hidden()
+    context.close()
+
+
+def _is_problem(message) -> bool:
+    """A script error or CSP violation; the 422 of a form with errors is expected."""
+    return message.type == "error" and "status of 422" not in message.text
+
+
+def _expect():
+    from playwright.sync_api import expect
+
+    return expect
