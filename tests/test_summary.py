@@ -1,7 +1,11 @@
+import re
+
 import pytest
 
+from pushstack.options import LOG_PROCESSING_CHOICES, Options
 from pushstack.summary import Summary, summarize, text
 
+SSH = re.compile(r"\bport 22\b")
 SUB_PARTITION = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
 
 
@@ -409,3 +413,60 @@ def test_names_made_unique_by_the_stack_id_stay_readable():
     assert (
         text({"Fn::Join": ["", ["push-redis-", shorter]]}) == "push-redis-(part of ${AWS::StackId})"
     )
+
+
+@pytest.fixture(scope="module", params=LOG_PROCESSING_CHOICES)
+def real(request):
+    template = pytest.importorskip("pushstack.template")
+    options = Options(log_processing=request.param)
+    return options, summarize(template.build_template(options).to_dict())
+
+
+def test_real_internal_router_port_is_open_only_to_the_internal_router_group(real):
+    _options, summary = real
+    assert [s for s in summary.ingress if "port 8081" in s] == [
+        "ConnectionNodeSecurityGroup: TCP port 8081 open to InternalRouterSecurityGroup"
+    ]
+
+
+def test_real_only_load_balancers_are_open_to_anyone_and_ssh_is_closed(real):
+    _options, summary = real
+    open_to_anyone = [s for s in summary.ingress if "open to anyone" in s]
+    assert open_to_anyone
+    assert all(s.split(":")[0].endswith("LoadBalancerSecurityGroup") for s in open_to_anyone)
+    assert not [s for s in summary.ingress if SSH.search(s)]
+
+
+def test_real_node_role_names_its_tables_secret_and_stream(real):
+    options, summary = real
+    node_role = summary.permissions["PushNodeRole"]
+    assert node_role[0] == "assumed by ec2.amazonaws.com"
+    (tables,) = [s for s in node_role if s.startswith("dynamodb: ")]
+    assert tables.endswith(" on RouterTable, MessageTable")
+    assert "secretsmanager: GetSecretValue on CryptoKeySecret" in node_role
+    assert "AWS managed policy AmazonSSMManagedInstanceCore" in node_role
+    assert any(s.startswith("firehose: PutRecord") for s in node_role) == options.firehose
+
+
+def test_real_tables_and_redis_of_the_processor(real):
+    options, summary = real
+    counts = dict(summary.resource_counts)
+    assert counts["AWS::DynamoDB::Table"] == (3 if options.processor else 2)
+    redis_rules = [s for s in summary.ingress if s.startswith("RedisSecurityGroup:")]
+    assert redis_rules == (
+        [
+            "RedisSecurityGroup: TCP port 6379 open to ProcessorSecurityGroup",
+            "RedisSecurityGroup: TCP port 6379 open to MessagesApiNodeSecurityGroup",
+        ]
+        if options.processor
+        else []
+    )
+
+
+def test_real_ssh_is_open_only_to_the_given_network():
+    template = pytest.importorskip("pushstack.template")
+    options = Options(key_name="admin", ssh_cidr="203.0.113.0/24")
+    summary = summarize(template.build_template(options).to_dict())
+    ssh = [s for s in summary.ingress if SSH.search(s)]
+    assert ssh
+    assert all(s.endswith("TCP port 22 open to the network given as SshCidr") for s in ssh)
