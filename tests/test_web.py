@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import KNOWN_KEY, PROCESSOR_FORM, VALID_FORM
 
-from pushstack import render
+from pushstack import diagram, lint, render, summary
 from pushstack.options import SPECS
 from webapp import create_app
 
@@ -316,6 +316,47 @@ def test_preview_template_json_and_yaml(client):
     assert 'aria-current="page">YAML' in " ".join(yaml_page.split())
 
 
+def test_preview_summary_in_plain_words(client):
+    url = preview_url(client, PROCESSOR_FORM)
+    page = html.unescape(client.get(url).get_data(as_text=True))
+    template = json.loads(client.get(url + "/template.json").get_data(as_text=True))
+    expected = summary.summarize(template)
+    for resource_type, count in expected.resource_counts:
+        assert f'<code>{resource_type}</code></td><td class="number">{count}</td>' in page
+    for sentence in expected.ingress:
+        assert sentence in page
+    for role, sentences in expected.permissions.items():
+        assert f"<h4><code>{role}</code></h4>" in page
+        for sentence in sentences:
+            assert sentence in page
+
+
+def test_preview_lists_lint_findings(client, monkeypatch):
+    finding = lint.Finding("E3012", "error", "Property should be of type String", "Resources/X")
+    monkeypatch.setattr(lint, "findings", lambda template_json, regions: [finding])
+    page = client.get(preview_url(client)).get_data(as_text=True)
+    assert "No findings." not in page
+    assert "<code>E3012</code> Property should be of type String" in page
+    assert "Resources/X" in page
+
+
+def test_preview_explains_a_missing_diagram(client, monkeypatch):
+    def unavailable(template):
+        raise diagram.DiagramUnavailable("Graphviz is not installed: apt-get install graphviz")
+
+    monkeypatch.setattr(diagram, "render_svg", unavailable)
+    page = client.get(preview_url(client)).get_data(as_text=True)
+    assert "No diagram: Graphviz is not installed: apt-get install graphviz" in page
+    assert "<svg" not in page
+
+
+def test_preview_draws_the_diagram_inline(client):
+    page = client.get(preview_url(client)).get_data(as_text=True)
+    figure = page[page.index('<figure class="diagram"') :]
+    assert figure.split(">", 1)[1].lstrip().startswith("<svg")
+    assert "<?xml" not in page
+
+
 def test_highlight_css_is_served(client):
     response = client.get("/highlight.css")
     assert response.status_code == 200
@@ -401,6 +442,14 @@ def test_crypto_key_appears_only_in_the_parameters_file(client):
         for header, value in response.headers.items():
             assert KNOWN_KEY not in value, header
     assert KNOWN_KEY in client.get(url + "/parameters.json").get_data(as_text=True)
+
+
+def test_session_cookie_holds_only_preview_ids(app, client):
+    submit(client, VALID_FORM)
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    data = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert set(data) == {"previews"}
+    assert KNOWN_KEY not in json.dumps(data)
 
 
 # Share link.
@@ -525,6 +574,13 @@ def test_configuration_from_environment(monkeypatch):
     assert app.config["SECRET_KEY"] == "from-the-environment"
     assert app.config["PREVIEW_TTL_SECONDS"] == 60
     assert not app.debug
+
+
+def test_wsgi_module_holds_the_app(monkeypatch):
+    monkeypatch.delenv("PUSHSTACK_SECRET_KEY", raising=False)
+    import wsgi
+
+    assert wsgi.app.name == "webapp"
 
 
 def test_random_secret_key_only_on_localhost(monkeypatch):
