@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -19,6 +20,7 @@ FONT = "Helvetica,Arial,sans-serif"  # generic families only: nothing to downloa
 # Fill colours of the services a push stack uses; others get one from OTHER_COLOURS.
 SERVICE_COLOURS = {
     "AutoScaling": "#fde2c4",
+    "CloudFormation": "#e3e3f3",
     "CloudWatch": "#e7e0f5",
     "DynamoDB": "#cfe3fb",
     "EC2": "#fbd3d3",
@@ -26,9 +28,9 @@ SERVICE_COLOURS = {
     "ElasticLoadBalancingV2": "#d8f0d2",
     "IAM": "#fff3b8",
     "KinesisFirehose": "#d4f1f1",
-    "Lambda": "#ffe0b0",
+    "Lambda": "#f9c98f",
     "Logs": "#e6e6e6",
-    "S3": "#dcefc4",
+    "S3": "#efe4cf",
     "SecretsManager": "#eadcf8",
     "SSM": "#dde4ee",
 }
@@ -46,7 +48,10 @@ def render_svg(template: dict) -> str:
 
 @functools.lru_cache(maxsize=32)
 def _render_cached(template_json: str) -> str:
-    return _embeddable(_run_dot(dot_source(json.loads(template_json))))
+    template = json.loads(template_json)
+    count = len(template.get("Resources", {}))
+    label = f"Diagram of the template's {count} resources and what each waits for"
+    return _embeddable(_run_dot(dot_source(template)), label)
 
 
 def service(resource_type: str) -> str:
@@ -136,8 +141,8 @@ def _run_dot(source: str) -> str:
     return done.stdout
 
 
-def _embeddable(svg: str) -> str:
-    """The bare ``<svg>`` element, scaling to its container's width."""
+def _embeddable(svg: str, label: str) -> str:
+    """The bare ``<svg>`` element, scaling to its container's width, named for screen readers."""
     svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.DOTALL)
     head_end = svg.index(">")
@@ -148,4 +153,5 @@ def _embeddable(svg: str) -> str:
         head = head.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
     if "preserveAspectRatio" not in head:
         head += ' preserveAspectRatio="xMidYMin meet"'
+    head += f' role="img" aria-label="{html.escape(label)}"'
     return head + svg[head_end:]

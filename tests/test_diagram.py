@@ -50,6 +50,7 @@ def test_svg_is_bare_and_scales_to_its_container():
     assert root.get("width") == "100%"
     assert root.get("height") is None
     assert len(root.get("viewBox").split()) == 4
+    assert root.get("aria-label") == "Diagram of the template's 3 resources and what each waits for"
 
 
 def test_svg_fetches_nothing():
