@@ -334,8 +334,7 @@ _SPEC_LIST = [
         "and https://; without, plain ws:// and http://.",
         parameter="CertificateArn",
         pattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}",
-        allowed="an ACM certificate ARN such as "
-        "arn:aws:acm:us-east-1:123456789012:certificate/<uuid>",
+        allowed="an ACM certificate ARN, as the ACM console shows it (ending in :certificate/<id>)",
     ),
     Spec(
         "key_name",
@@ -582,7 +581,13 @@ def from_input(data: Mapping[str, object], *, fill_secrets: bool = True) -> Opti
     """
     values: dict[str, object] = {}
     errors: dict[str, str] = {}
+    try:
+        log_processing = parse_value(SPECS["log_processing"], data.get("log_processing"))
+    except ValueError:
+        log_processing = None
     for name, spec in SPECS.items():
+        if spec.only_for and spec.only_for != log_processing:
+            continue  # belongs to another log-processing choice: ignored, as the form hides it
         raw = data.get(name)
         try:
             value = parse_value(spec, raw)

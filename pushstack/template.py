@@ -279,6 +279,9 @@ def push_messages_table() -> ddb_res.Table:
     return table("PushMessagesTable", "push_messages", [("api_key", "HASH")], ttl="expiry")
 
 
+PUSH_MESSAGES_TABLE_ARN = arn("dynamodb", "table/${TablePrefix}" + TABLE_SUFFIXES["push_messages"])
+
+
 def table_arn(t: Template, logical_id: str, table: str):
     """A created table's ARN, or the reused table's ARN built from its name."""
     if logical_id in t.resources:
@@ -496,7 +499,7 @@ def node_role(t: Template, opts: Options) -> None:
         statements.append(
             allow(
                 [fh_actions.PutRecord, fh_actions.PutRecordBatch],
-                [GetAtt("LogDeliveryStream", "Arn")],
+                [LOG_STREAM_ARN],
             )
         )
     t.add_resource(
@@ -659,7 +662,7 @@ def autopush_env(opts: Options) -> dict:
         "ENDPOINT_PORT": "443" if opts.tls else "80",
     }
     if opts.firehose:
-        env["STREAM_NAME"] = "${LogDeliveryStream}"
+        env["STREAM_NAME"] = "${LogStreamName}"
     return env
 
 
@@ -677,12 +680,15 @@ def push_nodes(t: Template, opts: Options) -> None:
         "ROUTER_HOSTNAME": "$PRIVATE_IP",
     }
     endpoint_env = {**autopush_env(opts), "PORT": str(ENDPOINT_PORT)}
+    names = {"LogStreamName": LOG_STREAM_NAME} if opts.firehose else None
     launch_template(
         t,
         CONNECTION,
         opts,
         ["ConnectionNodeSecurityGroup"],
-        user_data(CONNECTION, "autopush", "${AutopushImage}", connection_env, secret=True),
+        user_data(
+            CONNECTION, "autopush", "${AutopushImage}", connection_env, secret=True, variables=names
+        ),
         "PushNodeInstanceProfile",
     )
     launch_template(
@@ -690,7 +696,9 @@ def push_nodes(t: Template, opts: Options) -> None:
         ENDPOINT,
         opts,
         ["EndpointNodeSecurityGroup", "InternalRouterSecurityGroup"],
-        user_data(ENDPOINT, "autoendpoint", "${AutopushImage}", endpoint_env, secret=True),
+        user_data(
+            ENDPOINT, "autoendpoint", "${AutopushImage}", endpoint_env, secret=True, variables=names
+        ),
         "PushNodeInstanceProfile",
     )
     auto_scaling_group(t, CONNECTION, subnets)
@@ -700,6 +708,12 @@ def push_nodes(t: Template, opts: Options) -> None:
 # --- Logs: Firehose to S3 -------------------------------------------------------------
 
 LOG_BUCKET_NAME = Sub("push-logs-${Uuid}", Uuid=STACK_UUID)
+# Named ahead too, so the nodes (which only write to it) need not wait for it.
+LOG_STREAM_NAME = Sub("push-logs-${Uuid}", Uuid=STACK_UUID)
+LOG_STREAM_ARN = Sub(
+    "arn:${AWS::Partition}:firehose:${AWS::Region}:${AWS::AccountId}:deliverystream/push-logs-${Uuid}",
+    Uuid=STACK_UUID,
+)
 
 
 def log_bucket_arn(path: str = "") -> Sub:
@@ -819,6 +833,7 @@ def log_delivery_stream(t: Template) -> None:
     t.add_resource(
         firehose.DeliveryStream(
             "LogDeliveryStream",
+            DeliveryStreamName=LOG_STREAM_NAME,
             DeliveryStreamType="DirectPut",
             DeliveryStreamEncryptionConfigurationInput=firehose.DeliveryStreamEncryptionConfigurationInput(
                 KeyType="AWS_OWNED_CMK"
@@ -863,7 +878,6 @@ def lambda_checks(*extra: tuple[str, str]) -> dict:
             "Reserved concurrency would fail in accounts with a low concurrency limit.",
         ),
         ("CKV_AWS_116", "Triggered by S3 and CloudFormation, which retry and report failures."),
-        ("CKV_AWS_173", "Its environment holds no secret."),
         *extra,
     )
 
@@ -934,7 +948,7 @@ def processor(t: Template) -> None:
                                 ddb.Query,
                                 ddb.BatchWriteItem,
                             ],
-                            [GetAtt("PushMessagesTable", "Arn")],
+                            [PUSH_MESSAGES_TABLE_ARN],
                         ),
                     ),
                 )
@@ -1089,7 +1103,7 @@ def messages_api(t: Template, opts: Options) -> None:
                                 ddb.DeleteItem,
                                 ddb.Query,
                             ],
-                            [GetAtt("PushMessagesTable", "Arn")],
+                            [PUSH_MESSAGES_TABLE_ARN],
                         ),
                     ),
                 )

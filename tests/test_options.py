@@ -26,9 +26,17 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 COMPANIONS = {"key_name": {"ssh_cidr": "203.0.113.0/24"}, "ssh_cidr": {"key_name": "ops"}}
 
 
+def companions(name):
+    """What an option must come with: its SSH partner, or the log processing it belongs to."""
+    extra = dict(COMPANIONS.get(name, {}))
+    if options.SPECS[name].only_for:
+        extra["log_processing"] = options.SPECS[name].only_for
+    return extra
+
+
 def parse(name, raw):
     """The option as from_input reads it, with whatever it must come with."""
-    return getattr(from_input({**COMPANIONS.get(name, {}), name: raw}), name)
+    return getattr(from_input({**companions(name), name: raw}), name)
 
 
 def errors_of(data, **kwargs):
@@ -207,7 +215,7 @@ BAD = [
 
 @pytest.mark.parametrize(("name", "raw", "allowed"), BAD)
 def test_bad_input_is_refused_with_what_is_allowed(name, raw, allowed):
-    errors = errors_of({**COMPANIONS.get(name, {}), name: raw})
+    errors = errors_of({**companions(name), name: raw})
     assert list(errors) == [name]
     assert allowed in errors[name]
 
@@ -276,6 +284,7 @@ GROUPS = ["connection", "endpoint", "messages_api"]
 )
 def test_desired_between_min_and_max(group, low, want, high, bad):
     data = {f"{group}_min_size": low, f"{group}_desired_capacity": want, f"{group}_max_size": high}
+    data.update(companions(f"{group}_min_size"))
     if bad is None:
         opts = from_input(data)
         assert getattr(opts, f"{group}_desired_capacity") == int(want)
@@ -625,3 +634,12 @@ def test_parameter_pattern_agrees_with_python_validation(name, value, good):
             normalised = _cloudformation_value(parsed)
             assert normalised != value
             assert re.fullmatch(anchored, normalised)
+
+
+def test_options_of_another_log_processing_choice_are_ignored():
+    """The form hides the processor's fields: what they hold cannot block another choice."""
+    opts = from_input(
+        {"log_processing": "firehose", "messages_api_min_size": "junk", "redis_node_type": "x"}
+    )
+    assert opts.messages_api_min_size == options.SPECS["messages_api_min_size"].default
+    assert opts.redis_node_type == options.SPECS["redis_node_type"].default

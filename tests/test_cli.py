@@ -1,0 +1,133 @@
+"""The command line, as the original's users typed it and as a shell sees it."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+import yaml
+from variants import CRYPTO_KEY
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "pushstack", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "resource", "present"),
+    [
+        ([], "LogDeliveryStream", False),
+        (["--firehose"], "LogDeliveryStream", True),
+        (["--firehose"], "ProcessorFunction", False),
+        (["--processor"], "ProcessorFunction", True),
+    ],
+)
+def test_push_prints_a_complete_json_template(flags, resource, present):
+    result = run("push", *flags)
+    assert result.returncode == 0, result.stderr
+    template = json.loads(result.stdout)
+    assert "ConnectionNodes" in template["Resources"]
+    assert (resource in template["Resources"]) is present
+    assert result.stderr == ""
+
+
+def test_yaml_format():
+    result = run("push", "--processor", "--format", "yaml")
+    assert result.returncode == 0
+    assert "ProcessorFunction" in yaml.safe_load(result.stdout)["Resources"]
+
+
+def test_options_shape_the_template():
+    result = run(
+        "push",
+        "--certificate-arn",
+        "arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+        "--key-name",
+        "admin",
+        "--ssh-cidr",
+        "203.0.113.0/24",
+    )
+    template = json.loads(result.stdout)
+    assert "ConnectionHttpsListener" in template["Resources"]
+    assert "SshCidr" in template["Parameters"]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["push", "--bogus"], "--bogus"),
+        (["push", "--table-prefix", "no spaces"], "--table-prefix"),
+        (["push", "--connection-min-size", "0"], "--connection-min-size"),
+        (["push", "--region", "mars-1"], "--region"),
+        (["push", "--firehose", "--processor"], "--processor"),
+        (["push", "--key-name", "admin"], "--ssh-cidr"),
+        (["push", "--ssh-cidr", "0.0.0.0/0", "--key-name", "a"], "--ssh-cidr"),
+        (["deploy"], "deploy"),
+        (["push", "--parameters-file", "/tmp/x.json"], "--vpc-id"),
+    ],
+)
+def test_bad_flag_or_value_is_one_line_naming_it_and_exit_2(args, named):
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("pushstack: error:")
+    assert named in lines[0]
+
+
+def test_bad_crypto_key_is_refused_without_quoting_it(tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text("not-a-key-but-secret-text")
+    result = run("push", "--crypto-key-file", str(key_file))
+    assert result.returncode == 2
+    assert "--crypto-key-file" in result.stderr
+    assert "not-a-key-but-secret-text" not in result.stderr
+
+
+DEPLOY_FLAGS = [
+    "--vpc-id", "vpc-0123456789abcdef0",
+    "--subnet-ids", "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+    "--table-prefix", "autopush_cli",
+]  # fmt: skip
+
+
+def test_parameters_file_holds_the_key_and_is_private(tmp_path):
+    path = tmp_path / "params.json"
+    result = run("push", *DEPLOY_FLAGS, "--parameters-file", str(path),
+                 env={"PUSHSTACK_CRYPTO_KEY": CRYPTO_KEY})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    entries = {e["ParameterKey"]: e["ParameterValue"] for e in json.loads(path.read_text())}
+    assert entries["CryptoKey"] == CRYPTO_KEY
+    assert entries["SubnetIds"] == "subnet-0123456789abcdef0,subnet-0123456789abcdef1"
+    assert entries["TablePrefix"] == "autopush_cli"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert CRYPTO_KEY not in result.stdout and CRYPTO_KEY not in result.stderr
+    assert result.stderr == ""  # the key was given, not generated: nothing to warn about
+
+
+def test_generated_key_is_announced_but_not_printed(tmp_path):
+    path = tmp_path / "params.json"
+    result = run("push", *DEPLOY_FLAGS, "--parameters-file", str(path))
+    assert result.returncode == 0
+    key = next(e for e in json.loads(path.read_text()) if e["ParameterKey"] == "CryptoKey")
+    assert "generated a new crypto key" in result.stderr
+    assert key["ParameterValue"] not in result.stdout + result.stderr
+
+
+def test_output_survives_a_closed_pipe():
+    shell = f"{sys.executable} -m pushstack push --processor | head -c 10"
+    result = subprocess.run(shell, shell=True, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,529 @@
+"""Structure of every template variant: the properties DESIGN.md promises, asserted."""
+
+import json
+import re
+
+import pytest
+from variants import CRYPTO_KEY, OLD_CRYPTO_KEY, VARIANTS
+
+from pushstack.graph import dependencies
+from pushstack.options import REGIONS, SPECS, Options
+from pushstack.render import INLINE_TEMPLATE_LIMIT, to_json
+from pushstack.template import (
+    AMI_PARAMETER,
+    BOOT_SCRIPT,
+    LAMBDA_RUNTIME,
+    ROUTER_PORT,
+    build_template,
+)
+
+
+@pytest.fixture(params=list(VARIANTS), scope="module")
+def variant(request):
+    options = VARIANTS[request.param]
+    return options, build_template(options).to_dict()
+
+
+def resources_of(template, kind):
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def walk(node):
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def closure(graph, start):
+    seen, todo = set(), [start]
+    while todo:
+        for dep in graph[todo.pop()]:
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+def sub_text(value):
+    """The script text of a Fn::Sub (string or [string, variables])."""
+    sub = value["Fn::Sub"]
+    return sub[0] if isinstance(sub, list) else sub
+
+
+def user_data_header(launch_template):
+    joined = launch_template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+    parts = joined["Fn::Join"][1]
+    assert parts[1] == {"Fn::FindInMap": ["Boot", "Script", "Body"]}
+    return sub_text(parts[0])
+
+
+# --- the crypto key -----------------------------------------------------------------
+
+
+def test_crypto_key_is_a_noecho_parameter_without_default(variant):
+    _, t = variant
+    key = t["Parameters"]["CryptoKey"]
+    assert key["NoEcho"] is True
+    assert "Default" not in key
+    assert key["AllowedPattern"] == SPECS["crypto_key"].parameter_pattern
+
+
+def test_crypto_key_value_never_in_template(variant):
+    options, t = variant
+    text = json.dumps(t)
+    for key in options.crypto_keys:
+        assert key not in text
+
+
+def test_crypto_key_only_reaches_the_secret(variant):
+    _, t = variant
+    users = [
+        name
+        for name, resource in t["Resources"].items()
+        if {"Ref": "CryptoKey"} in list(walk(resource))
+        or any(isinstance(n, str) and "${CryptoKey}" in n for n in walk(resource))
+    ]
+    assert users == ["CryptoKeySecret"]
+    assert t["Resources"]["CryptoKeySecret"]["Properties"]["SecretString"] == {"Ref": "CryptoKey"}
+    for section in ("Outputs", "Metadata", "Mappings"):
+        assert "CryptoKey}" not in json.dumps(t.get(section, {})).replace("CryptoKeySecret}", "")
+        assert {"Ref": "CryptoKey"} not in list(walk(t.get(section, {})))
+
+
+def test_nodes_read_the_key_from_the_secret_at_boot(variant):
+    _, t = variant
+    for name in ("ConnectionLaunchTemplate", "EndpointLaunchTemplate"):
+        header = user_data_header(t["Resources"][name])
+        assert "SECRET_ID=${CryptoKeySecret}" in header
+    assert "aws secretsmanager get-secret-value" in BOOT_SCRIPT
+    assert "set -x" not in BOOT_SCRIPT  # would print the key into the boot log
+    assert "umask 077" in BOOT_SCRIPT
+
+
+def test_rotation_list_of_keys_is_accepted():
+    options = VARIANTS["reuse-tables"]
+    assert options.crypto_keys == [CRYPTO_KEY, OLD_CRYPTO_KEY]
+    pattern = build_template(options).to_dict()["Parameters"]["CryptoKey"]["AllowedPattern"]
+    assert re.fullmatch(pattern, options.crypto_key)
+
+
+# --- nothing account- or region-specific ------------------------------------------
+
+
+def test_no_literal_region_account_partition_or_ami(variant):
+    _, t = variant
+    text = json.dumps(t)
+    for region in REGIONS:
+        assert region not in text
+    assert not re.search(r"(?<![0-9])[0-9]{12}(?![0-9])", text), "an account id"
+    assert "arn:aws:" not in text and "arn:aws-" not in text
+    assert not re.search(r"ami-[0-9a-f]{8}", text)
+
+
+def test_ami_comes_from_the_public_ssm_parameter(variant):
+    _, t = variant
+    ami = t["Parameters"]["LatestAmiId"]
+    assert ami["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+    assert ami["Default"] == AMI_PARAMETER
+    for lt in resources_of(t, "AWS::EC2::LaunchTemplate").values():
+        assert lt["Properties"]["LaunchTemplateData"]["ImageId"] == {"Ref": "LatestAmiId"}
+
+
+# --- tables -----------------------------------------------------------------------
+
+TABLE_KEYS = {
+    "RouterTable": ({"uaid": "HASH"}, None, "${TablePrefix}_router"),
+    "MessageTable": (
+        {"uaid": "HASH", "chidmessageid": "RANGE"},
+        "expiry",
+        "${TablePrefix}_message",
+    ),
+    "PushMessagesTable": ({"api_key": "HASH"}, "expiry", "${TablePrefix}_push_messages"),
+}
+
+
+def test_tables_are_on_demand_encrypted_recoverable_and_retained(variant):
+    options, t = variant
+    tables = resources_of(t, "AWS::DynamoDB::Table")
+    expected = set() if options.reuse_tables else {"RouterTable", "MessageTable"}
+    if options.processor:
+        expected.add("PushMessagesTable")
+    assert set(tables) == expected
+    for name, table in tables.items():
+        keys, ttl, table_name = TABLE_KEYS[name]
+        props = table["Properties"]
+        assert {k["AttributeName"]: k["KeyType"] for k in props["KeySchema"]} == keys
+        assert props["TableName"] == {"Fn::Sub": table_name}
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+        if ttl:
+            assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
+
+
+def test_reused_tables_are_still_named_exactly_in_the_node_policy():
+    t = build_template(VARIANTS["reuse-tables"]).to_dict()
+    statement = node_statements(t)["dynamodb"]
+    assert statement["Resource"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TablePrefix}_router"
+        },
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TablePrefix}_message"
+        },
+    ]
+
+
+# --- nodes, load balancers and ports -------------------------------------------------
+
+
+def ingress_rules(t, group):
+    return t["Resources"][group]["Properties"]["SecurityGroupIngress"]
+
+
+def test_connection_and_endpoint_nodes_are_separate_groups_behind_load_balancers(variant):
+    _, t = variant
+    groups = resources_of(t, "AWS::AutoScaling::AutoScalingGroup")
+    for name in ("Connection", "Endpoint"):
+        group = groups[f"{name}Nodes"]["Properties"]
+        assert group["TargetGroupARNs"] == [{"Ref": f"{name}TargetGroup"}]
+        assert group["VPCZoneIdentifier"] == {"Ref": "SubnetIds"}
+        assert group["HealthCheckType"] == "ELB"
+        assert t["Resources"][f"{name}LoadBalancer"]["Properties"]["Scheme"] == "internet-facing"
+
+
+def test_the_two_groups_create_in_parallel(variant):
+    _, t = variant
+    graph = dependencies(t)
+    connection = closure(graph, "ConnectionNodes")
+    assert "EndpointLoadBalancer" in connection  # the endpoint URL comes from it
+    assert "EndpointNodes" not in connection
+    assert "ConnectionNodes" not in closure(graph, "EndpointNodes")
+
+
+def test_connection_nodes_learn_the_endpoint_url_from_its_load_balancer(variant):
+    options, t = variant
+    header = user_data_header(t["Resources"]["ConnectionLaunchTemplate"])
+    assert "echo ENDPOINT_HOSTNAME=${EndpointLoadBalancer.DNSName}" in header
+    scheme, port = ("https", "443") if options.tls else ("http", "80")
+    assert f"echo ENDPOINT_SCHEME={scheme}" in header
+    assert f"echo ENDPOINT_PORT={port}" in header
+    assert "echo ROUTER_PORT=8081" in header
+    assert "COMMAND=autopush\n" in header
+    assert "COMMAND=autoendpoint\n" in user_data_header(t["Resources"]["EndpointLaunchTemplate"])
+
+
+def test_internal_router_port_is_open_only_to_the_internal_router_group(variant):
+    _, t = variant
+    for name, sg in resources_of(t, "AWS::EC2::SecurityGroup").items():
+        for rule in sg["Properties"]["SecurityGroupIngress"]:
+            if rule["FromPort"] <= ROUTER_PORT <= rule["ToPort"]:
+                assert name == "ConnectionNodeSecurityGroup"
+                assert rule["SourceSecurityGroupId"] == {"Ref": "InternalRouterSecurityGroup"}
+    endpoint_groups = t["Resources"]["EndpointLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert {"Ref": "InternalRouterSecurityGroup"} in endpoint_groups["SecurityGroupIds"]
+
+
+def test_nodes_take_traffic_only_from_their_load_balancer(variant):
+    options, t = variant
+    for group, port in (("Connection", 8080), ("Endpoint", 8082)):
+        rules = [r for r in ingress_rules(t, f"{group}NodeSecurityGroup") if r["FromPort"] == port]
+        assert rules == [
+            {
+                "Description": rules[0]["Description"],
+                "FromPort": port,
+                "IpProtocol": "tcp",
+                "SourceSecurityGroupId": {"Ref": f"{group}LoadBalancerSecurityGroup"},
+                "ToPort": port,
+            }
+        ]
+    for sg in resources_of(t, "AWS::EC2::SecurityGroup").values():
+        for rule in sg["Properties"]["SecurityGroupIngress"]:
+            if rule.get("CidrIp") == "0.0.0.0/0":
+                assert rule["FromPort"] in ((80, 443) if options.tls else (80,))
+
+
+def test_tls_listeners_when_a_certificate_is_given(variant):
+    options, t = variant
+    listeners = resources_of(t, "AWS::ElasticLoadBalancingV2::Listener")
+    https = {k: v for k, v in listeners.items() if v["Properties"]["Protocol"] == "HTTPS"}
+    if not options.tls:
+        assert not https
+        assert t["Outputs"]["WebSocketURL"]["Value"] == {
+            "Fn::Sub": "ws://${ConnectionLoadBalancer.DNSName}"
+        }
+        return
+    assert len(https) == (3 if options.processor else 2)
+    for listener in https.values():
+        props = listener["Properties"]
+        assert props["Certificates"] == [{"CertificateArn": {"Ref": "CertificateArn"}}]
+        assert props["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    for name, listener in listeners.items():
+        if listener["Properties"]["Protocol"] == "HTTP":
+            action = listener["Properties"]["DefaultActions"][0]
+            assert action["Type"] == "redirect", name
+    assert t["Outputs"]["WebSocketURL"]["Value"] == {
+        "Fn::Sub": "wss://${ConnectionLoadBalancer.DNSName}"
+    }
+
+
+def test_nodes_signal_when_healthy_and_are_tuned_for_many_connections(variant):
+    _, t = variant
+    for name, group in resources_of(t, "AWS::AutoScaling::AutoScalingGroup").items():
+        prefix = name.removesuffix("Nodes")
+        signal = group["CreationPolicy"]["ResourceSignal"]
+        assert signal["Count"] == {"Ref": f"{prefix}DesiredCapacity"}
+        assert group["UpdatePolicy"]["AutoScalingRollingUpdate"]["WaitOnResourceSignals"] is True
+        assert f"RESOURCE={name}\n" in user_data_header(t["Resources"][f"{prefix}LaunchTemplate"])
+    assert "/opt/aws/bin/cfn-signal" in BOOT_SCRIPT
+    assert "--ulimit nofile=1000000:1000000" in BOOT_SCRIPT
+    for setting in ("fs.file-max", "net.core.somaxconn", "net.ipv4.ip_local_port_range"):
+        assert setting in BOOT_SCRIPT
+
+
+def test_nodes_require_imdsv2_and_encrypted_disks(variant):
+    _, t = variant
+    for lt in resources_of(t, "AWS::EC2::LaunchTemplate").values():
+        data = lt["Properties"]["LaunchTemplateData"]
+        assert data["MetadataOptions"]["HttpTokens"] == "required"
+        assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+
+
+# --- access ---------------------------------------------------------------------------
+
+
+def test_ssh_only_with_a_key_pair_and_admin_network(variant):
+    options, t = variant
+    ssh_rules = [
+        (name, rule)
+        for name, sg in resources_of(t, "AWS::EC2::SecurityGroup").items()
+        for rule in sg["Properties"]["SecurityGroupIngress"]
+        if rule["FromPort"] <= 22 <= rule["ToPort"]
+    ]
+    key_names = [
+        lt for lt in resources_of(t, "AWS::EC2::LaunchTemplate").values()
+        if "KeyName" in lt["Properties"]["LaunchTemplateData"]
+    ]  # fmt: skip
+    if not options.ssh:
+        assert ssh_rules == [] and key_names == []
+        assert "KeyName" not in t["Parameters"] and "SshCidr" not in t["Parameters"]
+        return
+    assert ssh_rules
+    for _, rule in ssh_rules:
+        assert rule["CidrIp"] == {"Ref": "SshCidr"}
+    assert len(key_names) == len(resources_of(t, "AWS::EC2::LaunchTemplate"))
+
+
+def test_session_manager_access_for_every_node_role(variant):
+    _, t = variant
+    for name in ("PushNodeRole", "MessagesApiRole"):
+        if name in t["Resources"]:
+            assert t["Resources"][name]["Properties"]["ManagedPolicyArns"] == [
+                {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+            ]
+
+
+# --- IAM ------------------------------------------------------------------------------
+
+
+def policy_documents(t):
+    for node in walk(t["Resources"]):
+        if isinstance(node, dict):
+            for key in ("PolicyDocument", "AssumeRolePolicyDocument"):
+                if key in node:
+                    yield node[key]
+
+
+def node_statements(t):
+    document = t["Resources"]["PushNodeRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    return {s["Action"][0].split(":")[0]: s for s in document["Statement"]}
+
+
+def test_every_policy_document_has_a_version(variant):
+    _, t = variant
+    documents = list(policy_documents(t))
+    assert documents
+    for document in documents:
+        assert document["Version"] == "2012-10-17"
+
+
+def test_no_allow_statement_grants_every_resource(variant):
+    _, t = variant
+    for document in policy_documents(t):
+        for statement in document["Statement"]:
+            if statement["Effect"] == "Allow" and "Resource" in statement:
+                assert "*" not in statement["Resource"]
+                assert not any(a.endswith(":*") or a == "*" for a in statement["Action"])
+
+
+def test_node_role_names_its_tables_secret_and_stream(variant):
+    options, t = variant
+    statements = node_statements(t)
+    if not options.reuse_tables:
+        assert statements["dynamodb"]["Resource"] == [
+            {"Fn::GetAtt": ["RouterTable", "Arn"]},
+            {"Fn::GetAtt": ["MessageTable", "Arn"]},
+        ]
+    assert "dynamodb:CreateTable" not in statements["dynamodb"]["Action"]
+    assert statements["secretsmanager"] == {
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Effect": "Allow",
+        "Resource": [{"Ref": "CryptoKeySecret"}],
+    }
+    if options.firehose:
+        assert statements["firehose"]["Resource"][0]["Fn::Sub"][0].endswith(
+            ":deliverystream/push-logs-${Uuid}"
+        )
+        assert "echo STREAM_NAME=${LogStreamName}" in user_data_header(
+            t["Resources"]["ConnectionLaunchTemplate"]
+        )
+    else:
+        assert "firehose" not in statements
+
+
+# --- log processing ---------------------------------------------------------------------
+
+
+def test_firehose_delivers_to_a_private_encrypted_retained_bucket(variant):
+    options, t = variant
+    if not options.firehose:
+        assert not resources_of(t, "AWS::KinesisFirehose::DeliveryStream")
+        assert not resources_of(t, "AWS::S3::Bucket")
+        return
+    stream = t["Resources"]["LogDeliveryStream"]["Properties"]
+    destination = stream["ExtendedS3DestinationConfiguration"]
+    assert destination["BucketARN"] == {"Fn::GetAtt": ["LogBucket", "Arn"]}
+    bucket = t["Resources"]["LogBucket"]
+    props = bucket["Properties"]
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    policy = t["Resources"]["LogBucketPolicy"]["Properties"]["PolicyDocument"]
+    assert policy["Statement"][0]["Effect"] == "Deny"  # no plain-HTTP access
+
+
+def test_processor_is_wired_to_the_bucket_in_the_template(variant):
+    options, t = variant
+    if not options.processor:
+        assert not resources_of(t, "AWS::Lambda::Function")
+        assert not resources_of(t, "AWS::ElastiCache::CacheCluster")
+        return
+    function = t["Resources"]["ProcessorFunction"]["Properties"]
+    assert function["Runtime"] == LAMBDA_RUNTIME and LAMBDA_RUNTIME.startswith("python3.")
+    assert function["Handler"] == "lambda.handler"
+    assert function["Code"] == {
+        "S3Bucket": {"Ref": "ProcessorCodeBucket"},
+        "S3Key": {"Ref": "ProcessorCodeKey"},
+    }
+    assert function["VpcConfig"]["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
+    notification = t["Resources"]["LogBucket"]["Properties"]["NotificationConfiguration"]
+    [trigger] = notification["LambdaConfigurations"]
+    assert trigger["Event"] == "s3:ObjectCreated:*"
+    assert trigger["Function"] == {"Fn::GetAtt": ["ProcessorFunction", "Arn"]}
+    assert "ProcessorInvokePermission" in t["Resources"]["LogBucket"]["DependsOn"]
+    permission = t["Resources"]["ProcessorInvokePermission"]["Properties"]
+    assert permission["Principal"] == "s3.amazonaws.com"
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_redis_is_open_only_to_the_processor_and_messages_api(variant):
+    options, t = variant
+    if not options.processor:
+        return
+    sources = {
+        rule["SourceSecurityGroupId"]["Ref"] for rule in ingress_rules(t, "RedisSecurityGroup")
+    }
+    assert sources == {"ProcessorSecurityGroup", "MessagesApiNodeSecurityGroup"}
+    assert all("CidrIp" not in rule for rule in ingress_rules(t, "RedisSecurityGroup"))
+    cluster = t["Resources"]["Redis"]["Properties"]
+    assert cluster["VpcSecurityGroupIds"] == [{"Ref": "RedisSecurityGroup"}]
+
+
+def test_settings_object_is_written_by_code_inside_the_template(variant):
+    options, t = variant
+    if not options.processor:
+        return
+    settings = t["Resources"]["ProcessorSettings"]
+    assert settings["Type"] == "AWS::CloudFormation::CustomResource"
+    props = settings["Properties"]
+    assert props["ServiceToken"] == {"Fn::GetAtt": ["SettingsWriterFunction", "Arn"]}
+    assert props["Key"] == "processor_settings.json"
+    assert props["Settings"]["file_type"] == "json"
+    assert props["Settings"]["redis_name"] == t["Resources"]["Redis"]["Properties"]["ClusterName"]
+    code = t["Resources"]["SettingsWriterFunction"]["Properties"]["Code"]
+    assert set(code) == {"ZipFile"}
+    compile(code["ZipFile"], "settings_writer", "exec")
+    # No function's code comes from anyone else's bucket.
+    for function in resources_of(t, "AWS::Lambda::Function").values():
+        bucket = function["Properties"]["Code"].get("S3Bucket")
+        assert bucket in (None, {"Ref": "ProcessorCodeBucket"})
+
+
+def test_nothing_waits_for_redis_that_does_not_need_it(variant):
+    options, t = variant
+    if not options.processor:
+        return
+    graph = dependencies(t)
+    for name in ("ProcessorFunction", "MessagesApiNodes", "ProcessorSettings"):
+        assert "Redis" not in closure(graph, name)
+
+
+# --- parameters and outputs -------------------------------------------------------------
+
+
+def test_parameters_carry_the_options_constraints(variant):
+    options, t = variant
+    for name, spec in SPECS.items():
+        if not spec.parameter:
+            continue
+        if not options.applies(name):
+            assert spec.parameter not in t["Parameters"]
+            continue
+        parameter = t["Parameters"][spec.parameter]
+        if spec.kind == "int":
+            assert (parameter["MinValue"], parameter["MaxValue"]) == (
+                spec.min_value,
+                spec.max_value,
+            )
+        if spec.choices:
+            assert parameter["AllowedValues"] == list(spec.choices)
+        if parameter["Type"] == "String" and spec.pattern:
+            assert parameter["AllowedPattern"] == spec.parameter_pattern
+        if spec.default is not None and spec.kind != "secret":
+            assert parameter["Default"] == spec.default
+
+
+def test_outputs_give_what_a_user_needs_next(variant):
+    options, t = variant
+    expected = {
+        "WebSocketURL", "EndpointURL", "RouterTableName", "MessageTableName",
+        "CryptoKeySecretArn", "TablePrefix",
+    }  # fmt: skip
+    if options.firehose:
+        expected |= {"LogBucketName", "LogDeliveryStreamName"}
+    if options.processor:
+        expected |= {
+            "ProcessorFunctionName",
+            "PushMessagesTableName",
+            "RedisClusterId",
+            "MessagesApiURL",
+        }
+    assert set(t["Outputs"]) == expected
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_template_fits_cloudformation_limits(name):
+    template = build_template(VARIANTS[name])
+    assert len(to_json(template).encode()) <= INLINE_TEMPLATE_LIMIT
+    assert len(template.resources) <= 500 and len(template.parameters) <= 200
+
+
+def test_default_options_build_a_complete_template():
+    """The CLI's plain `push` needs nothing else."""
+    t = build_template(Options()).to_dict()
+    assert "CryptoKey" in t["Parameters"] and "ConnectionNodes" in t["Resources"]

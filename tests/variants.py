@@ -1,0 +1,40 @@
+"""The template variants every template test, golden file and linter run covers."""
+
+from pushstack.options import Options
+
+# Fixed values so golden files are stable; real Fernet keys, so leak tests mean something.
+CRYPTO_KEY = "q0FZ0d3Vt1o9kLh4n0X2cW8uJ5yR7bT3eA6sD1fG2hI="
+OLD_CRYPTO_KEY = "x9mN3bV7cX1zL5kJ8hG2fD4sA6pO0iU9yT3rE7wQ5eM="
+COMMON = {
+    "stack_name": "push-test",
+    "region": "us-west-2",
+    "crypto_key": CRYPTO_KEY,
+    "table_prefix": "autopush_golden",
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"),
+}
+PROCESSOR = {
+    "log_processing": "processor",
+    "private_subnet_ids": ("subnet-0123456789abcdef2", "subnet-0123456789abcdef3"),
+    "messages_api_subnet_id": "subnet-0123456789abcdef2",
+    "processor_code_bucket": "my-processor-code",
+}
+CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+
+VARIANTS: dict[str, Options] = {
+    "none": Options(**COMMON),
+    "firehose": Options(**COMMON, log_processing="firehose"),
+    "processor": Options(**COMMON, **PROCESSOR),
+    "processor-tls-ssh": Options(
+        **COMMON,
+        **PROCESSOR,
+        certificate_arn=CERTIFICATE,
+        key_name="admin",
+        ssh_cidr="203.0.113.0/24",
+    ),
+    "reuse-tables": Options(
+        **{**COMMON, "crypto_key": f"{CRYPTO_KEY},{OLD_CRYPTO_KEY}"},
+        reuse_tables=True,
+        log_processing="firehose",
+    ),
+}
