@@ -549,8 +549,12 @@ def _cross_checks(values: dict[str, object]) -> dict[str, str]:
         want = values.get(f"{group}_desired_capacity")
         if None in (low, high, want):
             continue
-        if low > high:
-            errors[f"{group}_max_size"] = "Must be at least the minimum."
+        if low >= high:
+            # A rolling update keeps the minimum in service while it adds a new
+            # node, which CloudFormation allows only below the maximum.
+            errors[f"{group}_max_size"] = (
+                "Must be above the minimum, so that updates can replace nodes one at a time."
+            )
         elif not low <= want <= high:
             errors[f"{group}_desired_capacity"] = "Must be between the minimum and the maximum."
     if values.get("key_name") and not values.get("ssh_cidr"):

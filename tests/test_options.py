@@ -272,7 +272,8 @@ GROUPS = ["connection", "endpoint", "messages_api"]
 @pytest.mark.parametrize(
     ("low", "want", "high", "bad"),
     [
-        ("1", "1", "1", None),
+        ("1", "1", "2", None),
+        ("1", "1", "1", "max_size"),  # no room for a rolling update
         ("2", "2", "5", None),
         ("2", "5", "5", None),
         ("1", "100", "100", None),
@@ -292,6 +293,8 @@ def test_desired_between_min_and_max(group, low, want, high, bad):
         errors = errors_of(data)
         assert list(errors) == [f"{group}_{bad}"]
         assert "minimum" in errors[f"{group}_{bad}"]
+        if bad == "max_size":
+            assert "above the minimum" in errors[f"{group}_{bad}"]
 
 
 def test_size_out_of_range_reported_alone_not_as_a_cross_field_error():
