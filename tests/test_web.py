@@ -11,8 +11,9 @@ import yaml
 from conftest import KNOWN_KEY, PROCESSOR_FORM, VALID_FORM
 
 from pushstack import diagram, lint, render, summary
-from pushstack.options import SPECS
+from pushstack.options import SPECS, Options
 from webapp import create_app
+from webapp.store import PreviewStore
 
 
 class FormValues(HTMLParser):
@@ -502,6 +503,13 @@ def test_expired_preview_is_a_friendly_404():
 def test_preview_belongs_to_the_browser_session_that_made_it(app, client):
     url = preview_url(client)
     assert app.test_client().get(url + "/parameters.json").status_code == 404
+
+
+def test_preview_store_keeps_only_the_newest_entries():
+    previews = PreviewStore(ttl_seconds=60, max_entries=2)
+    ids = [previews.put(Options(stack_name=f"s{i}")) for i in range(3)]
+    assert previews.get(ids[0]) is None
+    assert [previews.get(i).stack_name for i in ids[1:]] == ["s1", "s2"]
 
 
 def test_unknown_download_format_is_404(client):
