@@ -220,6 +220,9 @@ def crypto_key_secret(t: Template) -> secretsmanager.Secret:
             "CryptoKeySecret",
             Description=Sub("Autopush crypto key of stack ${AWS::StackName}"),
             SecretString=Ref("CryptoKey"),
+            # Like the tables it unlocks, the key outlives the stack.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
             Metadata=skip_checks(
                 ("CKV_AWS_149", "Encrypted with the account's AWS managed key; no CMK to manage."),
                 ("CKV2_AWS_57", "Rotating a Fernet key is a redeploy with a new key first."),

@@ -88,7 +88,9 @@ def test_crypto_key_only_reaches_the_secret(variant):
         or any(isinstance(n, str) and "${CryptoKey}" in n for n in walk(resource))
     ]
     assert users == ["CryptoKeySecret"]
-    assert t["Resources"]["CryptoKeySecret"]["Properties"]["SecretString"] == {"Ref": "CryptoKey"}
+    secret = t["Resources"]["CryptoKeySecret"]
+    assert secret["Properties"]["SecretString"] == {"Ref": "CryptoKey"}
+    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
     for section in ("Outputs", "Metadata", "Mappings"):
         assert "CryptoKey}" not in json.dumps(t.get(section, {})).replace("CryptoKeySecret}", "")
         assert {"Ref": "CryptoKey"} not in list(walk(t.get(section, {})))
