@@ -21,7 +21,11 @@ ensure_venv() {
         echo "== installing $* into $dir"
         local args=()
         for file in "$@"; do args+=(-r "$file"); done
-        "$dir/bin/pip" install --quiet --disable-pip-version-check "${args[@]}"
+        # This machine's pip configuration names local folders that may not
+        # exist; its warnings about them are noise.
+        "$dir/bin/pip" install --quiet --disable-pip-version-check "${args[@]}" 2>&1 \
+            | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+        [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
         echo "$want" > "$stamp"
     fi
     flock -u "$lock"
