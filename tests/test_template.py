@@ -525,6 +525,24 @@ def test_template_fits_cloudformation_limits(name):
     assert len(template.resources) <= 500 and len(template.parameters) <= 200
 
 
+@pytest.mark.parametrize("log_processing", ["none", "firehose", "processor"])
+@pytest.mark.parametrize("tls", [False, True])
+@pytest.mark.parametrize("ssh", [False, True])
+@pytest.mark.parametrize("reuse", [False, True])
+def test_every_shape_fits_the_inline_limit(log_processing, tls, ssh, reuse):
+    """Values go to the parameters file, so the shape alone decides the size:
+    every downloaded template works with create-stack --template-body."""
+    options = Options(
+        log_processing=log_processing,
+        certificate_arn=VARIANTS["processor-tls-ssh"].certificate_arn if tls else None,
+        key_name="admin" if ssh else None,
+        ssh_cidr="203.0.113.0/24" if ssh else None,
+        reuse_tables=reuse,
+        table_prefix="autopush_x",
+    )
+    assert len(to_json(build_template(options)).encode()) <= INLINE_TEMPLATE_LIMIT
+
+
 def test_default_options_build_a_complete_template():
     """The CLI's plain `push` needs nothing else."""
     t = build_template(Options()).to_dict()

@@ -91,14 +91,9 @@ class OptionsForm(FlaskForm):
         return True
 
     def option_input(self) -> dict[str, object]:
-        """The typed values, as ``from_input`` reads them."""
-        data = {name: self[name].data for name in SPECS}
-        if data.get("log_processing") in SPECS["log_processing"].choices:
-            # Fields of the processor are hidden and unused with another choice.
-            for name, spec in SPECS.items():
-                if spec.only_for and spec.only_for != data["log_processing"]:
-                    data.pop(name)
-        return data
+        """The typed values, as ``from_input`` reads them (it ignores the hidden
+        fields of another log-processing choice)."""
+        return {name: self[name].data for name in SPECS}
 
     def _attach(self, errors: dict[str, str]) -> None:
         for name, message in errors.items():
