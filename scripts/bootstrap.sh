@@ -4,7 +4,8 @@
 
 PYTHON=${PYTHON:-python3}
 
-# ensure_venv DIR REQUIREMENTS...: a virtual environment with exactly these pins.
+# ensure_venv DIR FILE...: a virtual environment with exactly these pins; files
+# named constraints* constrain (-c), the others are requirements (-r).
 ensure_venv() {
     local dir=$1; shift
     # One installer at a time: concurrent runs would build the same venv twice.
@@ -20,7 +21,12 @@ ensure_venv() {
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         echo "== installing $* into $dir"
         local args=()
-        for file in "$@"; do args+=(-r "$file"); done
+        for file in "$@"; do
+            case $file in
+                constraints*) args+=(-c "$file") ;;
+                *) args+=(-r "$file") ;;
+            esac
+        done
         # This machine's pip configuration names local folders that may not
         # exist; its warnings about them are noise.
         "$dir/bin/pip" install --quiet --disable-pip-version-check "${args[@]}" 2>&1 \
