@@ -64,6 +64,7 @@ ENDPOINT_PORT = 8082
 MESSAGES_API_PORT = 8080
 REDIS_PORT = 6379
 LOG_PREFIX = "logs/"  # Firehose writes here; the processor is triggered only below it
+ERROR_PREFIX = "errors/"  # where Firehose puts what it could not deliver
 SETTINGS_KEY = "processor_settings.json"
 # Nodes must signal within this time, including image pull and health check.
 SIGNAL_TIMEOUT = "PT15M"
@@ -106,10 +107,39 @@ def allow(actions: list, resources: list) -> Statement:
     return Statement(Effect=Allow, Action=actions, Resource=resources)
 
 
-def assume_role_policy(service: str) -> PolicyDocument:
+def assume_role_policy(service: str, condition: Condition | None = None) -> PolicyDocument:
+    extra = {"Condition": condition} if condition else {}
     return policy(
-        Statement(Effect=Allow, Principal=Principal("Service", [service]), Action=[AssumeRole])
+        Statement(
+            Effect=Allow, Principal=Principal("Service", [service]), Action=[AssumeRole], **extra
+        )
     )
+
+
+def role(
+    logical_id: str, trust: PolicyDocument, name: str, statements: list, managed: list = ()
+) -> iam.Role:
+    """A role with one inline policy, and AWS managed policies by name."""
+    extra = {"ManagedPolicyArns": [managed_policy(m) for m in managed]} if managed else {}
+    return iam.Role(
+        logical_id,
+        AssumeRolePolicyDocument=trust,
+        Policies=[iam.Policy(PolicyName=name, PolicyDocument=policy(*statements))],
+        **extra,
+    )
+
+
+# Item access to a table; no CreateTable or DeleteTable: the stack owns the tables.
+TABLE_ITEM_ACTIONS = [
+    ddb.DescribeTable,
+    ddb.GetItem,
+    ddb.PutItem,
+    ddb.UpdateItem,
+    ddb.DeleteItem,
+    ddb.Query,
+    ddb.BatchGetItem,
+    ddb.BatchWriteItem,
+]
 
 
 def arn(service: str, resource: str, *, region: bool = True, account: bool = True) -> Sub:
@@ -483,19 +513,7 @@ def node_role(t: Template, opts: Options) -> None:
     """The push nodes' role: their tables, the key's secret, the log stream; SSM for admins."""
     tables = [table_arn(t, "RouterTable", "router"), table_arn(t, "MessageTable", "message")]
     statements = [
-        allow(
-            [
-                ddb.DescribeTable,
-                ddb.GetItem,
-                ddb.PutItem,
-                ddb.UpdateItem,
-                ddb.DeleteItem,
-                ddb.Query,
-                ddb.BatchGetItem,
-                ddb.BatchWriteItem,
-            ],
-            tables,
-        ),
+        allow(TABLE_ITEM_ACTIONS, tables),
         allow([sm_actions.GetSecretValue], [Ref("CryptoKeySecret")]),
     ]
     if opts.firehose:
@@ -506,11 +524,12 @@ def node_role(t: Template, opts: Options) -> None:
             )
         )
     t.add_resource(
-        iam.Role(
+        role(
             "PushNodeRole",
-            AssumeRolePolicyDocument=assume_role_policy("ec2.amazonaws.com"),
-            ManagedPolicyArns=[managed_policy("AmazonSSMManagedInstanceCore")],
-            Policies=[iam.Policy(PolicyName="autopush", PolicyDocument=policy(*statements))],
+            assume_role_policy("ec2.amazonaws.com"),
+            "autopush",
+            statements,
+            managed=["AmazonSSMManagedInstanceCore"],
         )
     )
     t.add_resource(iam.InstanceProfile("PushNodeInstanceProfile", Roles=[Ref("PushNodeRole")]))
@@ -801,35 +820,30 @@ def log_bucket(t: Template, opts: Options) -> None:
 def log_delivery_stream(t: Template) -> None:
     """Firehose delivery stream the nodes write their logs to, delivering to the bucket."""
     t.add_resource(
-        iam.Role(
+        role(
             "LogDeliveryRole",
-            AssumeRolePolicyDocument=policy(
-                Statement(
-                    Effect=Allow,
-                    Principal=Principal("Service", ["firehose.amazonaws.com"]),
-                    Action=[AssumeRole],
-                    Condition=Condition(StringEquals("sts:ExternalId", AccountId)),
-                )
+            assume_role_policy(
+                "firehose.amazonaws.com",
+                Condition(StringEquals("sts:ExternalId", AccountId)),
             ),
-            Policies=[
-                iam.Policy(
-                    PolicyName="deliver-logs",
-                    PolicyDocument=policy(
-                        allow(
-                            [
-                                s3_actions.AbortMultipartUpload,
-                                s3_actions.GetBucketLocation,
-                                s3_actions.ListBucket,
-                                s3_actions.ListBucketMultipartUploads,
-                            ],
-                            [created_bucket_arn()],
-                        ),
-                        allow(
-                            [s3_actions.PutObject, s3_actions.GetObject],
-                            [created_bucket_arn("/" + LOG_PREFIX + "*")],
-                        ),
-                    ),
-                )
+            "deliver-logs",
+            [
+                allow(
+                    [
+                        s3_actions.AbortMultipartUpload,
+                        s3_actions.GetBucketLocation,
+                        s3_actions.ListBucket,
+                        s3_actions.ListBucketMultipartUploads,
+                    ],
+                    [created_bucket_arn()],
+                ),
+                allow(
+                    [s3_actions.PutObject, s3_actions.GetObject],
+                    [
+                        created_bucket_arn("/" + LOG_PREFIX + "*"),
+                        created_bucket_arn("/" + ERROR_PREFIX + "*"),
+                    ],
+                ),
             ],
         )
     )
@@ -845,7 +859,7 @@ def log_delivery_stream(t: Template) -> None:
                 BucketARN=GetAtt("LogBucket", "Arn"),
                 RoleARN=GetAtt("LogDeliveryRole", "Arn"),
                 Prefix=LOG_PREFIX,
-                ErrorOutputPrefix="errors/",
+                ErrorOutputPrefix=ERROR_PREFIX,
                 BufferingHints=firehose.BufferingHints(IntervalInSeconds=300, SizeInMBs=5),
                 CompressionFormat="UNCOMPRESSED",
             ),
@@ -931,31 +945,17 @@ def processor(t: Template) -> None:
     """The push-processor Lambda, triggered by new log objects in the bucket."""
     lambda_log_group(t, "ProcessorLogGroup")
     t.add_resource(
-        iam.Role(
+        role(
             "ProcessorRole",
-            AssumeRolePolicyDocument=assume_role_policy("lambda.amazonaws.com"),
-            ManagedPolicyArns=[managed_policy("service-role/AWSLambdaVPCAccessExecutionRole")],
-            Policies=[
-                iam.Policy(
-                    PolicyName="process-logs",
-                    PolicyDocument=policy(
-                        allow([s3_actions.GetObject], [log_bucket_arn("/*")]),
-                        allow([s3_actions.ListBucket], [log_bucket_arn()]),
-                        allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
-                        allow(
-                            [
-                                ddb.DescribeTable,
-                                ddb.GetItem,
-                                ddb.PutItem,
-                                ddb.UpdateItem,
-                                ddb.Query,
-                                ddb.BatchWriteItem,
-                            ],
-                            [PUSH_MESSAGES_TABLE_ARN],
-                        ),
-                    ),
-                )
+            assume_role_policy("lambda.amazonaws.com"),
+            "process-logs",
+            [
+                allow([s3_actions.GetObject], [log_bucket_arn("/*")]),
+                allow([s3_actions.ListBucket], [log_bucket_arn()]),
+                allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
+                allow(TABLE_ITEM_ACTIONS, [PUSH_MESSAGES_TABLE_ARN]),
             ],
+            managed=["service-role/AWSLambdaVPCAccessExecutionRole"],
         )
     )
     t.add_resource(
@@ -1024,20 +1024,16 @@ def processor_settings(t: Template) -> None:
     """The processor's settings object, written by the stack (code inside the template)."""
     lambda_log_group(t, "SettingsWriterLogGroup")
     t.add_resource(
-        iam.Role(
+        role(
             "SettingsWriterRole",
-            AssumeRolePolicyDocument=assume_role_policy("lambda.amazonaws.com"),
-            Policies=[
-                iam.Policy(
-                    PolicyName="write-settings",
-                    PolicyDocument=policy(
-                        allow([s3_actions.PutObject], [created_bucket_arn("/" + SETTINGS_KEY)]),
-                        allow(
-                            [logs_actions.CreateLogStream, logs_actions.PutLogEvents],
-                            [GetAtt("SettingsWriterLogGroup", "Arn")],
-                        ),
-                    ),
-                )
+            assume_role_policy("lambda.amazonaws.com"),
+            "write-settings",
+            [
+                allow([s3_actions.PutObject], [created_bucket_arn("/" + SETTINGS_KEY)]),
+                allow(
+                    [logs_actions.CreateLogStream, logs_actions.PutLogEvents],
+                    [GetAtt("SettingsWriterLogGroup", "Arn")],
+                ),
             ],
         )
     )
@@ -1088,29 +1084,15 @@ def messages_api(t: Template, opts: Options) -> None:
         )
     )
     t.add_resource(
-        iam.Role(
+        role(
             "MessagesApiRole",
-            AssumeRolePolicyDocument=assume_role_policy("ec2.amazonaws.com"),
-            ManagedPolicyArns=[managed_policy("AmazonSSMManagedInstanceCore")],
-            Policies=[
-                iam.Policy(
-                    PolicyName="messages-api",
-                    PolicyDocument=policy(
-                        allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
-                        allow(
-                            [
-                                ddb.DescribeTable,
-                                ddb.GetItem,
-                                ddb.PutItem,
-                                ddb.UpdateItem,
-                                ddb.DeleteItem,
-                                ddb.Query,
-                            ],
-                            [PUSH_MESSAGES_TABLE_ARN],
-                        ),
-                    ),
-                )
+            assume_role_policy("ec2.amazonaws.com"),
+            "messages-api",
+            [
+                allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
+                allow(TABLE_ITEM_ACTIONS, [PUSH_MESSAGES_TABLE_ARN]),
             ],
+            managed=["AmazonSSMManagedInstanceCore"],
         )
     )
     t.add_resource(
