@@ -2,6 +2,7 @@
 
 import html
 import json
+import logging
 import re
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
@@ -10,6 +11,7 @@ import pytest
 import yaml
 from conftest import KNOWN_KEY, PROCESSOR_FORM, VALID_FORM
 
+import webapp.preview
 from pushstack import diagram, lint, render, summary
 from pushstack.options import SPECS, Options
 from webapp import create_app
@@ -608,3 +610,25 @@ def test_preview_shows_indented_json_even_when_the_file_is_compact(client):
         '<span class="w">  </span><span class="nt">"Resources"</span>' in page
     )
     assert ("Shown indented for reading" in page) == ("\n" not in download.strip())
+
+
+def test_crypto_key_never_reaches_a_log_line_even_when_a_page_fails(monkeypatch, caplog):
+    """A failing preview gives the plain 500 page; neither it nor the logs carry the key."""
+    app = create_app({"WTF_CSRF_ENABLED": False, "SECRET_KEY": "test"})  # not TESTING: real 500s
+    client = app.test_client()
+    caplog.set_level(logging.DEBUG)
+    submit(client, VALID_FORM, subnet_ids="subnet-bad")
+    url = preview_url(client, VALID_FORM)
+    client.get(url + "/parameters.json")
+
+    def broken(options):
+        raise RuntimeError(f"cannot build for {options!r}")
+
+    monkeypatch.setattr(webapp.preview, "build_template", broken)
+    response = client.get(url)
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "Traceback" not in page and "RuntimeError" not in page
+    assert KNOWN_KEY not in page
+    assert "cannot build" in caplog.text  # the failure is logged...
+    assert KNOWN_KEY not in caplog.text  # ...without the key (Options' repr hides it)
