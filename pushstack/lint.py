@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,7 +13,6 @@ from cfnlint.api import ManualArgs, lint
 # of CPU for the processor template); all 29 of options.REGIONS cost about
 # 1.7-2.3 s: checking them all belongs in a slow test, not in every preview.
 DEFAULT_REGIONS: tuple[str, ...] = ("us-east-1", "eu-west-1", "ap-southeast-1")
-CACHE_SIZE = 64
 
 _LEVELS = {"E": "error", "W": "warning", "I": "informational"}
 _ORDER = {"error": 0, "warning": 1, "informational": 2}
@@ -31,32 +28,20 @@ class Finding:
     path: str  # e.g. "Resources/ConnectionNodes/Properties/LaunchTemplate"; "" for the whole
 
 
-_cache: OrderedDict[tuple[str, tuple[str, ...]], list[Finding]] = OrderedDict()
-_cache_lock = threading.Lock()
-
-
 def findings(template_json: str, regions: Iterable[str] = DEFAULT_REGIONS) -> list[Finding]:
     """cfn-lint's findings, errors first; never raises.
 
     The same text and regions give the same list object back: do not modify it.
     """
-    regions = tuple(regions)
-    key = (hashlib.sha256(template_json.encode("utf-8", "surrogatepass")).hexdigest(), regions)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    result = _lint(template_json, regions)
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return _cached_findings(template_json, tuple(regions))
 
 
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+@functools.lru_cache(maxsize=64)
+def _cached_findings(template_json: str, regions: tuple[str, ...]) -> list[Finding]:
+    return _lint(template_json, regions)
+
+
+clear_cache = _cached_findings.cache_clear
 
 
 def _lint(template_json: str, regions: tuple[str, ...]) -> list[Finding]:
