@@ -442,7 +442,7 @@ class Options:
     def missing_for_deploy(self) -> dict[str, str]:
         """Options a deployment needs that are still empty, with what to give."""
         return {
-            name: f"Required: {spec.allowed}."
+            name: _required(spec)
             for name, spec in SPECS.items()
             if spec.required and self.applies(name) and not getattr(self, name)
         }
@@ -577,11 +577,18 @@ def _cross_checks(values: dict[str, object]) -> dict[str, str]:
     return errors
 
 
-def from_input(data: Mapping[str, object], *, fill_secrets: bool = True) -> Options:
+def _required(spec: Spec) -> str:
+    return f"Required: {spec.allowed}."
+
+
+def from_input(
+    data: Mapping[str, object], *, fill_secrets: bool = True, require_deploy: bool = False
+) -> Options:
     """Options from user input (form, CLI, query string), all errors at once.
 
     Empty crypto key and table prefix are generated when ``fill_secrets``.
-    Raises ``OptionsError`` naming every bad option.
+    With ``require_deploy``, the options a deployment needs (VPC, subnets, ...)
+    must be given too. Raises ``OptionsError`` naming every bad option.
     """
     values: dict[str, object] = {}
     errors: dict[str, str] = {}
@@ -602,6 +609,10 @@ def from_input(data: Mapping[str, object], *, fill_secrets: bool = True) -> Opti
             values[name] = value
     for name, message in _cross_checks(values).items():
         errors.setdefault(name, message)
+    if require_deploy:
+        for name, spec in SPECS.items():
+            if spec.required and spec.only_for in (None, log_processing) and not values.get(name):
+                errors.setdefault(name, _required(spec))
     if values.get("reuse_tables"):
         # Reused tables are only readable with the prefix and key that wrote them,
         # so check before generating new ones.

@@ -646,3 +646,28 @@ def test_options_of_another_log_processing_choice_are_ignored():
     )
     assert opts.messages_api_min_size == options.SPECS["messages_api_min_size"].default
     assert opts.redis_node_type == options.SPECS["redis_node_type"].default
+
+
+def test_require_deploy_reports_missing_options_with_the_bad_ones():
+    """All at once: a user fixing one field must not discover the next on resubmit."""
+    errors = errors_of(
+        {"stack_name": "9bad", "log_processing": "processor", "processor_code_bucket": "X"},
+        require_deploy=True,
+    )
+    assert set(errors) == {
+        "stack_name",
+        "processor_code_bucket",
+        "vpc_id",
+        "subnet_ids",
+        "private_subnet_ids",
+        "messages_api_subnet_id",
+    }
+    assert errors["vpc_id"].startswith("Required:")
+
+
+def test_require_deploy_asks_nothing_of_another_log_processing_choice():
+    opts = from_input(
+        {"vpc_id": "vpc-12345678", "subnet_ids": "subnet-12345678,subnet-87654321"},
+        require_deploy=True,
+    )
+    assert opts.missing_for_deploy() == {}
