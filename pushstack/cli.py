@@ -61,12 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"file holding the crypto key (or set {CRYPTO_KEY_ENV}); generated when absent",
     )
     for name, spec in SPECS.items():
-        if spec.kind == "secret":
-            continue
+        if spec.kind == "secret" or name == "log_processing":
+            continue  # the key never as a flag; log processing by --firehose / --processor
         if spec.kind == "bool":
             push.add_argument(spec.cli_flag, dest=name, action="store_true", help=spec.help)
             continue
-        kwargs = {"dest": name, "help": spec.help, "metavar": name.upper()}
+        help_text = spec.help + (f" (with --{spec.only_for})" if spec.only_for else "")
+        kwargs = {"dest": name, "help": help_text, "metavar": name.upper()}
         if spec.kind == "choice":
             kwargs["choices"] = spec.choices
             kwargs["metavar"] = None
@@ -88,12 +89,17 @@ def _crypto_key(args: argparse.Namespace) -> str | None:
 def _write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read: it holds the crypto key."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: narrow it first
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
 
 
 def push(args: argparse.Namespace) -> int:
     data = {name: getattr(args, name) for name in SPECS if hasattr(args, name)}
+    data["log_processing"] = args.log_processing or "none"
+    for name, spec in SPECS.items():
+        if spec.only_for and spec.only_for != data["log_processing"] and data.get(name) is not None:
+            raise UsageError(f"{spec.cli_flag} applies only with --{spec.only_for}")
     data["crypto_key"] = _crypto_key(args)
     try:
         options = from_input(data)
@@ -119,6 +125,12 @@ def push(args: argparse.Namespace) -> int:
                 "keep that file safe, an upgrade needs the same key.",
                 file=sys.stderr,
             )
+        template_file = render.template_filename(options, args.format)
+        command = render.create_stack_command(options, template_file, str(args.parameters_file))
+        print(
+            f"pushstack: save the template as {template_file}, then deploy with:\n  {command}",
+            file=sys.stderr,
+        )
     text = render.render(template, args.format)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()

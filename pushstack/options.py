@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import ipaddress
 import re
 import secrets
@@ -215,8 +216,9 @@ _SPEC_LIST = [
     Spec(
         "reuse_tables",
         "Reuse existing tables",
-        "Use the tables of an earlier deployment (same prefix, same crypto key) "
-        "instead of creating them. The stack then neither creates nor retains them.",
+        "Use the tables of an earlier deployment (same prefix, same crypto key, "
+        "same log processing) instead of creating them. The stack then neither "
+        "creates nor retains them.",
         kind="bool",
         default=False,
     ),
@@ -233,7 +235,9 @@ _SPEC_LIST = [
         "subnet_ids",
         "Subnets for the push nodes",
         "Public subnets, in at least two availability zones, for the load "
-        "balancers and the push nodes. One per line or comma-separated.",
+        "balancers and the push nodes; they must give new instances a public "
+        "IP (auto-assign on), as nodes fetch packages and images at boot. "
+        "One per line or comma-separated.",
         kind="list",
         parameter="SubnetIds",
         pattern=SUBNET_PATTERN,
@@ -265,7 +269,9 @@ _SPEC_LIST = [
     Spec(
         "messages_api_subnet_id",
         "Messages API subnet",
-        "Subnet of the Push Messages API nodes; it must reach Redis.",
+        "Subnet of the Push Messages API nodes: in the VPC, in an availability "
+        "zone of the push nodes' subnets (its load balancer is there), able to "
+        "reach Redis and, for the image pull, the internet.",
         parameter="MessagesApiSubnetId",
         pattern=SUBNET_PATTERN,
         allowed="a subnet id such as subnet-0123456789abcdef0",
@@ -350,12 +356,24 @@ _SPEC_LIST = [
         "SSH admin network",
         "Network (CIDR) allowed to SSH to the nodes; needed with a key pair.",
         parameter="SshCidr",
-        pattern=r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}/(?:[0-9]|[12][0-9]|3[0-2])",
-        allowed="an IPv4 network such as 203.0.113.0/24 (not 0.0.0.0/0)",
+        # No /0: SSH from the whole internet is refused by the template too.
+        pattern=r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}/(?:[1-9]|[12][0-9]|3[0-2])",
+        allowed="an IPv4 network such as 203.0.113.0/24, not the whole internet (/0)",
     ),
 ]
 
 SPECS: dict[str, Spec] = {spec.name: spec for spec in _SPEC_LIST}
+
+# Not asked for: derived from the crypto key (Options.crypto_key_revision).
+CRYPTO_KEY_REVISION = Spec(
+    "crypto_key_revision",
+    "Crypto key revision",
+    "Fingerprint of the crypto key (not the key). Change it with the key: a new "
+    "value replaces the nodes, so that all of them read the new key.",
+    parameter="CryptoKeyRevision",
+    pattern=r"[0-9a-f]{12}",
+    allowed="12 hexadecimal digits, as the wizard and the command line compute them",
+)
 
 
 class OptionsError(ValueError):
@@ -420,6 +438,11 @@ class Options:
     @property
     def ssh(self) -> bool:
         return bool(self.key_name)
+
+    @property
+    def crypto_key_revision(self) -> str:
+        """A fingerprint of the key list that reveals nothing of the keys."""
+        return hashlib.sha256(self.crypto_key.encode()).hexdigest()[:12] if self.crypto_key else ""
 
     @property
     def crypto_keys(self) -> list[str]:
@@ -561,6 +584,13 @@ def _cross_checks(values: dict[str, object]) -> dict[str, str]:
         errors["ssh_cidr"] = "Give the admin network allowed to SSH with this key pair."
     if values.get("ssh_cidr") and not values.get("key_name"):
         errors["key_name"] = "Give the key pair to use with the SSH admin network."
+    certificate = values.get("certificate_arn")
+    if certificate and values.get("region") and certificate.split(":")[3] != values["region"]:
+        # A load balancer takes only a certificate of its own region.
+        errors["certificate_arn"] = (
+            f"This certificate is in {certificate.split(':')[3]}; the stack is in "
+            f"{values['region']}: give a certificate of {values['region']} (or request one there in ACM)."
+        )
     cidr = values.get("ssh_cidr")
     if cidr and "ssh_cidr" not in errors:
         try:
@@ -568,11 +598,7 @@ def _cross_checks(values: dict[str, object]) -> dict[str, str]:
         except ValueError:
             errors["ssh_cidr"] = f"Not an IPv4 network: give {SPECS['ssh_cidr'].allowed}."
         else:
-            if network.prefixlen == 0:
-                errors["ssh_cidr"] = (
-                    "SSH from the whole internet is not allowed: give your admin network."
-                )
-            elif str(network.network_address) != cidr.split("/")[0]:
+            if str(network.network_address) != cidr.split("/")[0]:
                 errors["ssh_cidr"] = f"Not a network address: host bits are set (try {network})."
     return errors
 

@@ -8,13 +8,15 @@ import shlex
 import yaml
 from troposphere import Template
 
-from pushstack.options import SPECS, Options
+from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options
 
 INLINE_TEMPLATE_LIMIT = 51_200  # bytes CloudFormation accepts as TemplateBody
 PARAMETERS_LIMIT = 200
 RESOURCES_LIMIT = 500
 
-_SPEC_BY_PARAMETER = {spec.parameter: spec for spec in SPECS.values() if spec.parameter}
+_SPEC_BY_PARAMETER = {
+    spec.parameter: spec for spec in [*SPECS.values(), CRYPTO_KEY_REVISION] if spec.parameter
+}
 
 
 def to_dict(template: Template) -> dict:

@@ -53,7 +53,7 @@ from troposphere.policies import (
     UpdatePolicy,
 )
 
-from pushstack.options import SPECS, TABLE_SUFFIXES, Options
+from pushstack.options import CRYPTO_KEY_REVISION, SPECS, TABLE_SUFFIXES, Options, Spec
 
 POLICY_VERSION = "2012-10-17"
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -66,8 +66,6 @@ REDIS_PORT = 6379
 LOG_PREFIX = "logs/"  # Firehose writes here; the processor is triggered only below it
 ERROR_PREFIX = "errors/"  # where Firehose puts what it could not deliver
 SETTINGS_KEY = "processor_settings.json"
-# Nodes must signal within this time, including image pull and health check.
-SIGNAL_TIMEOUT = "PT15M"
 # WebSocket connections stay open for long; ALB allows at most 4000 s idle.
 WEBSOCKET_IDLE_TIMEOUT = "3600"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -87,11 +85,19 @@ class NodeGroup:
     option: str  # option prefix, e.g. "connection"
     port: int
     health_path: str
+    healthy_max: int  # highest HTTP status of a healthy answer, for ALB and boot script alike
+    wait_seconds: int  # how long a booted node may take to answer healthy
+
+    @property
+    def signal_timeout(self) -> str:
+        """Boot (packages, image pull) plus the wait for health, as ISO 8601."""
+        return f"PT{(self.wait_seconds + 300) // 60}M"
 
 
-CONNECTION = NodeGroup("Connection", "connection", CONNECTION_PORT, "/status")
-ENDPOINT = NodeGroup("Endpoint", "endpoint", ENDPOINT_PORT, "/status")
-MESSAGES_API = NodeGroup("MessagesApi", "messages_api", MESSAGES_API_PORT, "/")
+CONNECTION = NodeGroup("Connection", "connection", CONNECTION_PORT, "/status", 399, 600)
+ENDPOINT = NodeGroup("Endpoint", "endpoint", ENDPOINT_PORT, "/status", 399, 600)
+# The Messages API may answer only once Redis, created alongside it, is up (~8 min).
+MESSAGES_API = NodeGroup("MessagesApi", "messages_api", MESSAGES_API_PORT, "/", 499, 900)
 
 
 def skip_checks(*checks: tuple[str, str]) -> dict:
@@ -164,12 +170,11 @@ AWS_PARAMETER_TYPES = {
 }
 
 
-def parameter(t: Template, name: str) -> Parameter:
+def parameter(t: Template, spec: Spec) -> Parameter:
     """The template Parameter of an option, carrying the option's constraints."""
-    spec = SPECS[name]
     kwargs: dict = {"Description": f"{spec.label}: {spec.help}"[:4000]}
-    if name in AWS_PARAMETER_TYPES:
-        kwargs["Type"] = AWS_PARAMETER_TYPES[name]
+    if spec.name in AWS_PARAMETER_TYPES:
+        kwargs["Type"] = AWS_PARAMETER_TYPES[spec.name]
     elif spec.kind == "int":
         kwargs.update(Type="Number", MinValue=spec.min_value, MaxValue=spec.max_value)
     else:
@@ -194,7 +199,8 @@ def parameters(t: Template, opts: Options) -> None:
     """Every option that applies to this shape and has a CloudFormation parameter."""
     for name, spec in SPECS.items():
         if spec.parameter and opts.applies(name):
-            parameter(t, name)
+            parameter(t, spec)
+    parameter(t, CRYPTO_KEY_REVISION)
     t.add_parameter(
         Parameter(
             "LatestAmiId",
@@ -265,10 +271,8 @@ def table_name(table: str) -> Sub:
     return Sub("${TablePrefix}" + TABLE_SUFFIXES[table])
 
 
-def table(
-    logical_id: str, table: str, keys: list[tuple[str, str]], ttl: str | None
-) -> ddb_res.Table:
-    """An on-demand, encrypted, recoverable table, kept when the stack goes."""
+def table(logical_id: str, table: str, keys: list[tuple[str, str]]) -> ddb_res.Table:
+    """An on-demand, encrypted, recoverable table with TTL on ``expiry``, kept when the stack goes."""
     return ddb_res.Table(
         logical_id,
         TableName=table_name(table),
@@ -277,14 +281,8 @@ def table(
             ddb_res.AttributeDefinition(AttributeName=name, AttributeType="S") for name, _ in keys
         ],
         KeySchema=[ddb_res.KeySchema(AttributeName=name, KeyType=kind) for name, kind in keys],
-        **(
-            {
-                "TimeToLiveSpecification": ddb_res.TimeToLiveSpecification(
-                    AttributeName=ttl, Enabled=True
-                )
-            }
-            if ttl
-            else {}
+        TimeToLiveSpecification=ddb_res.TimeToLiveSpecification(
+            AttributeName="expiry", Enabled=True
         ),
         SSESpecification=ddb_res.SSESpecification(SSEEnabled=True),
         PointInTimeRecoverySpecification=ddb_res.PointInTimeRecoverySpecification(
@@ -299,17 +297,15 @@ def table(
 
 
 def router_table() -> ddb_res.Table:
-    return table("RouterTable", "router", [("uaid", "HASH")], ttl=None)
+    return table("RouterTable", "router", [("uaid", "HASH")])
 
 
 def message_table() -> ddb_res.Table:
-    return table(
-        "MessageTable", "message", [("uaid", "HASH"), ("chidmessageid", "RANGE")], ttl="expiry"
-    )
+    return table("MessageTable", "message", [("uaid", "HASH"), ("chidmessageid", "RANGE")])
 
 
 def push_messages_table() -> ddb_res.Table:
-    return table("PushMessagesTable", "push_messages", [("api_key", "HASH")], ttl="expiry")
+    return table("PushMessagesTable", "push_messages", [("api_key", "HASH")])
 
 
 PUSH_MESSAGES_TABLE_ARN = arn("dynamodb", "table/${TablePrefix}" + TABLE_SUFFIXES["push_messages"])
@@ -455,7 +451,7 @@ def load_balancer(t: Template, group: NodeGroup, opts: Options, subnets, securit
             HealthCheckPath=group.health_path,
             HealthCheckIntervalSeconds=15,
             HealthyThresholdCount=2,
-            Matcher=elb.Matcher(HttpCode="200-399" if group.health_path != "/" else "200-499"),
+            Matcher=elb.Matcher(HttpCode=f"200-{group.healthy_max}"),
             TargetGroupAttributes=[
                 elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value="30")
             ],
@@ -560,18 +556,23 @@ systemctl enable --now docker
 TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
 PRIVATE_IP=$(curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/local-ipv4)
 umask 077
+# The crypto key goes from Secrets Manager into a root-only file, never into a log.
+# A failed read stops here (and signals failure) rather than start without a key.
+if [ -n "${SECRET_ID:-}" ]; then
+  KEY=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$SECRET_ID" --query SecretString --output text)
+fi
 {
   echo "AWS_DEFAULT_REGION=$REGION"
   push_env
-  # The crypto key goes from Secrets Manager into this root-only file, never into a log.
-  if [ -n "${SECRET_ID:-}" ]; then
-    echo "CRYPTO_KEY=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$SECRET_ID" --query SecretString --output text)"
-  fi
+  if [ -n "${KEY:-}" ]; then echo "CRYPTO_KEY=$KEY"; fi
 } > /etc/push.env
 docker run -d --name push --restart always --network host --ulimit nofile=1000000:1000000 \\
   --log-driver journald --env-file /etc/push.env "$IMAGE" $COMMAND
-for attempt in $(seq 90); do
-  if curl -sf -o /dev/null "http://127.0.0.1:$PORT$HEALTH"; then signal 0; exit 0; fi
+# Healthy by the load balancer's own rule: a status from 200 to HEALTHY_MAX.
+deadline=$((SECONDS + WAIT_SECONDS))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$HEALTH" || true)
+  if [ "$code" -ge 200 ] && [ "$code" -le "$HEALTHY_MAX" ]; then signal 0; exit 0; fi
   sleep 5
 done
 signal 1
@@ -593,11 +594,16 @@ def user_data(
         "RESOURCE": f"{group.name}Nodes",
         "PORT": str(group.port),
         "HEALTH": group.health_path,
+        "HEALTHY_MAX": str(group.healthy_max),
+        "WAIT_SECONDS": str(group.wait_seconds),
         "IMAGE": image,
         "COMMAND": command,
     }
     if secret:
         settings["SECRET_ID"] = "${CryptoKeySecret}"  # noqa: S105 (the secret's ARN)
+        # Not the key: its fingerprint. A new key changes the launch template,
+        # so a rolling update replaces every node and all read the same keys.
+        settings["KEY_REVISION"] = "${CryptoKeyRevision}"
     lines = ["#!/bin/bash", *(f"{name}={value}" for name, value in settings.items())]
     lines.append("push_env() {")
     lines += [f"  echo {name}={value}" for name, value in env.items()]
@@ -654,17 +660,17 @@ def auto_scaling_group(t: Template, group: NodeGroup, subnets) -> None:
             DesiredCapacity=Ref(f"{group.name}DesiredCapacity"),
             TargetGroupARNs=[Ref(f"{group.name}TargetGroup")],
             HealthCheckType="ELB",
-            HealthCheckGracePeriod=300,
+            HealthCheckGracePeriod=group.wait_seconds + 300,
             CreationPolicy=CreationPolicy(
                 ResourceSignal=ResourceSignal(
-                    Count=Ref(f"{group.name}DesiredCapacity"), Timeout=SIGNAL_TIMEOUT
+                    Count=Ref(f"{group.name}DesiredCapacity"), Timeout=group.signal_timeout
                 )
             ),
             UpdatePolicy=UpdatePolicy(
                 AutoScalingRollingUpdate=AutoScalingRollingUpdate(
                     MinInstancesInService=Ref(f"{group.name}MinSize"),
                     MaxBatchSize=1,
-                    PauseTime=SIGNAL_TIMEOUT,
+                    PauseTime=group.signal_timeout,
                     WaitOnResourceSignals=True,
                 )
             ),
@@ -729,18 +735,19 @@ def push_nodes(t: Template, opts: Options) -> None:
 
 # --- Logs: Firehose to S3 -------------------------------------------------------------
 
-LOG_BUCKET_NAME = Sub("push-logs-${Uuid}", Uuid=STACK_UUID)
+LOG_NAME = "push-logs-${Uuid}"  # bucket and delivery stream, as Fn::Sub text
+LOG_BUCKET_NAME = Sub(LOG_NAME, Uuid=STACK_UUID)
 # Named ahead too, so the nodes (which only write to it) need not wait for it.
-LOG_STREAM_NAME = Sub("push-logs-${Uuid}", Uuid=STACK_UUID)
+LOG_STREAM_NAME = Sub(LOG_NAME, Uuid=STACK_UUID)
 LOG_STREAM_ARN = Sub(
-    "arn:${AWS::Partition}:firehose:${AWS::Region}:${AWS::AccountId}:deliverystream/push-logs-${Uuid}",
+    "arn:${AWS::Partition}:firehose:${AWS::Region}:${AWS::AccountId}:deliverystream/" + LOG_NAME,
     Uuid=STACK_UUID,
 )
 
 
 def log_bucket_arn(path: str = "") -> Sub:
     """The log bucket's ARN from its name: for what the bucket itself waits for."""
-    return Sub("arn:${AWS::Partition}:s3:::push-logs-${Uuid}" + path, Uuid=STACK_UUID)
+    return Sub("arn:${AWS::Partition}:s3:::" + LOG_NAME + path, Uuid=STACK_UUID)
 
 
 def created_bucket_arn(path: str = "") -> Sub:
@@ -869,9 +876,10 @@ def log_delivery_stream(t: Template) -> None:
 
 # --- Log processing: Lambda, Redis, Messages API --------------------------------------
 
-REDIS_CLUSTER_ID = Sub("push-redis-${Id}", Id=STACK_UUID_SHORT)
+REDIS_NAME = "push-redis-${Id}"
+REDIS_CLUSTER_ID = Sub(REDIS_NAME, Id=STACK_UUID_SHORT)
 REDIS_CLUSTER_ARN = Sub(
-    "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:cluster:push-redis-${Id}",
+    "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:cluster:" + REDIS_NAME,
     Id=STACK_UUID_SHORT,
 )
 
@@ -1102,7 +1110,7 @@ def messages_api(t: Template, opts: Options) -> None:
     env = {
         "PORT": str(MESSAGES_API_PORT),
         "REDIS_ELASTICACHE": "${RedisClusterId}",
-        "PUSH_MESSAGES_TABLE": "${PushMessagesTable}",
+        "PUSH_MESSAGES_TABLE": "${TablePrefix}" + TABLE_SUFFIXES["push_messages"],
     }
     # The cluster id is known before Redis exists, so the nodes need not wait for it.
     script = user_data(
@@ -1199,7 +1207,8 @@ def build_template(opts: Options) -> Template:
         log_bucket(t, opts)
         log_delivery_stream(t)
     if opts.processor:
-        t.add_resource(push_messages_table())
+        if not opts.reuse_tables:
+            t.add_resource(push_messages_table())
         redis(t)
         processor(t)
         processor_settings(t)

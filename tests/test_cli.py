@@ -1,5 +1,6 @@
 """The command line, as the original's users typed it and as a shell sees it."""
 
+import hashlib
 import json
 import os
 import stat
@@ -51,6 +52,8 @@ def test_yaml_format():
 def test_options_shape_the_template():
     result = run(
         "push",
+        "--region",
+        "us-west-2",
         "--certificate-arn",
         "arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012",
         "--key-name",
@@ -75,6 +78,9 @@ def test_options_shape_the_template():
         (["push", "--ssh-cidr", "0.0.0.0/0", "--key-name", "a"], "--ssh-cidr"),
         (["deploy"], "deploy"),
         (["push", "--parameters-file", "/tmp/x.json"], "--vpc-id"),
+        (["push", "--processor-code-bucket", "code"], "applies only with --processor"),
+        (["push", "--firehose", "--redis-node-type", "cache.t3.small"], "--redis-node-type"),
+        (["push", "--log-processing", "none"], "--log-processing"),
     ],
 )
 def test_bad_flag_or_value_is_one_line_naming_it_and_exit_2(args, named):
@@ -110,11 +116,21 @@ def test_parameters_file_holds_the_key_and_is_private(tmp_path):
     assert result.returncode == 0, result.stderr
     entries = {e["ParameterKey"]: e["ParameterValue"] for e in json.loads(path.read_text())}
     assert entries["CryptoKey"] == CRYPTO_KEY
+    assert entries["CryptoKeyRevision"] == hashlib.sha256(CRYPTO_KEY.encode()).hexdigest()[:12]
     assert entries["SubnetIds"] == "subnet-0123456789abcdef0,subnet-0123456789abcdef1"
     assert entries["TablePrefix"] == "autopush_cli"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert CRYPTO_KEY not in result.stdout and CRYPTO_KEY not in result.stderr
-    assert result.stderr == ""  # the key was given, not generated: nothing to warn about
+    assert "generated" not in result.stderr  # the key was given: nothing to warn about
+    assert f"--parameters file://{path}" in result.stderr  # the command that uses the files
+
+
+def test_an_existing_parameters_file_is_made_private(tmp_path):
+    path = tmp_path / "params.json"
+    path.write_text("old")
+    path.chmod(0o644)
+    assert run("push", *DEPLOY_FLAGS, "--parameters-file", str(path)).returncode == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_generated_key_is_announced_but_not_printed(tmp_path):

@@ -671,3 +671,17 @@ def test_require_deploy_asks_nothing_of_another_log_processing_choice():
         require_deploy=True,
     )
     assert opts.missing_for_deploy() == {}
+
+
+def test_certificate_must_be_in_the_stack_region():
+    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+    errors = errors_of({"region": "us-west-2", "certificate_arn": arn})
+    assert "eu-west-1" in errors["certificate_arn"] and "us-west-2" in errors["certificate_arn"]
+    assert from_input({"region": "eu-west-1", "certificate_arn": arn}).tls
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "10.0.0.0/0"])
+def test_whole_internet_ssh_is_refused_by_the_parameter_pattern_too(cidr):
+    """Someone editing the parameters file or the console meets the same rule."""
+    assert not re.fullmatch(options.SPECS["ssh_cidr"].parameter_pattern, cidr)
+    assert "whole internet" in errors_of({"ssh_cidr": cidr, "key_name": "ops"})["ssh_cidr"]

@@ -138,7 +138,7 @@ def test_ami_comes_from_the_public_ssm_parameter(variant):
 # --- tables -----------------------------------------------------------------------
 
 TABLE_KEYS = {
-    "RouterTable": ({"uaid": "HASH"}, None, "${TablePrefix}_router"),
+    "RouterTable": ({"uaid": "HASH"}, "expiry", "${TablePrefix}_router"),
     "MessageTable": (
         {"uaid": "HASH", "chidmessageid": "RANGE"},
         "expiry",
@@ -151,9 +151,11 @@ TABLE_KEYS = {
 def test_tables_are_on_demand_encrypted_recoverable_and_retained(variant):
     options, t = variant
     tables = resources_of(t, "AWS::DynamoDB::Table")
-    expected = set() if options.reuse_tables else {"RouterTable", "MessageTable"}
+    expected = {"RouterTable", "MessageTable"}
     if options.processor:
         expected.add("PushMessagesTable")
+    if options.reuse_tables:  # an earlier deployment's tables: creating them would fail
+        expected = set()
     assert set(tables) == expected
     for name, table in tables.items():
         keys, ttl, table_name = TABLE_KEYS[name]
@@ -164,8 +166,7 @@ def test_tables_are_on_demand_encrypted_recoverable_and_retained(variant):
         assert props["SSESpecification"] == {"SSEEnabled": True}
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
-        if ttl:
-            assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
+        assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
 
 
 def test_reused_tables_are_still_named_exactly_in_the_node_policy():
@@ -547,3 +548,44 @@ def test_default_options_build_a_complete_template():
     """The CLI's plain `push` needs nothing else."""
     t = build_template(Options()).to_dict()
     assert "CryptoKey" in t["Parameters"] and "ConnectionNodes" in t["Resources"]
+
+
+def test_reused_push_messages_table_is_named_not_created():
+    t = build_template(VARIANTS["reuse-tables"]).to_dict()
+    assert "PushMessagesTable" not in t["Resources"]
+    header = user_data_header(t["Resources"]["MessagesApiLaunchTemplate"])
+    assert "echo PUSH_MESSAGES_TABLE=${TablePrefix}_push_messages" in header
+    processor_policy = t["Resources"]["ProcessorRole"]["Properties"]["Policies"][0]
+    assert {
+        "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TablePrefix}_push_messages"
+    } in list(walk(processor_policy))
+
+
+def test_a_new_crypto_key_replaces_every_push_node(variant):
+    """The key's fingerprint is in the nodes' UserData: changing the key rolls the groups."""
+    options, t = variant
+    assert t["Parameters"]["CryptoKeyRevision"]["AllowedPattern"] == "^[0-9a-f]{12}$"
+    for name in ("ConnectionLaunchTemplate", "EndpointLaunchTemplate"):
+        assert "KEY_REVISION=${CryptoKeyRevision}" in user_data_header(t["Resources"][name])
+    rotated = Options(**{**options.__dict__, "crypto_key": f"{OLD_CRYPTO_KEY},{CRYPTO_KEY}"})
+    assert rotated.crypto_key_revision != options.crypto_key_revision
+    assert re.fullmatch("[0-9a-f]{12}", options.crypto_key_revision)
+    for key in options.crypto_keys:
+        assert key not in options.crypto_key_revision
+
+
+def test_load_balancer_and_boot_script_agree_on_healthy(variant):
+    _, t = variant
+    for name, group in resources_of(t, "AWS::ElasticLoadBalancingV2::TargetGroup").items():
+        prefix = name.removesuffix("TargetGroup")
+        highest = group["Properties"]["Matcher"]["HttpCode"].split("-")[1]
+        header = user_data_header(t["Resources"][f"{prefix}LaunchTemplate"])
+        assert f"HEALTHY_MAX={highest}\n" in header
+        assert f"HEALTH={group['Properties']['HealthCheckPath']}\n" in header
+    assert '-le "$HEALTHY_MAX"' in BOOT_SCRIPT and "curl -sf -o /dev/null" not in BOOT_SCRIPT
+
+
+def test_a_failed_key_read_stops_the_boot_instead_of_starting_keyless():
+    """The key is read in its own assignment, so errexit and the ERR trap see a failure."""
+    assert "KEY=$(aws secretsmanager get-secret-value" in BOOT_SCRIPT
+    assert 'echo "CRYPTO_KEY=$(' not in BOOT_SCRIPT

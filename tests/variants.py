@@ -34,7 +34,7 @@ VARIANTS: dict[str, Options] = {
     ),
     "reuse-tables": Options(
         **{**COMMON, "crypto_key": f"{CRYPTO_KEY},{OLD_CRYPTO_KEY}"},
+        **PROCESSOR,
         reuse_tables=True,
-        log_processing="firehose",
     ),
 }
