@@ -14,6 +14,13 @@ _AWS_MANAGED_POLICY = re.compile(
     r"arn:(?:\$\{AWS::Partition\}|[a-z-]+):iam::aws:policy/(?:.*/)?([^/]+)"
 )
 _NO_VALUE = {"Ref": "AWS::NoValue"}
+STACK_ID = "<stack id>"
+# arn:partition:service:region:account:resource; a field may hold ${AWS::Partition}.
+_ARN_FIELD = r"(?:\$\{[^}]*\}|[^:$])*"
+_ARN = re.compile(rf"arn:{_ARN_FIELD}:({_ARN_FIELD}):({_ARN_FIELD}):({_ARN_FIELD}):(.+)", re.S)
+_THIS_REGION = ("", "${AWS::Region}")
+_THIS_ACCOUNT = ("", "${AWS::AccountId}")
+_ATTRIBUTE_ARN = re.compile(r"\$\{([A-Za-z0-9]+)\.Arn\}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ def embedded(value: object) -> str:
             return _if_text(argument, embedded)
         if function == "Fn::Select" and _is_select_of_split(argument):
             whole = embedded(argument[1]["Fn::Split"][1])
+            if whole in ("${AWS::StackId}", STACK_ID):
+                return STACK_ID  # a piece of the stack id, as names made unique use it
             return whole if whole.startswith("(part of ") else f"(part of {whole})"
     if isinstance(value, list):
         return ", ".join(text(item) for item in value)
@@ -309,9 +318,9 @@ def _role_sentences(
     sentences = _assumed_by(properties.get("AssumeRolePolicyDocument"))
     for policy, note in _items(properties.get("Policies", [])):
         document = policy.get("PolicyDocument") if isinstance(policy, dict) else policy
-        sentences.extend(_with_note(s, note) for s in _statements(document))
+        sentences.extend(_with_note(s, note) for s in _statements(document, resources))
     for _name, policy_properties in attached:
-        sentences.extend(_statements(policy_properties.get("PolicyDocument")))
+        sentences.extend(_statements(policy_properties.get("PolicyDocument"), resources))
     for arn, note in _items(properties.get("ManagedPolicyArns", [])):
         sentences.extend(_with_note(s, note) for s in _managed_policy(arn, resources))
     return sentences
@@ -338,11 +347,12 @@ def _assumed_by(document: object) -> list[str]:
 def _managed_policy(arn: object, resources: dict) -> list[str]:
     name = text(arn)
     if isinstance(arn, dict) and set(arn) == {"Ref"} and name in resources:
-        return _statements(_properties(resources[name]).get("PolicyDocument"))
+        return _statements(_properties(resources[name]).get("PolicyDocument"), resources)
     match = _AWS_MANAGED_POLICY.fullmatch(name)
     if match:
         return [f"AWS managed policy {match.group(1)}"]
-    return [f"managed policy {name}"]
+    words = _resource_words(arn, resources)
+    return [f"managed {words}" if words.startswith("policy ") else f"managed policy {words}"]
 
 
 def _statement_list(document: object) -> list:
@@ -352,24 +362,24 @@ def _statement_list(document: object) -> list:
     return statements if isinstance(statements, list) else [statements]
 
 
-def _statements(document: object) -> list[str]:
+def _statements(document: object, resources: dict) -> list[str]:
     """One sentence per service of each statement of a policy document."""
     sentences = []
     for statement in _statement_list(document):
         for item, note in _branches(statement):
-            sentences.extend(_with_note(s, note) for s in _statement(item))
+            sentences.extend(_with_note(s, note) for s in _statement(item, resources))
     return sentences
 
 
-def _statement(statement: object) -> list[str]:
+def _statement(statement: object, resources: dict) -> list[str]:
     if not isinstance(statement, dict):
         return [f"statement {compact_json(statement)}"]
     effect = statement.get("Effect")
     prefix = "" if effect == "Allow" else "denied: " if effect == "Deny" else f"{effect}: "
     if "Resource" in statement:
-        where = _resources(statement["Resource"])
+        where = _resources(statement["Resource"], resources)
     elif "NotResource" in statement:
-        where = f"any resource except {_resources(statement['NotResource'])}"
+        where = f"any resource except {_resources(statement['NotResource'], resources)}"
     else:
         where = "no resource named"
     suffix = " (with conditions)" if statement.get("Condition") else ""
@@ -401,7 +411,51 @@ def _by_service(actions: list[str]) -> dict[str, list[str]]:
     return grouped
 
 
-def _resources(value: object) -> str:
+def _resources(value: object, resources: dict) -> str:
     items = value if isinstance(value, list) else [value]
-    names = ["any resource" if item == "*" else text(item) for item in items]
-    return ", ".join(names)
+    return ", ".join(_resource_words(item, resources) for item in items)
+
+
+def _resource_words(value: object, resources: dict) -> str:
+    """What a policy's Resource names: a logical id, or an ARN without its boilerplate.
+
+    'arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/T' reads
+    'table T'; an S3 ARN reads 'bucket B' or 'objects B/key'; a bucket of the
+    template ('${LogBucket.Arn}/logs/*') reads 'objects LogBucket/logs/*'.
+    """
+    if value == "*":
+        return "any resource"
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        return _if_text(value["Fn::If"], lambda branch: _resource_words(branch, resources))
+    is_arn_attribute = (
+        isinstance(value, dict)
+        and set(value) == {"Fn::GetAtt"}
+        and embedded(value).endswith(".Arn}")
+    )
+    words = embedded(value) if is_arn_attribute else text(value)
+    match = _ATTRIBUTE_ARN.match(words)
+    if match:
+        name, rest = match.group(1), words[match.end() :]
+        resource = resources.get(name)
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::S3::Bucket":
+            return f"objects {name}{rest}" if rest.startswith("/") else f"bucket {name}{rest}"
+        return name + rest
+    match = _ARN.fullmatch(words)
+    return _arn_words(*match.groups()) if match else words
+
+
+def _arn_words(service: str, region: str, account: str, resource: str) -> str:
+    if service == "s3":
+        words = f"objects {resource}" if "/" in resource else f"bucket {resource}"
+    elif resource == "*":
+        words = f"every {service} resource"
+    else:
+        # 'table/T', 'cluster:C', 'policy/path/P'; some services give the name alone.
+        parts = re.split(r"[:/]", resource, maxsplit=1)
+        words = " ".join(parts) if len(parts) == 2 and all(parts) else f"{service} {resource}"
+    where = []
+    if account not in _THIS_ACCOUNT and account != "aws":
+        where.append("any account" if account == "*" else f"account {account}")
+    if region not in _THIS_REGION:
+        where.append("any region" if region == "*" else f"region {region}")
+    return f"{words} ({', '.join(where)})" if where else words

@@ -7,6 +7,7 @@ from pushstack.summary import Summary, summarize, text
 
 SSH = re.compile(r"\bport 22\b")
 SUB_PARTITION = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+STACK_UUID = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
 
 
 def group(name, ingress=None, egress=None, **extra):
@@ -213,21 +214,109 @@ def allow(actions, resources):
         ),
         (
             allow(["s3:GetObject"], [{"Fn::Sub": "${LogBucket.Arn}/*"}]),
-            "s3: GetObject on ${LogBucket.Arn}/*",
+            "s3: GetObject on LogBucket/*",
         ),
         (
             allow(
                 ["s3:GetObject"],
                 [{"Fn::Sub": ["${Bucket}/*", {"Bucket": {"Fn::GetAtt": ["LogBucket", "Arn"]}}]}],
             ),
-            "s3: GetObject on ${LogBucket.Arn}/*",
+            "s3: GetObject on LogBucket/*",
         ),
         (
             allow(
                 ["s3:GetObject"],
                 [{"Fn::Join": ["", ["arn:aws:s3:::", {"Ref": "LogBucket"}, "/*"]]}],
             ),
-            "s3: GetObject on arn:aws:s3:::${LogBucket}/*",
+            "s3: GetObject on objects ${LogBucket}/*",
+        ),
+        (
+            allow(
+                ["s3:GetObject"],
+                [
+                    {
+                        "Fn::Sub": [
+                            "arn:${AWS::Partition}:s3:::push-logs-${Uuid}/*",
+                            {"Uuid": STACK_UUID},
+                        ]
+                    }
+                ],
+            ),
+            "s3: GetObject on objects push-logs-<stack id>/*",
+        ),
+        (
+            allow(
+                ["s3:ListBucket"],
+                [
+                    {
+                        "Fn::Sub": [
+                            "arn:${AWS::Partition}:s3:::push-logs-${Uuid}",
+                            {"Uuid": STACK_UUID},
+                        ]
+                    }
+                ],
+            ),
+            "s3: ListBucket on bucket push-logs-<stack id>",
+        ),
+        (
+            allow(
+                ["firehose:PutRecord"],
+                {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:firehose:${AWS::Region}:${AWS::AccountId}:"
+                        "deliverystream/push-logs-${Uuid}",
+                        {"Uuid": STACK_UUID},
+                    ]
+                },
+            ),
+            "firehose: PutRecord on deliverystream push-logs-<stack id>",
+        ),
+        (
+            allow(
+                ["elasticache:DescribeCacheClusters"],
+                {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:"
+                        "cluster:push-redis-${Id}",
+                        {"Id": {"Fn::Select": [0, {"Fn::Split": ["-", STACK_UUID]}]}},
+                    ]
+                },
+            ),
+            "elasticache: DescribeCacheClusters on cluster push-redis-<stack id>",
+        ),
+        (
+            allow(
+                ["dynamodb:Query"],
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:"
+                    "table/${TablePrefix}_push_messages"
+                },
+            ),
+            "dynamodb: Query on table ${TablePrefix}_push_messages",
+        ),
+        (
+            allow(["sqs:SendMessage"], "arn:aws:sqs:eu-west-1:123456789012:jobs"),
+            "sqs: SendMessage on sqs jobs (account 123456789012, region eu-west-1)",
+        ),
+        (
+            allow(["logs:PutLogEvents"], "arn:aws:logs:*:*:*"),
+            "logs: PutLogEvents on every logs resource (any account, any region)",
+        ),
+        (
+            allow(
+                ["dynamodb:GetItem"],
+                {
+                    "Fn::If": [
+                        "Reuse",
+                        {
+                            "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:"
+                            "${AWS::AccountId}:table/${TablePrefix}_router"
+                        },
+                        {"Fn::GetAtt": ["RouterTable", "Arn"]},
+                    ]
+                },
+            ),
+            "dynamodb: GetItem on one of table ${TablePrefix}_router or RouterTable",
         ),
         (
             allow(["ec2:DescribeNetworkInterfaces"], "*"),
@@ -239,7 +328,7 @@ def allow(actions, resources):
                 ["firehose:PutRecord", "logs:PutLogEvents"],
                 [{"Fn::If": ["HasFirehose", {"Fn::GetAtt": ["LogStream", "Arn"]}, "*"]}],
             ),
-            "firehose: PutRecord on one of LogStream or *",
+            "firehose: PutRecord on one of LogStream or any resource",
         ),
         (
             {
@@ -287,7 +376,11 @@ def test_statement_with_two_services_gives_one_sentence_each():
         ),
         (
             "arn:aws:iam::123456789012:policy/Mine",
-            "managed policy arn:aws:iam::123456789012:policy/Mine",
+            "managed policy Mine (account 123456789012)",
+        ),
+        (
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/Mine"},
+            "managed policy Mine",
         ),
     ],
 )
@@ -406,13 +499,24 @@ def test_unknown_shapes_never_raise(odd_template):
 
 
 def test_names_made_unique_by_the_stack_id_stay_readable():
-    unique = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
-    shorter = {"Fn::Select": [0, {"Fn::Split": ["-", unique]}]}
-    bucket = {"Fn::Join": ["", ["push-logs-", unique]]}
-    assert text(bucket) == "push-logs-(part of ${AWS::StackId})"
-    assert (
-        text({"Fn::Join": ["", ["push-redis-", shorter]]}) == "push-redis-(part of ${AWS::StackId})"
-    )
+    shorter = {"Fn::Select": [0, {"Fn::Split": ["-", STACK_UUID]}]}
+    assert text({"Fn::Join": ["", ["push-logs-", STACK_UUID]]}) == "push-logs-<stack id>"
+    assert text({"Fn::Join": ["", ["push-redis-", shorter]]}) == "push-redis-<stack id>"
+    assert text({"Fn::Sub": ["push-logs-${Uuid}", {"Uuid": STACK_UUID}]}) == "push-logs-<stack id>"
+    other = {"Fn::Select": [1, {"Fn::Split": [",", {"Ref": "Subnets"}]}]}
+    assert text(other) == "(part of ${Subnets})"
+
+
+def test_a_bucket_of_the_template_reads_as_bucket_and_objects():
+    bucket = {"LogBucket": {"Type": "AWS::S3::Bucket"}}
+    statements = [
+        allow("s3:ListBucket", {"Fn::GetAtt": ["LogBucket", "Arn"]}),
+        allow("s3:PutObject", [{"Fn::Sub": "${LogBucket.Arn}/logs/*"}]),
+    ]
+    assert summarize(template(role("R", statements), bucket)).permissions["R"][1:] == [
+        "s3: ListBucket on bucket LogBucket",
+        "s3: PutObject on objects LogBucket/logs/*",
+    ]
 
 
 @pytest.fixture(scope="module", params=LOG_PROCESSING_CHOICES)
@@ -446,6 +550,21 @@ def test_real_node_role_names_its_tables_secret_and_stream(real):
     assert "secretsmanager: GetSecretValue on CryptoKeySecret" in node_role
     assert "AWS managed policy AmazonSSMManagedInstanceCore" in node_role
     assert any(s.startswith("firehose: PutRecord") for s in node_role) == options.firehose
+
+
+def test_real_permissions_name_resources_without_arn_boilerplate(real):
+    _options, summary = real
+    sentences = [s for role in summary.permissions.values() for s in role]
+    assert not [s for s in sentences if "arn:" in s or "${AWS::" in s or "part of" in s]
+
+
+def test_real_processor_permissions_in_plain_words():
+    template = pytest.importorskip("pushstack.template")
+    options = Options(log_processing="processor")
+    processor = summarize(template.build_template(options).to_dict()).permissions["ProcessorRole"]
+    assert "s3: GetObject on objects push-logs-<stack id>/*" in processor
+    assert "elasticache: DescribeCacheClusters on cluster push-redis-<stack id>" in processor
+    assert any(s.endswith(" on table ${TablePrefix}_push_messages") for s in processor)
 
 
 def test_real_tables_and_redis_of_the_processor(real):
