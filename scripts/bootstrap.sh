@@ -16,6 +16,8 @@ ensure_venv() {
     want=$(cat "$@" | sha256sum | cut -d' ' -f1)
     if [ ! -x "$dir/bin/python" ]; then
         echo "== creating $dir"
+        # Debian's own Python has venv (and its pip) in a separate package.
+        "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || install_debian_packages python3-venv
         "$PYTHON" -m venv "$dir"
     fi
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -41,7 +43,10 @@ ensure_venv() {
 # ensure_debian_packages COMMAND PACKAGE...: install the packages unless COMMAND exists.
 ensure_debian_packages() {
     local command=$1; shift
-    command -v "$command" >/dev/null 2>&1 && return 0
+    command -v "$command" >/dev/null 2>&1 || install_debian_packages "$@"
+}
+
+install_debian_packages() {
     echo "== installing Debian packages: $*"
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

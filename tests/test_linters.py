@@ -50,8 +50,12 @@ def test_cfn_lint_all_regions_finds_nothing(template_dir):
 
 
 def checkov_command() -> str:
-    command = os.environ.get("PUSHSTACK_CHECKOV") or str(ROOT / ".venv-checkov/bin/checkov")
+    """checkov from scripts/test (which must have it), or from a developer's earlier run."""
+    required = os.environ.get("PUSHSTACK_CHECKOV")
+    command = required or str(ROOT / ".venv-checkov/bin/checkov")
     if not shutil.which(command):
+        if required:
+            pytest.fail(f"checkov is missing at {required}: scripts/test should have installed it")
         pytest.skip("checkov is not installed: scripts/test installs it in .venv-checkov")
     return command
 
