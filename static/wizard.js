@@ -29,22 +29,6 @@ function setupCryptoKey() {
   });
 }
 
-// Fieldsets marked data-only-for="processor" show only when that choice is made.
-function setupLogProcessing() {
-  const radios = document.querySelectorAll('input[name="log_processing"]');
-  const sections = document.querySelectorAll("fieldset[data-only-for]");
-  if (!radios.length) return;
-  const update = () => {
-    const checked = document.querySelector('input[name="log_processing"]:checked');
-    const choice = checked ? checked.value : "";
-    sections.forEach((section) => {
-      section.hidden = section.dataset.onlyFor !== choice;
-    });
-  };
-  radios.forEach((radio) => radio.addEventListener("change", update));
-  update();
-}
-
 function setupCopyButtons() {
   document.querySelectorAll("button[data-copy]").forEach((button) => {
     const source = document.getElementById(button.dataset.copy);
@@ -66,6 +50,5 @@ function setupCopyButtons() {
 
 document.addEventListener("DOMContentLoaded", () => {
   setupCryptoKey();
-  setupLogProcessing();
   setupCopyButtons();
 });

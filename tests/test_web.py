@@ -125,7 +125,9 @@ def test_log_processing_choices_are_explained(client):
     assert "Push Messages API" in page
 
 
-def test_processor_fields_are_visible_without_javascript(client):
+def test_processor_fields_are_in_the_page_and_shown_by_css(client):
+    """Not hidden by the server or by script: CSS shows them while "processor" is
+    checked (tests/test_browser.py checks it in Chromium with JavaScript off)."""
     page = client.get("/").get_data(as_text=True)
     fieldset = re.search(r'<fieldset id="processor-options"[^>]*>', page).group(0)
     assert 'data-only-for="processor"' in fieldset
@@ -133,6 +135,25 @@ def test_processor_fields_are_visible_without_javascript(client):
     for name, spec in SPECS.items():
         if spec.only_for == "processor":
             assert f'id="{name}"' in page
+    with client.get("/static/wizard.css") as response:
+        css = response.get_data(as_text=True)
+    assert 'form:has(input[name="log_processing"][value="processor"]:checked)' in css
+
+
+def test_lead_names_every_option_needed_to_deploy(client):
+    lead = re.search(r'<p class="lead">(.*?)</p>', client.get("/").get_data(as_text=True), re.S)
+    lead = " ".join(lead.group(1).split())
+    in_words = {
+        "vpc_id": "VPC",
+        "subnet_ids": "subnets",
+        "private_subnet_ids": "private subnets",
+        "messages_api_subnet_id": "Messages API subnet",
+        "processor_code_bucket": "code bucket",
+    }
+    assert {name for name, spec in SPECS.items() if spec.required} == set(in_words)
+    for words in in_words.values():
+        assert words in lead
+    assert "processor" in lead
 
 
 def test_crypto_key_is_a_password_field_with_advice(client):
@@ -269,6 +290,36 @@ def test_empty_post_asks_for_what_a_deployment_needs(client):
     page = response.get_data(as_text=True)
     assert "Required" in error_of(page, "vpc_id")
     assert "Required" in error_of(page, "subnet_ids")
+
+
+def test_bad_and_missing_options_are_reported_in_one_round(client):
+    typed = {**VALID_FORM, "stack_name": "9bad", "vpc_id": "", "subnet_ids": ""}
+    response = client.post("/", data=typed)
+    assert response.status_code == 422
+    assert error_summary(response) == {
+        "stack_name": "'9bad' is not valid: give " + SPECS["stack_name"].allowed + ".",
+        "vpc_id": "Required: " + SPECS["vpc_id"].allowed + ".",
+        "subnet_ids": "Required: " + SPECS["subnet_ids"].allowed + ".",
+    }
+    shown = FormValues(response.get_data(as_text=True)).values
+    assert shown["stack_name"] == "9bad"
+    assert shown["region"] == "eu-west-1"
+    assert shown["table_prefix"] == "autopush_test"
+
+
+def test_processor_bad_bucket_does_not_hide_missing_private_subnets(client):
+    typed = {**PROCESSOR_FORM, "processor_code_bucket": "Bad_Bucket", "private_subnet_ids": ""}
+    response = client.post("/", data=typed)
+    assert response.status_code == 422
+    errors = error_summary(response)
+    assert set(errors) == {"processor_code_bucket", "private_subnet_ids"}
+    assert "'Bad_Bucket' is not valid" in errors["processor_code_bucket"]
+    assert errors["private_subnet_ids"].startswith("Required")
+    shown = FormValues(response.get_data(as_text=True)).values
+    assert shown["processor_code_bucket"] == "Bad_Bucket"
+    assert shown["messages_api_subnet_id"] == "subnet-0123456789abcdef2"
+    assert shown["log_processing"] == "processor"
+    assert shown["vpc_id"] == "vpc-0123456789abcdef0"
 
 
 ODD_VALUES = ["", " ", "x" * 5000, "\x00", "<script>alert(1)</script>", "😀", "-1", "1e9", "%s%n{}"]
@@ -515,8 +566,17 @@ def test_preview_store_keeps_only_the_newest_entries():
     assert [previews.get(i).stack_name for i in ids[1:]] == ["s1", "s2"]
 
 
-def test_unknown_download_format_is_404(client):
-    assert client.get(preview_url(client) + "/template.xml").status_code == 404
+@pytest.mark.parametrize("name", ["template.xml", "template.", "parameters.yaml", "key.txt"])
+def test_unknown_download_name_is_a_plain_404(client, name):
+    """Not the "expired" page: the preview is there, the file name is wrong."""
+    url = preview_url(client)
+    for preview in (url, "/preview/nope"):
+        response = client.get(f"{preview}/{name}")
+        assert response.status_code == 404
+        page = response.get_data(as_text=True)
+        assert "There is no page at this address." in page
+        assert "no longer available" not in page
+    assert client.get(url).status_code == 200  # the preview itself still works
 
 
 def test_post_without_csrf_token_is_rejected():

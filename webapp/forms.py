@@ -75,19 +75,15 @@ class OptionsForm(FlaskForm):
     options: Options | None = None
 
     def validate(self, extra_validators=None) -> bool:
-        """CSRF, then the options layer's checks, each message on its field."""
+        """CSRF, then the options layer's checks: every bad or missing option at once,
+        each message on its field."""
         if not super().validate(extra_validators):
             return False
         try:
-            options = from_input(self.option_input())
+            self.options = from_input(self.option_input(), require_deploy=True)
         except OptionsError as exc:
             self._attach(exc.errors)
             return False
-        missing = options.missing_for_deploy()
-        if missing:
-            self._attach(missing)
-            return False
-        self.options = options
         return True
 
     def option_input(self) -> dict[str, object]:

@@ -77,10 +77,11 @@ def show(preview_id: str):
     return html, 200, _NO_STORE
 
 
-@bp.get("/preview/<preview_id>/template.<fmt>")
+# Only these names: any other file under a preview is a plain "no page here" 404.
+@bp.get("/preview/<preview_id>/template.<any(json, yaml):fmt>")
 def download_template(preview_id: str, fmt: str):
     options = store.recall(preview_id)
-    if options is None or fmt not in _LEXERS:
+    if options is None:
         return _expired()
     template = build_template(options)
     mimetype = "application/json" if fmt == "json" else "application/yaml"
