@@ -116,11 +116,12 @@ class Spec:
 
 def _size_specs(group: str, label: str, only_for: str | None = None) -> list[Spec]:
     """Instance type and min/max/desired node counts of one node group."""
+    nodes = label[0].lower() + label[1:]  # "Messages API nodes" -> "messages API nodes"
     return [
         Spec(
             f"{group}_instance_type",
             f"{label} instance type",
-            f"EC2 instance type of the {label.lower()}.",
+            f"EC2 instance type of the {nodes}.",
             kind="choice",
             parameter=f"{_camel(group)}InstanceType",
             choices=INSTANCE_TYPES,
@@ -130,7 +131,7 @@ def _size_specs(group: str, label: str, only_for: str | None = None) -> list[Spe
         Spec(
             f"{group}_min_size",
             f"{label} minimum",
-            f"Fewest {label.lower()} the group keeps running.",
+            f"Fewest {nodes} the group keeps running.",
             kind="int",
             parameter=f"{_camel(group)}MinSize",
             min_value=1,
@@ -141,7 +142,7 @@ def _size_specs(group: str, label: str, only_for: str | None = None) -> list[Spe
         Spec(
             f"{group}_max_size",
             f"{label} maximum",
-            f"Most {label.lower()} the group may scale to.",
+            f"Most {nodes} the group may scale to.",
             kind="int",
             parameter=f"{_camel(group)}MaxSize",
             min_value=1,
