@@ -1,6 +1,6 @@
-"""Command line: ``python -m pushstack push [--firehose] [--processor]`` prints the template.
+"""Command line: `python -m pushstack push [--firehose | --processor]` prints the template.
 
-Compatible with the original ``deploy.py push``; every option of the wizard
+Compatible with the original `deploy.py push`; every option of the wizard
 is a flag too. The crypto key is never taken as a flag (it would land in
 shell history and process lists): give it in a file or PUSHSTACK_CRYPTO_KEY.
 """
@@ -66,12 +66,15 @@ def _parser() -> argparse.ArgumentParser:
         if spec.kind == "bool":
             push.add_argument(spec.cli_flag, dest=name, action="store_true", help=spec.help)
             continue
-        help_text = spec.help + (f" (with --{spec.only_for})" if spec.only_for else "")
-        kwargs = {"dest": name, "help": help_text, "metavar": name.upper()}
-        if spec.kind == "choice":
-            kwargs["choices"] = spec.choices
-            kwargs["metavar"] = None
-        push.add_argument(spec.cli_flag, **kwargs)
+        help_text = spec.help
+        if spec.choices:  # checked by the options layer, like every other value
+            help_text += f" One of: {', '.join(spec.choices)}."
+        if spec.default is not None:
+            help_text += f" Default: {spec.default}."
+        if spec.only_for:
+            help_text = f"With --{spec.only_for}: {help_text}"
+        metavar = {"int": "N", "list": "ID,ID", "choice": "CHOICE"}.get(spec.kind, "VALUE")
+        push.add_argument(spec.cli_flag, dest=name, help=help_text, metavar=metavar)
     return parser
 
 
@@ -84,6 +87,13 @@ def _crypto_key(args: argparse.Namespace) -> str | None:
                 f"--crypto-key-file: cannot read {args.crypto_key_file}: {exc.strerror}"
             ) from None
     return os.environ.get(CRYPTO_KEY_ENV) or None
+
+
+def _source(name: str, args: argparse.Namespace) -> str:
+    """Where the user gave an option: its flag, or for the key, its file or variable."""
+    if name == "crypto_key":
+        return "--crypto-key-file" if args.crypto_key_file else CRYPTO_KEY_ENV
+    return SPECS[name].cli_flag
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -102,17 +112,14 @@ def push(args: argparse.Namespace) -> int:
             raise UsageError(f"{spec.cli_flag} applies only with --{spec.only_for}")
     data["crypto_key"] = _crypto_key(args)
     try:
-        options = from_input(data)
+        # A parameters file is for deploying: it needs the VPC, the subnets...
+        options = from_input(data, require_deploy=bool(args.parameters_file))
     except OptionsError as exc:
-        name, message = next(iter(exc.errors.items()))
-        flag = "--crypto-key-file" if name == "crypto_key" else SPECS[name].cli_flag
-        raise UsageError(f"{flag}: {message}") from None
+        raise UsageError(" ".join(
+            f"{_source(name, args)}: {message}" for name, message in exc.errors.items()
+        )) from None  # fmt: skip
     template = build_template(options)
     if args.parameters_file:
-        missing = options.missing_for_deploy()
-        if missing:
-            flags = ", ".join(SPECS[name].cli_flag for name in missing)
-            raise UsageError(f"a parameters file needs {flags}")
         try:
             _write_private(args.parameters_file, render.parameters_file(options, template))
         except OSError as exc:

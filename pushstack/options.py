@@ -369,8 +369,9 @@ SPECS: dict[str, Spec] = {spec.name: spec for spec in _SPEC_LIST}
 CRYPTO_KEY_REVISION = Spec(
     "crypto_key_revision",
     "Crypto key revision",
-    "Fingerprint of the crypto key (not the key). Change it with the key: a new "
-    "value replaces the nodes, so that all of them read the new key.",
+    "Fingerprint of the crypto key (not the key); the wizard and the command "
+    "line compute it. By hand: any 12 hexadecimal digits, changed whenever the "
+    "key changes. A new value replaces the nodes, so that all of them read the new key.",
     parameter="CryptoKeyRevision",
     pattern=r"[0-9a-f]{12}",
     allowed="12 hexadecimal digits, as the wizard and the command line compute them",

@@ -91,7 +91,7 @@ class NodeGroup:
     @property
     def signal_timeout(self) -> str:
         """Boot (packages, image pull) plus the wait for health, as ISO 8601."""
-        return f"PT{(self.wait_seconds + 300) // 60}M"
+        return f"PT{-(-(self.wait_seconds + 300) // 60)}M"  # whole minutes, rounded up
 
 
 CONNECTION = NodeGroup("Connection", "connection", CONNECTION_PORT, "/status", 399, 600)
@@ -306,9 +306,6 @@ def message_table() -> ddb_res.Table:
 
 def push_messages_table() -> ddb_res.Table:
     return table("PushMessagesTable", "push_messages", [("api_key", "HASH")])
-
-
-PUSH_MESSAGES_TABLE_ARN = arn("dynamodb", "table/${TablePrefix}" + TABLE_SUFFIXES["push_messages"])
 
 
 def table_arn(t: Template, logical_id: str, table: str):
@@ -557,9 +554,14 @@ TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-me
 PRIVATE_IP=$(curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/local-ipv4)
 umask 077
 # The crypto key goes from Secrets Manager into a root-only file, never into a log.
-# A failed read stops here (and signals failure) rather than start without a key.
+# A new instance's credentials may take a moment: a few tries, then stop (and
+# signal failure) rather than start without a key.
 if [ -n "${SECRET_ID:-}" ]; then
-  KEY=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$SECRET_ID" --query SecretString --output text)
+  for attempt in 1 2 3 4 5 6; do
+    KEY=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$SECRET_ID" --query SecretString --output text) && break
+    [ "$attempt" -lt 6 ] || { signal 1; exit 1; }
+    sleep 10
+  done
 fi
 {
   echo "AWS_DEFAULT_REGION=$REGION"
@@ -571,7 +573,7 @@ docker run -d --name push --restart always --network host --ulimit nofile=100000
 # Healthy by the load balancer's own rule: a status from 200 to HEALTHY_MAX.
 deadline=$((SECONDS + WAIT_SECONDS))
 while [ "$SECONDS" -lt "$deadline" ]; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$HEALTH" || true)
+  code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$HEALTH" || true)
   if [ "$code" -ge 200 ] && [ "$code" -le "$HEALTHY_MAX" ]; then signal 0; exit 0; fi
   sleep 5
 done
@@ -961,7 +963,7 @@ def processor(t: Template) -> None:
                 allow([s3_actions.GetObject], [log_bucket_arn("/*")]),
                 allow([s3_actions.ListBucket], [log_bucket_arn()]),
                 allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
-                allow(TABLE_ITEM_ACTIONS, [PUSH_MESSAGES_TABLE_ARN]),
+                allow(TABLE_ITEM_ACTIONS, [table_arn(t, "PushMessagesTable", "push_messages")]),
             ],
             managed=["service-role/AWSLambdaVPCAccessExecutionRole"],
         )
@@ -1098,7 +1100,7 @@ def messages_api(t: Template, opts: Options) -> None:
             "messages-api",
             [
                 allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
-                allow(TABLE_ITEM_ACTIONS, [PUSH_MESSAGES_TABLE_ARN]),
+                allow(TABLE_ITEM_ACTIONS, [table_arn(t, "PushMessagesTable", "push_messages")]),
             ],
             managed=["AmazonSSMManagedInstanceCore"],
         )
@@ -1110,7 +1112,11 @@ def messages_api(t: Template, opts: Options) -> None:
     env = {
         "PORT": str(MESSAGES_API_PORT),
         "REDIS_ELASTICACHE": "${RedisClusterId}",
-        "PUSH_MESSAGES_TABLE": "${TablePrefix}" + TABLE_SUFFIXES["push_messages"],
+        "PUSH_MESSAGES_TABLE": (
+            "${PushMessagesTable}"
+            if "PushMessagesTable" in t.resources
+            else "${TablePrefix}" + TABLE_SUFFIXES["push_messages"]
+        ),
     }
     # The cluster id is known before Redis exists, so the nodes need not wait for it.
     script = user_data(

@@ -147,3 +147,20 @@ def test_output_survives_a_closed_pipe():
     result = subprocess.run(shell, shell=True, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0
     assert "Traceback" not in result.stderr
+
+
+def test_every_problem_of_a_deployment_is_named_on_one_line(tmp_path):
+    result = run("push", "--processor", "--vpc-id", "bogus",
+                 "--parameters-file", str(tmp_path / "p.json"))  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    for flag in ("--vpc-id", "--subnet-ids", "--private-subnet-ids", "--processor-code-bucket"):
+        assert flag in line
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_a_bad_key_from_the_environment_is_named_as_such():
+    result = run("push", env={"PUSHSTACK_CRYPTO_KEY": "not-a-key"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("pushstack: error: PUSHSTACK_CRYPTO_KEY:")
+    assert "not-a-key" not in result.stderr

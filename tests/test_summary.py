@@ -564,7 +564,7 @@ def test_real_processor_permissions_in_plain_words():
     processor = summarize(template.build_template(options).to_dict()).permissions["ProcessorRole"]
     assert "s3: GetObject on objects push-logs-<stack id>/*" in processor
     assert "elasticache: DescribeCacheClusters on cluster push-redis-<stack id>" in processor
-    assert any(s.endswith(" on table ${TablePrefix}_push_messages") for s in processor)
+    assert any(s.endswith(" on PushMessagesTable") for s in processor)
 
 
 def test_real_tables_and_redis_of_the_processor(real):

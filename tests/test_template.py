@@ -589,3 +589,17 @@ def test_a_failed_key_read_stops_the_boot_instead_of_starting_keyless():
     """The key is read in its own assignment, so errexit and the ERR trap see a failure."""
     assert "KEY=$(aws secretsmanager get-secret-value" in BOOT_SCRIPT
     assert 'echo "CRYPTO_KEY=$(' not in BOOT_SCRIPT
+
+
+def test_created_push_messages_table_is_waited_for_by_its_users():
+    t = build_template(VARIANTS["processor"]).to_dict()
+    for role in ("ProcessorRole", "MessagesApiRole"):
+        assert {"Fn::GetAtt": ["PushMessagesTable", "Arn"]} in list(walk(t["Resources"][role]))
+    header = user_data_header(t["Resources"]["MessagesApiLaunchTemplate"])
+    assert "echo PUSH_MESSAGES_TABLE=${PushMessagesTable}" in header
+
+
+def test_boot_script_neither_hangs_on_a_silent_service_nor_gives_up_on_one_slow_read():
+    assert "curl -s --max-time 5" in BOOT_SCRIPT
+    assert "for attempt in 1 2 3 4 5 6; do" in BOOT_SCRIPT
+    assert "{ signal 1; exit 1; }" in BOOT_SCRIPT
