@@ -1,0 +1,113 @@
+"""Shared pieces of the template: ports, names, IAM and checkov helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from awacs import dynamodb as ddb
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement
+from awacs.sts import AssumeRole
+from troposphere import Select, Split, StackId, Sub, iam
+
+POLICY_VERSION = "2012-10-17"
+AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+LAMBDA_RUNTIME = "python3.13"
+CONNECTION_PORT = 8080
+ROUTER_PORT = 8081
+ENDPOINT_PORT = 8082
+MESSAGES_API_PORT = 8080
+REDIS_PORT = 6379
+LOG_PREFIX = "logs/"  # Firehose writes here; the processor is triggered only below it
+ERROR_PREFIX = "errors/"  # where Firehose puts what it could not deliver
+SETTINGS_KEY = "processor_settings.json"
+# WebSocket connections stay open for long; ALB allows at most 4000 s idle.
+WEBSOCKET_IDLE_TIMEOUT = "3600"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+# The stack's own UUID (last part of its id): lowercase, unique, known before
+# any resource exists. Names built from it (bucket, Redis cluster id) break the
+# cycles an S3 notification or a settings object would otherwise create.
+STACK_UUID = Select(2, Split("/", StackId))
+STACK_UUID_SHORT = Select(0, Split("-", STACK_UUID))
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """One Auto Scaling group of push nodes and what its instances run."""
+
+    name: str  # logical id prefix, e.g. "Connection"
+    option: str  # option prefix, e.g. "connection"
+    port: int
+    health_path: str
+    healthy_max: int  # highest HTTP status of a healthy answer, for ALB and boot script alike
+    wait_seconds: int  # how long a booted node may take to answer healthy
+
+    @property
+    def signal_timeout(self) -> str:
+        """Boot (packages, image pull) plus the wait for health, as ISO 8601."""
+        return f"PT{-(-(self.wait_seconds + 300) // 60)}M"  # whole minutes, rounded up
+
+
+CONNECTION = NodeGroup("Connection", "connection", CONNECTION_PORT, "/status", 399, 600)
+ENDPOINT = NodeGroup("Endpoint", "endpoint", ENDPOINT_PORT, "/status", 399, 600)
+# The Messages API may answer only once Redis, created alongside it, is up (~8 min).
+MESSAGES_API = NodeGroup("MessagesApi", "messages_api", MESSAGES_API_PORT, "/", 499, 900)
+
+
+def skip_checks(*checks: tuple[str, str]) -> dict:
+    """Metadata telling checkov why a check does not apply to a resource."""
+    return {"checkov": {"skip": [{"id": check, "comment": why} for check, why in checks]}}
+
+
+def policy(*statements: Statement) -> PolicyDocument:
+    return PolicyDocument(Version=POLICY_VERSION, Statement=list(statements))
+
+
+def allow(actions: list, resources: list) -> Statement:
+    return Statement(Effect=Allow, Action=actions, Resource=resources)
+
+
+def assume_role_policy(service: str, condition: Condition | None = None) -> PolicyDocument:
+    extra = {"Condition": condition} if condition else {}
+    return policy(
+        Statement(
+            Effect=Allow, Principal=Principal("Service", [service]), Action=[AssumeRole], **extra
+        )
+    )
+
+
+def role(
+    logical_id: str, trust: PolicyDocument, name: str, statements: list, managed: list = ()
+) -> iam.Role:
+    """A role with one inline policy, and AWS managed policies by name."""
+    extra = {"ManagedPolicyArns": [managed_policy(m) for m in managed]} if managed else {}
+    return iam.Role(
+        logical_id,
+        AssumeRolePolicyDocument=trust,
+        Policies=[iam.Policy(PolicyName=name, PolicyDocument=policy(*statements))],
+        **extra,
+    )
+
+
+# Item access to a table; no CreateTable or DeleteTable: the stack owns the tables.
+TABLE_ITEM_ACTIONS = [
+    ddb.DescribeTable,
+    ddb.GetItem,
+    ddb.PutItem,
+    ddb.UpdateItem,
+    ddb.DeleteItem,
+    ddb.Query,
+    ddb.BatchGetItem,
+    ddb.BatchWriteItem,
+]
+
+
+def arn(service: str, resource: str, *, region: bool = True, account: bool = True) -> Sub:
+    """An ARN in the stack's partition, region and account: nothing written literally."""
+    parts = ["arn:${AWS::Partition}", service, "${AWS::Region}" if region else ""]
+    parts.append("${AWS::AccountId}" if account else "")
+    return Sub(":".join(parts) + ":" + resource)
+
+
+def managed_policy(name: str) -> Sub:
+    return Sub("arn:${AWS::Partition}:iam::aws:policy/" + name)

@@ -1,0 +1,52 @@
+"""The stack's Outputs: everything a user needs next."""
+
+from __future__ import annotations
+
+from troposphere import Output, Ref, Template
+
+from pushstack.options import Options
+from pushstack.template.network import public_url
+from pushstack.template.processor import REDIS_CLUSTER_ID
+from pushstack.template.tables import table_name
+
+
+def outputs(t: Template, opts: Options) -> None:
+    values = {
+        "WebSocketURL": (
+            "URL push clients connect to",
+            public_url(opts, "ConnectionLoadBalancer", "wss", "ws"),
+        ),
+        "EndpointURL": (
+            "Base URL of the push endpoints (application servers send here)",
+            public_url(opts, "EndpointLoadBalancer", "https", "http"),
+        ),
+        "RouterTableName": ("DynamoDB router table", table_name("router")),
+        "MessageTableName": ("DynamoDB message table", table_name("message")),
+        "CryptoKeySecretArn": (
+            "Secrets Manager secret holding the crypto key",
+            Ref("CryptoKeySecret"),
+        ),
+        "TablePrefix": (
+            "Table prefix: keep it, with the crypto key, to upgrade or redeploy",
+            Ref("TablePrefix"),
+        ),
+    }
+    if opts.firehose:
+        values["LogBucketName"] = ("S3 bucket receiving the push logs", Ref("LogBucket"))
+        values["LogDeliveryStreamName"] = (
+            "Firehose stream of the push logs",
+            Ref("LogDeliveryStream"),
+        )
+    if opts.processor:
+        values["ProcessorFunctionName"] = ("Push processor Lambda", Ref("ProcessorFunction"))
+        values["PushMessagesTableName"] = (
+            "DynamoDB Push Messages table",
+            table_name("push_messages"),
+        )
+        values["RedisClusterId"] = ("ElastiCache Redis cluster id", REDIS_CLUSTER_ID)
+        values["MessagesApiURL"] = (
+            "Push Messages API",
+            public_url(opts, "MessagesApiLoadBalancer", "https", "http"),
+        )
+    for name, (description, value) in values.items():
+        t.add_output(Output(name, Description=description, Value=value))
