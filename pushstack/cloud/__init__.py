@@ -1,0 +1,85 @@
+"""The only code that talks to AWS (boto3/botocore live here and in pushstack.sandbox).
+
+Interface (the web pages and scripts use only this)::
+
+    from pushstack.cloud import Cloud, CloudError, resolve_target, needs_sandbox
+
+    target = resolve_target()            # PUSHSTACK_TARGET=auto|aws|sandbox,
+                                         # PUSHSTACK_SANDBOX_URL, AWS_REGION / AWS_DEFAULT_REGION
+    target.kind                          # "aws" | "sandbox"
+    target.label                         # "AWS account 123456789012" | "Sandbox (moto on 127.0.0.1:PORT)"
+    target.region, target.account_id, target.endpoint_url (None for aws), target.session
+    needs_sandbox() -> bool              # auto/sandbox chosen and no PUSHSTACK_SANDBOX_URL given
+
+    cloud = Cloud(target, region=None)   # region defaults to the target's; the sandbox is
+                                         # seeded (network, bucket, certificate) on first use
+    cloud.validate(template_body)                          # -> None, or CloudError
+    Cloud.required_capabilities(template_dict)             # -> ("CAPABILITY_IAM",) ...
+    cloud.launch(options, acknowledged=caps,               # -> stack id; same launch_id twice
+                 termination_protection=False,             #    returns the first stack's id
+                 launch_id="...")
+    cloud.stack(name)          -> StackView (status, reason, created, updated, parameters
+                                  with NoEcho values masked, outputs, tags,
+                                  termination_protection, missing_outputs)
+    cloud.resources(name)      -> list[ResourceView] (emulated=False: not emulated in the sandbox)
+    cloud.progress(name)       -> Progress(status, done, total, events, outputs, failure,
+                                  finished); .as_dict() is the JSON API's shape
+    cloud.list_stacks()        -> list[StackSummary] (stacks tagged by pushstack only)
+    cloud.stack_options(name)  -> dict of option name -> value (non-secret), for the update form
+    cloud.create_change_set(name, options, keep_crypto_key=True, acknowledged=caps) -> id
+    cloud.change_set(id)       -> ChangeSetView(status, execution_status, reason, changes:
+                                  [Change(action, logical_id, resource_type, replacement, danger)])
+    cloud.execute_change_set(id)
+    cloud.delete(name, retain=())                # retain: logical ids (only after DELETE_FAILED)
+    cloud.continue_update_rollback(name, skip=())
+    cloud.account_choices()    -> AccountChoices(vpcs, subnets, key_pairs, certificates, problems)
+    cloud.sandbox_network()    -> pushstack.sandbox.SandboxNetwork(vpc_id, public_subnet_ids,
+                                  private_subnet_ids, certificate_arn, code_bucket) | None (aws)
+
+Every failure of an AWS call is a ``CloudError`` with ``.message`` (what
+happened), ``.advice`` (what to do) and ``.code`` (AWS's error code or None).
+"""
+
+from pushstack.cloud.client import LAUNCH_ID_TAG, LAUNCHED_BY_TAG, Cloud
+from pushstack.cloud.errors import CloudError
+from pushstack.cloud.target import Target, needs_sandbox, resolve_target
+from pushstack.cloud.views import (
+    MASK,
+    AccountChoices,
+    Certificate,
+    Change,
+    ChangeSetView,
+    Event,
+    Failure,
+    Output,
+    Progress,
+    ResourceView,
+    StackSummary,
+    StackView,
+    Subnet,
+    Vpc,
+)
+
+__all__ = [
+    "LAUNCHED_BY_TAG",
+    "LAUNCH_ID_TAG",
+    "MASK",
+    "AccountChoices",
+    "Certificate",
+    "Change",
+    "ChangeSetView",
+    "Cloud",
+    "CloudError",
+    "Event",
+    "Failure",
+    "Output",
+    "Progress",
+    "ResourceView",
+    "StackSummary",
+    "StackView",
+    "Subnet",
+    "Target",
+    "Vpc",
+    "needs_sandbox",
+    "resolve_target",
+]

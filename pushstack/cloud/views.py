@@ -1,0 +1,221 @@
+"""What the cloud module returns: plain dataclasses, no boto3 objects.
+
+The web pages and the JSON API read these; every time is a timezone-aware
+``datetime`` (UTC), every secret parameter value is already masked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+MASK = "****"  # shown in place of a NoEcho parameter's value
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stack event, as DescribeStackEvents gives it."""
+
+    event_id: str
+    timestamp: datetime
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str = ""
+    physical_id: str = ""
+
+    @property
+    def is_stack(self) -> bool:
+        """Whether the event is about the stack itself rather than one of its resources."""
+        return self.resource_type == "AWS::CloudFormation::Stack"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The earliest real failure of an operation: the resource and AWS's reason."""
+
+    resource: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the stack's current operation (create, update, delete, ...) stands.
+
+    ``events`` are the current operation's only, oldest first. ``total`` counts
+    the resources of the stack's template (0 when unknown, e.g. after a delete
+    completed); ``done`` those finished in this operation, and equals ``total``
+    once the operation completed successfully (resources the sandbox does not
+    emulate count as done). ``failure`` is None unless something failed.
+    ``finished`` is True when the status is no longer ``*_IN_PROGRESS``.
+    """
+
+    name: str
+    stack_id: str
+    status: str
+    reason: str
+    done: int
+    total: int
+    events: tuple[Event, ...]
+    outputs: dict[str, str]
+    failure: Failure | None
+    finished: bool
+
+    def as_dict(self) -> dict:
+        """The JSON API's shape: name, status, done, total, events, outputs, failure."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "done": self.done,
+            "total": self.total,
+            "finished": self.finished,
+            "events": [
+                {
+                    "timestamp": event.timestamp.isoformat(),
+                    "resource": event.logical_id,
+                    "type": event.resource_type,
+                    "status": event.status,
+                    "reason": event.reason,
+                }
+                for event in self.events
+            ],
+            "outputs": dict(self.outputs),
+            "failure": asdict(self.failure) if self.failure else None,
+        }
+
+
+@dataclass(frozen=True)
+class Output:
+    key: str
+    value: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class StackView:
+    """A stack as its page shows it. ``parameters`` has NoEcho values masked (``MASK``)."""
+
+    name: str
+    stack_id: str
+    status: str
+    reason: str
+    created: datetime | None
+    updated: datetime | None
+    parameters: dict[str, str]
+    outputs: tuple[Output, ...]
+    tags: dict[str, str]
+    termination_protection: bool
+    description: str = ""
+    # Outputs the template declares that the target did not return (the sandbox
+    # skips some resources, and their outputs with them).
+    missing_outputs: tuple[str, ...] = ()
+
+    @property
+    def output_values(self) -> dict[str, str]:
+        return {output.key: output.value for output in self.outputs}
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status.endswith("_IN_PROGRESS")
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    """One resource of a stack (ListStackResources).
+
+    ``emulated`` is False for a resource the sandbox accepts but does not
+    create (a blank row): show it as "not emulated in the sandbox", not as a failure.
+    """
+
+    logical_id: str
+    resource_type: str
+    physical_id: str
+    status: str
+    reason: str = ""
+    updated: datetime | None = None
+    emulated: bool = True
+
+
+@dataclass(frozen=True)
+class StackSummary:
+    """A stack launched by pushstack, for the stacks list."""
+
+    name: str
+    stack_id: str
+    status: str
+    created: datetime | None
+    updated: datetime | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One resource change of a change set. ``danger`` says in words what data is at risk, if any."""
+
+    action: str  # Add | Modify | Remove | Import | Dynamic
+    logical_id: str
+    resource_type: str
+    replacement: str = ""  # True | False | Conditional | "" (not a Modify)
+    danger: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeSetView:
+    change_set_id: str
+    stack_name: str
+    status: str  # CREATE_PENDING | CREATE_IN_PROGRESS | CREATE_COMPLETE | FAILED | ...
+    execution_status: str  # UNAVAILABLE | AVAILABLE | EXECUTE_IN_PROGRESS | ...
+    reason: str
+    changes: tuple[Change, ...]
+
+    @property
+    def ready(self) -> bool:
+        """Whether the change set can be executed now."""
+        return self.status == "CREATE_COMPLETE" and self.execution_status == "AVAILABLE"
+
+    @property
+    def pending(self) -> bool:
+        """Whether AWS is still computing the change set (poll again)."""
+        return self.status in ("CREATE_PENDING", "CREATE_IN_PROGRESS")
+
+    @property
+    def dangers(self) -> tuple[Change, ...]:
+        return tuple(change for change in self.changes if change.danger)
+
+
+@dataclass(frozen=True)
+class Vpc:
+    vpc_id: str
+    cidr: str
+    name: str = ""
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class Subnet:
+    subnet_id: str
+    vpc_id: str
+    zone: str
+    public: bool
+    cidr: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Certificate:
+    arn: str
+    domain: str
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class AccountChoices:
+    """What the form offers from the account: VPCs, subnets, key pairs, certificates."""
+
+    vpcs: tuple[Vpc, ...] = ()
+    subnets: tuple[Subnet, ...] = ()
+    key_pairs: tuple[str, ...] = ()
+    certificates: tuple[Certificate, ...] = ()
+    # Parts that could not be read (e.g. access denied to ACM): the rest is still offered.
+    problems: tuple[str, ...] = field(default=())
