@@ -13,9 +13,8 @@ from conftest import KNOWN_KEY, PROCESSOR_FORM, VALID_FORM
 
 import webapp.preview
 from pushstack import diagram, lint, render, summary
-from pushstack.options import SPECS, Options
+from pushstack.options import SPECS
 from webapp import create_app
-from webapp.store import PreviewStore
 
 
 class FormValues(HTMLParser):
@@ -499,12 +498,19 @@ def test_crypto_key_appears_only_in_the_parameters_file(client):
     assert KNOWN_KEY in client.get(url + "/parameters.json").get_data(as_text=True)
 
 
-def test_session_cookie_holds_only_preview_ids(app, client):
-    submit(client, VALID_FORM)
+def test_session_cookie_holds_nothing_that_unlocks_a_preview(app, client):
+    url = preview_url(client)
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
     data = app.session_interface.get_signing_serializer(app).loads(cookie)
-    assert set(data) == {"previews"}
+    assert set(data) <= {"sid", "csrf_token"}
     assert KNOWN_KEY not in json.dumps(data)
+    assert url.rsplit("/", 1)[1] not in cookie
+    # The cookie alone (in another client) opens no preview: it does not know the URL,
+    # and the URL's sealed token is the only place the options are.
+    other = app.test_client()
+    other.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    assert other.get(url + "/parameters.json").status_code == 200  # both together do
+    assert app.test_client().get(url + "/parameters.json").status_code == 404
 
 
 # Share link.
@@ -557,13 +563,6 @@ def test_expired_preview_is_a_friendly_404():
 def test_preview_belongs_to_the_browser_session_that_made_it(app, client):
     url = preview_url(client)
     assert app.test_client().get(url + "/parameters.json").status_code == 404
-
-
-def test_preview_store_keeps_only_the_newest_entries():
-    previews = PreviewStore(ttl_seconds=60, max_entries=2)
-    ids = [previews.put(Options(stack_name=f"s{i}")) for i in range(3)]
-    assert previews.get(ids[0]) is None
-    assert [previews.get(i).stack_name for i in ids[1:]] == ["s1", "s2"]
 
 
 @pytest.mark.parametrize("name", ["template.xml", "template.", "parameters.yaml", "key.txt"])

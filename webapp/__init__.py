@@ -30,7 +30,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         HOST="127.0.0.1",  # where scripts/serve listens; a random SECRET_KEY is only fine there
         PREVIEW_TTL_SECONDS=30 * 60,
-        PREVIEW_MAX_ENTRIES=500,
         MAX_CONTENT_LENGTH=256 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
         SESSION_COOKIE_SAMESITE="Lax",

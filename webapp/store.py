@@ -1,80 +1,169 @@
-"""Validated options kept between the preview page and its downloads.
+"""Validated options carried by the browser, sealed: no state kept in any process.
 
-The parameters file holds the crypto key, which must never be written into a
-page, a URL or the (signed, not encrypted) session cookie. So the options of a
-submitted form wait here, in this process's memory, under a random id, for a
-short while. It is a cache of one user's unsaved form: losing it (restart,
-expiry, another process) only asks the user to submit the form again.
+The options of a submitted form (the crypto key included) travel in the
+preview URL as a sealed token: encrypted and authenticated (AES-GCM) with a
+key derived from the application's SECRET_KEY, with an expiry, and bound to
+the browser session that made it (a random id in the session cookie is part
+of the authenticated data). So the URL alone opens nothing in another
+browser, the cookie alone opens nothing at all, nobody can read or change
+what a token holds, and every worker process sharing PUSHSTACK_SECRET_KEY
+opens what another sealed. The same seal keeps a typed key across a form
+error in a hidden field (``seal_key``/``unseal_key``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import json
+import os
 import secrets
-import threading
+import struct
 import time
-from collections import OrderedDict
+import zlib
 
-from flask import current_app, session
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app, request, session
 
 from pushstack.options import Options
 
-_SESSION_KEY = "previews"
-_SESSION_MAX_IDS = 20
-
-
-class PreviewStore:
-    """Options by random id; entries expire, and the oldest go first when full."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int):
-        self.ttl_seconds = ttl_seconds
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[float, Options]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, options: Options) -> str:
-        preview_id = secrets.token_urlsafe(24)
-        with self._lock:
-            self._drop_expired()
-            self._entries[preview_id] = (time.monotonic() + self.ttl_seconds, options)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return preview_id
-
-    def get(self, preview_id: str) -> Options | None:
-        with self._lock:
-            self._drop_expired()
-            entry = self._entries.get(preview_id)
-        return entry[1] if entry else None
-
-    def _drop_expired(self) -> None:
-        now = time.monotonic()
-        while self._entries:
-            first_id, (expires, _) = next(iter(self._entries.items()))
-            if expires > now:
-                break
-            del self._entries[first_id]
+SESSION_ID = "sid"
+_CSRF_FIELD = "csrf_token"  # Flask-WTF's key in the session
+_VERSION = b"\x01"
+_NONCE_BYTES = 12
+_HEADER = struct.Struct("!dH")  # expiry (Unix time), length of the crypto key
+_OPTION_FIELDS = {f.name: f for f in dataclasses.fields(Options)}
 
 
 def init_app(app) -> None:
-    app.extensions["pushstack_previews"] = PreviewStore(
-        app.config["PREVIEW_TTL_SECONDS"], app.config["PREVIEW_MAX_ENTRIES"]
-    )
+    app.before_request(_start_session)
 
 
-def get_store() -> PreviewStore:
-    return current_app.extensions["pushstack_previews"]
+def _start_session() -> None:
+    """Give every browser session its own random id; a new session gets a new CSRF token."""
+    if request.endpoint == "static" or session.get(SESSION_ID):
+        return
+    start_session()
+
+
+def start_session() -> None:
+    """A fresh session id, and no CSRF token of an earlier session (Flask-WTF makes a new one)."""
+    session[SESSION_ID] = secrets.token_urlsafe(18)
+    session.pop(_CSRF_FIELD, None)
+
+
+def session_id() -> str:
+    if not session.get(SESSION_ID):
+        start_session()
+    return session[SESSION_ID]
+
+
+# The interface of the views: options in, an id for the URL out, and back.
 
 
 def remember(options: Options) -> str:
-    """Keep the options for this browser session; the id goes into the preview URL."""
-    preview_id = get_store().put(options)
-    # The id alone is not enough: a leaked URL opens nothing in another browser.
-    session[_SESSION_KEY] = [*session.get(_SESSION_KEY, []), preview_id][-_SESSION_MAX_IDS:]
-    return preview_id
+    """Seal the options for this browser session; the result goes into the preview URL."""
+    key = options.crypto_key.encode("utf-8")
+    values = {
+        name: value
+        for name, value in dataclasses.asdict(options).items()
+        if name != "crypto_key" and value != _OPTION_FIELDS[name].default
+    }
+    # Compressed apart from the key, so that the token's length says nothing about the key.
+    rest = zlib.compress(json.dumps(values, separators=(",", ":")).encode("utf-8"))
+    return seal("preview", _HEADER.pack(_expiry(), len(key)) + key + rest)
 
 
 def recall(preview_id: str) -> Options | None:
-    """The options of a preview this browser session made, unless expired."""
-    if preview_id not in session.get(_SESSION_KEY, []):
+    """The options sealed by ``remember`` in this browser session, unless expired or forged."""
+    plain = unseal("preview", preview_id)
+    if plain is None or len(plain) < _HEADER.size:
         return None
-    return get_store().get(preview_id)
+    expires, key_length = _HEADER.unpack_from(plain)
+    if time.time() >= expires:
+        return None
+    start = _HEADER.size
+    key = plain[start : start + key_length].decode("utf-8")
+    try:
+        values = json.loads(zlib.decompress(plain[start + key_length :]))
+        return Options(
+            crypto_key=key, **{name: _field_value(name, v) for name, v in values.items()}
+        )
+    except (zlib.error, ValueError, TypeError, KeyError):
+        return None  # sealed by an older version whose options no longer fit: ask again
+
+
+def seal_key(crypto_key: str) -> str:
+    """The crypto key, sealed for a hidden form field of this session: never in clear in a page."""
+    return seal("form-key", _HEADER.pack(_expiry(), 0) + crypto_key.encode("utf-8"))
+
+
+def unseal_key(token: str | None) -> str | None:
+    """The key sealed by ``seal_key`` in this session, unless expired or forged."""
+    plain = unseal("form-key", token or "")
+    if plain is None or len(plain) < _HEADER.size:
+        return None
+    expires, _ = _HEADER.unpack_from(plain)
+    if time.time() >= expires:
+        return None
+    return plain[_HEADER.size :].decode("utf-8") or None
+
+
+def _field_value(name: str, value: object) -> object:
+    if isinstance(value, list) and isinstance(_OPTION_FIELDS[name].default, tuple):
+        return tuple(value)
+    return value
+
+
+def _expiry() -> float:
+    return time.time() + float(current_app.config["PREVIEW_TTL_SECONDS"])
+
+
+# The seal itself: AES-GCM under a key derived from SECRET_KEY, bound to the session.
+
+
+def seal(purpose: str, payload: bytes) -> str:
+    """``payload`` encrypted and authenticated for ``purpose`` in this browser session."""
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = _aead().encrypt(nonce, payload, _associated_data(purpose))
+    return base64.urlsafe_b64encode(_VERSION + nonce + sealed).decode("ascii").rstrip("=")
+
+
+def unseal(purpose: str, token: str) -> bytes | None:
+    """What ``seal`` sealed for ``purpose`` in this session; None for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) < 1 + _NONCE_BYTES + 16 or raw[:1] != _VERSION:
+        return None
+    nonce, sealed = raw[1 : 1 + _NONCE_BYTES], raw[1 + _NONCE_BYTES :]
+    if not session.get(SESSION_ID):
+        return None  # no session, nothing of it to open
+    try:
+        return _aead().decrypt(nonce, sealed, _associated_data(purpose))
+    except InvalidTag:
+        return None
+
+
+def _associated_data(purpose: str) -> bytes:
+    return f"pushstack {purpose} {session_id()}".encode()
+
+
+def _aead() -> AESGCM:
+    secret = current_app.config["SECRET_KEY"]
+    cache = current_app.extensions.setdefault("pushstack_seal", {})
+    if secret not in cache:
+        cache.clear()
+        derived = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=b"pushstack",
+            info=b"sealed options v1",
+        ).derive(secret.encode("utf-8") if isinstance(secret, str) else bytes(secret))
+        cache[secret] = AESGCM(derived)
+    return cache[secret]
