@@ -246,9 +246,10 @@ def object_refs(event: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def deliveries_in(data: bytes, keys: frozenset[str], counts: Counts) -> list[Delivery]:
-    """The wanted deliveries of one log object's bytes; counts what it saw."""
+    """The wanted deliveries of one log object's (decompressed) records; counts
+    what it saw."""
     found = []
-    for raw in split_records(decompress(data)):
+    for raw in split_records(data):
         counts.records += 1
         try:
             delivery = select(parse_record(raw), keys)
@@ -341,7 +342,11 @@ def handle(
         result["skipped_objects"] = [key for _, key in refs]
         return result
     redis_client = redis_factory(settings)
-    keys = registered_keys(redis_client)
+    try:
+        keys = registered_keys(redis_client)
+    except Exception as exc:
+        log.error("Cannot reach Redis at %s:%d: %s", settings.redis_host, settings.redis_port, exc)
+        raise  # Redis may be starting or failing over: Lambda retries the event
     if not keys:
         log.info("No keys registered in %s; nothing to keep", REGISTERED_KEYS)
         return counts.as_dict()
@@ -356,11 +361,12 @@ def handle(
             counts.skipped_objects.append(key)
             continue
         try:
-            found.extend(deliveries_in(data, keys, counts))
+            data = decompress(data)
         except (OSError, EOFError, zlib.error) as exc:  # a damaged gzip stream
             log.error("Cannot decompress s3://%s/%s: %s", object_bucket, key, exc)
             counts.skipped_objects.append(key)
             continue
+        found.extend(deliveries_in(data, keys, counts))
         counts.objects += 1
     counts.keys_updated = store(redis_client, found)
     result = counts.as_dict()

@@ -370,6 +370,7 @@ def test_gzip_objects(configured, redis_client):
     configured.put_object(Bucket=BUCKET, Key="logs/broken", Body=b"\x1f\x8b\x08\x00truncated")
     result = run(s3_event("logs/zipped.gz", "logs/broken", "logs/plain"), configured)
     assert result["objects"] == 2
+    assert result["records"] == 3
     assert result["skipped_objects"] == ["logs/broken"]
     assert ids(redis_client, KEY_A) == ["gAAAAABmsg0003", "gAAAAABmsg0002", "gAAAAABmsg0001"]
 
@@ -429,11 +430,17 @@ def test_deleted_object_is_skipped(configured, redis_client):
     assert ids(redis_client, KEY_A) == ["gAAAAABmsg0001"]
 
 
-def test_unreachable_redis_raises_so_lambda_retries(s3, redis_client):
-    put_settings(s3, {"redis_host": "127.0.0.1", "redis_port": _free_port()})
+def test_unreachable_redis_raises_so_lambda_retries(s3, redis_client, caplog):
+    port = _free_port()
+    put_settings(s3, {"redis_host": "127.0.0.1", "redis_port": port})
     put_log(s3, "logs/x", [delivery(KEY_A, 1)])
     with pytest.raises(redis.ConnectionError):
         run(s3_event("logs/x"), s3)
+    assert any(
+        f"Cannot reach Redis at 127.0.0.1:{port}" in r.getMessage()
+        for r in caplog.records
+        if r.name == "push_processor"
+    )
 
 
 def test_lambda_entry_point(configured, redis_client, moto_endpoint, monkeypatch):
