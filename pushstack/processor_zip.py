@@ -2,7 +2,7 @@
 
 The zip holds ``push_processor.py`` (the project's ``processor/`` folder) at
 its top and the ``redis`` package, copied from the installed distribution
-(pinned in requirements.txt): the Lambda runtime provides the rest (boto3).
+(pinned in requirements.txt): the Lambda runtime provides the rest (the AWS SDK).
 The build is deterministic (fixed timestamps, permissions and order), so the
 same sources always give the same bytes, and the object key names the
 content: ``processor/push-processor-<sha256 prefix>.zip``.
