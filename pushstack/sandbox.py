@@ -5,7 +5,34 @@
 
 from __future__ import annotations
 
+import atexit
+import datetime
+import fcntl
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
+
+from pushstack import artifacts
+
+NETWORK_TAG = "pushstack:sandbox"  # value: network | public | private
+VPC_CIDR = "10.20.0.0/16"
+PUBLIC_CIDRS = ("10.20.0.0/24", "10.20.1.0/24")
+PRIVATE_CIDRS = ("10.20.10.0/24", "10.20.11.0/24")
+CERTIFICATE_DOMAIN = "push.sandbox.test"
+START_TIMEOUT = 30.0  # seconds for the server to answer
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @dataclass(frozen=True)
@@ -22,29 +49,264 @@ class SandboxNetwork:
 class Sandbox:
     """A running moto server (a subprocess); ``url`` is http://127.0.0.1:PORT."""
 
-    def __init__(self, process, url: str):
+    def __init__(self, process: subprocess.Popen, url: str):
         self.process = process
         self.url = url
 
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop the server and wait for it (idempotent)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2) as reply:  # noqa: S310 (local URL)
+            return reply.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def start(host: str = "127.0.0.1", port: int = 0) -> Sandbox:
-    """Start moto's server on a free port and wait until it answers."""
-    raise NotImplementedError
+    """Start moto's server (``python -m moto.server``) and wait until it answers.
+
+    Port 0 picks a free port. Raises ``RuntimeError`` when it does not start.
+    """
+    for _attempt in range(3):  # a free port may be taken between the check and the bind
+        chosen = port or _free_port(host)
+        env = {**os.environ, **{k.upper(): v for k, v in CREDENTIALS.items()}}
+        env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        env["MOTO_PORT"] = str(chosen)
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
+            [sys.executable, "-m", "moto.server", "-H", host, "-p", str(chosen)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        url = f"http://{host}:{chosen}"
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None:
+            if _answers(url):
+                return Sandbox(process, url)
+            time.sleep(0.1)
+        Sandbox(process, url).stop()
+        if port:
+            break
+    raise RuntimeError(
+        f"The sandbox (moto server) did not start on {host}:{port or 'a free port'}."
+    )
+
+
+_shared: Sandbox | None = None
+_shared_lock = threading.Lock()
 
 
 def shared() -> Sandbox:
     """This process's own sandbox, started on first call and stopped at exit."""
-    raise NotImplementedError
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.process.poll() is not None:
+            _shared = start()
+            atexit.register(_shared.stop)
+        return _shared
+
+
+def _session(url: str, region: str):
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3}, s3={"addressing_style": "path"}
+    )
+
+    def client(service: str):
+        return boto3.client(
+            service, region_name=region, endpoint_url=url, config=config, **CREDENTIALS
+        )
+
+    return client
+
+
+class _SeedLock:
+    """One seeding at a time per sandbox, across the wizard's worker processes."""
+
+    def __init__(self, url: str):
+        netloc = urlsplit(url).netloc.replace(":", "_") or "sandbox"
+        self.path = Path(tempfile.gettempdir()) / f"pushstack-sandbox-{netloc}.lock"
+
+    def __enter__(self):
+        self.file = self.path.open("a")
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info):
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+def _tagged(ec2, kind: str, role: str) -> list[dict]:
+    filters = [{"Name": f"tag:{NETWORK_TAG}", "Values": [role]}]
+    if kind == "vpc":
+        return ec2.describe_vpcs(Filters=filters)["Vpcs"]
+    return ec2.describe_subnets(Filters=filters)["Subnets"]
+
+
+def _tags(role: str, name: str) -> list[dict]:
+    return [{"Key": NETWORK_TAG, "Value": role}, {"Key": "Name", "Value": name}]
+
+
+def _network(ec2) -> tuple[str, list[str], list[str]]:
+    """The sandbox VPC and its subnets, created when missing."""
+    vpcs = _tagged(ec2, "vpc", "network")
+    if vpcs:
+        vpc_id = vpcs[0]["VpcId"]
+        public = sorted(s["SubnetId"] for s in _tagged(ec2, "subnet", "public"))
+        private = sorted(s["SubnetId"] for s in _tagged(ec2, "subnet", "private"))
+        if len(public) >= 2 and len(private) >= 2:
+            return vpc_id, public, private
+    else:
+        vpc_id = ec2.create_vpc(
+            CidrBlock=VPC_CIDR,
+            TagSpecifications=[
+                {"ResourceType": "vpc", "Tags": _tags("network", "pushstack sandbox")}
+            ],
+        )["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+    public_table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=public_table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+    public, private = [], []
+    for index, zone in enumerate(zones):
+        subnet = ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=PUBLIC_CIDRS[index],
+            AvailabilityZone=zone,
+            TagSpecifications=[
+                {"ResourceType": "subnet", "Tags": _tags("public", f"public {zone}")}
+            ],
+        )["Subnet"]["SubnetId"]
+        ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+        ec2.associate_route_table(RouteTableId=public_table, SubnetId=subnet)
+        public.append(subnet)
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=public[0], AllocationId=allocation)["NatGateway"][
+        "NatGatewayId"
+    ]
+    private_table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=private_table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    for index, zone in enumerate(zones):
+        subnet = ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=PRIVATE_CIDRS[index],
+            AvailabilityZone=zone,
+            TagSpecifications=[
+                {"ResourceType": "subnet", "Tags": _tags("private", f"private {zone}")}
+            ],
+        )["Subnet"]["SubnetId"]
+        ec2.associate_route_table(RouteTableId=private_table, SubnetId=subnet)
+        private.append(subnet)
+    return vpc_id, sorted(public), sorted(private)
+
+
+def _self_signed_certificate() -> tuple[bytes, bytes]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CERTIFICATE_DOMAIN)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(CERTIFICATE_DOMAIN)]), False)
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        certificate.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+def _certificate(acm) -> str:
+    for summary in acm.list_certificates()["CertificateSummaryList"]:
+        if summary.get("DomainName") == CERTIFICATE_DOMAIN:
+            return summary["CertificateArn"]
+    body, key = _self_signed_certificate()
+    return acm.import_certificate(Certificate=body, PrivateKey=key)["CertificateArn"]
+
+
+def _bucket(s3, name: str, region: str) -> str:
+    try:
+        s3.head_bucket(Bucket=name)
+        return name
+    except s3.exceptions.ClientError:
+        pass
+    extra = (
+        {}
+        if region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    )
+    s3.create_bucket(Bucket=name, **extra)
+    return name
 
 
 def seed(url: str, region: str) -> SandboxNetwork:
-    """Create (once) the sandbox network, bucket and certificate in a region."""
-    raise NotImplementedError
+    """Create, once, the sandbox network (a VPC with public and private subnets in two
+    zones), the artifacts/code bucket and an ACM certificate in ``region``."""
+    client = _session(url, region)
+    account = client("sts").get_caller_identity()["Account"]
+    with _SeedLock(url):
+        vpc_id, public, private = _network(client("ec2"))
+        certificate_arn = _certificate(client("acm"))
+        bucket = _bucket(client("s3"), artifacts.bucket_name(account, region), region)
+    return SandboxNetwork(vpc_id, tuple(public), tuple(private), certificate_arn, bucket)
 
 
 def reset(url: str, region: str = "us-east-1") -> SandboxNetwork:
-    """Forget everything (moto's reset API), then seed again."""
-    raise NotImplementedError
+    """Forget everything (moto's reset API), then seed ``region`` again."""
+    request = urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 (local URL)
+        pass
+    return seed(url, region)
+
+
+def main() -> None:
+    sandbox = start(port=int(os.environ.get("PUSHSTACK_SANDBOX_PORT", "0")))
+    print(sandbox.url, flush=True)
+    try:
+        sandbox.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -42,3 +42,35 @@ def app():
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def fake_aws_env():
+    """Fake credentials and no AWS config files: nothing can reach or read a real account."""
+    import os
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in (
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "PUSHSTACK_SANDBOX_URL",
+        ):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_CONFIG_FILE", os.devnull)
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        yield
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(fake_aws_env):
+    """One moto server for the test session, on 127.0.0.1 and a free port (``.url``)."""
+    from pushstack import sandbox
+
+    server = sandbox.start()
+    yield server
+    server.stop()

@@ -2,41 +2,293 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+import hashlib
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 
-from pushstack.cloud.errors import CloudError
+from pushstack import artifacts, render
+from pushstack.cloud import events as ev
+from pushstack.cloud import templates
+from pushstack.cloud.errors import CloudError, translate
 from pushstack.cloud.target import Target
 from pushstack.cloud.views import (
+    MASK,
     AccountChoices,
+    Certificate,
+    Change,
     ChangeSetView,
+    Event,
+    Failure,
+    Output,
     Progress,
     ResourceView,
     StackSummary,
     StackView,
+    Subnet,
+    Vpc,
 )
-from pushstack.options import Options
+from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options
+from pushstack.template import build_template
 
 LAUNCHED_BY_TAG = "pushstack:launched-by"
 LAUNCH_ID_TAG = "pushstack:launch-id"
+LAUNCHED_BY = "pushstack"
+EVENT_PAGES = 20  # pages of DescribeStackEvents read at most to find an operation's start
+STACKS_REMEMBERED = 256
+SANDBOX_SEED_SECONDS = 30.0  # how long a seeded sandbox network is trusted before re-checking
+# Types whose replacement or removal puts data at risk, in the user's words.
+DATA_TYPES = {
+    "AWS::DynamoDB::Table": "the DynamoDB table {id} (subscriptions and stored messages)",
+    "AWS::SecretsManager::Secret": "the crypto key's secret {id}",
+    "AWS::S3::Bucket": "the log bucket {id}",
+}
+_SECRET_PARAMETERS = {
+    spec.parameter for spec in SPECS.values() if spec.kind == "secret" and spec.parameter
+}
+_KEY_PARAMETERS = (SPECS["crypto_key"].parameter, CRYPTO_KEY_REVISION.parameter)
+_SANDBOX_NETWORKS: dict[tuple[str, str], tuple[float, object]] = {}
+_SANDBOX_LOCK = threading.Lock()
+
+
+def _token(launch_id: str) -> str:
+    """A ClientRequestToken from a launch id: [a-zA-Z0-9-], at most 128 characters."""
+    cleaned = re.sub(r"[^A-Za-z0-9-]", "-", launch_id).strip("-")
+    return ("pushstack-" + cleaned)[:128]
+
+
+def _stack_tags(stack: Mapping) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in stack.get("Tags") or ()}
+
+
+def _time(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+@dataclasses.dataclass
+class _Watch:
+    """What this process has read of one stack's events."""
+
+    events: list[Event] = dataclasses.field(default_factory=list)
+    template_for: str = ""  # event id of the operation start the template was read for
+    total: int = 0
+    resource_ids: tuple[str, ...] = ()
 
 
 class Cloud:
-    """The AWS calls of one target and region. Keep one per process and target:
-    it remembers the events it has read, so watching a stack reads only new ones."""
+    """The AWS calls of one target and region.
+
+    Keep one per process and target: it remembers the events it has read, so
+    watching a stack reads only the new ones. Safe to share between threads.
+    """
 
     def __init__(self, target: Target, region: str | None = None):
         self.target = target
         self.region = region or target.region
+        self._clients: dict[str, object] = {}
+        self._lock = threading.RLock()
+        self._watches: OrderedDict[str, _Watch] = OrderedDict()
+        self._stack_ids: dict[str, str] = {}
+        self._templates: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._artifacts_ready = False
 
-    def validate(self, template_body: str) -> None:
-        """ValidateTemplate; raises ``CloudError`` with AWS's finding."""
-        raise NotImplementedError
+    # -- plumbing ------------------------------------------------------------
+
+    def _client(self, service: str):
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.target.client(service, self.region)
+            return self._clients[service]
+
+    def _call(self, service: str, operation: str, **kwargs):
+        """One AWS call; any failure becomes a ``CloudError``."""
+        method = getattr(self._client(service), operation)
+        try:
+            return method(**kwargs)
+        except Exception as exc:
+            name = "".join(part.capitalize() for part in operation.split("_"))
+            raise translate(exc, name, self.target.endpoint_url) from exc
+
+    def _pages(self, service: str, operation: str, key: str, limit: int = 1000, **kwargs):
+        """Items of a paginated call (NextToken), at most ``limit`` pages."""
+        token = None
+        for _page in range(limit):
+            reply = self._call(
+                service, operation, **kwargs, **({"NextToken": token} if token else {})
+            )
+            yield from reply.get(key) or ()
+            token = reply.get("NextToken")
+            if not token:
+                return
+
+    @property
+    def account_id(self) -> str:
+        return self.target.account_id
+
+    @property
+    def artifacts_bucket(self) -> str:
+        return artifacts.bucket_name(self.account_id, self.region)
+
+    # -- sandbox -------------------------------------------------------------
+
+    def sandbox_network(self):
+        """The seeded network of the sandbox in this region (``SandboxNetwork``), None for AWS."""
+        if not self.target.is_sandbox:
+            return None
+        from pushstack import sandbox
+
+        key = (self.target.endpoint_url or "", self.region)
+        with _SANDBOX_LOCK:
+            seeded = _SANDBOX_NETWORKS.get(key)
+            if seeded and time.monotonic() - seeded[0] < SANDBOX_SEED_SECONDS:
+                return seeded[1]
+            try:
+                network = sandbox.seed(self.target.endpoint_url, self.region)
+            except Exception as exc:
+                raise translate(exc, "seeding the sandbox", self.target.endpoint_url) from exc
+            _SANDBOX_NETWORKS[key] = (time.monotonic(), network)
+            return network
+
+    # -- artifacts -----------------------------------------------------------
+
+    def _ensure_artifacts_bucket(self) -> str:
+        """The artifacts bucket, created (encrypted, not public) when missing."""
+        bucket = self.artifacts_bucket
+        if self._artifacts_ready:
+            return bucket
+        try:
+            self._client("s3").head_bucket(Bucket=bucket, ExpectedBucketOwner=self.account_id)
+        except Exception as exc:
+            error = translate(exc, "HeadBucket", self.target.endpoint_url)
+            if error.code not in ("404", "NoSuchBucket", "NotFound"):
+                if error.code in ("403", "AccessDenied"):
+                    raise CloudError(
+                        f"The artifacts bucket {bucket} exists but belongs to another account "
+                        "or may not be read.",
+                        "Allow s3:GetBucketLocation and s3:PutObject on it, or delete it.",
+                        error.code,
+                    ) from exc
+                raise error from exc
+            location = (
+                {}
+                if self.region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            )
+            try:
+                self._client("s3").create_bucket(Bucket=bucket, **location)
+            except Exception as create_exc:
+                error = translate(create_exc, "CreateBucket", self.target.endpoint_url)
+                if error.code not in ("BucketAlreadyOwnedByYou",):
+                    raise error from create_exc
+            self._call(
+                "s3",
+                "put_public_access_block",
+                Bucket=bucket,
+                PublicAccessBlockConfiguration={
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            )
+            self._call(
+                "s3",
+                "put_bucket_encryption",
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+        self._artifacts_ready = True
+        return bucket
+
+    def _upload(self, key: str, body: bytes, content_type: str) -> str:
+        """Put one object in the artifacts bucket; returns its URL for CloudFormation."""
+        bucket = self._ensure_artifacts_bucket()
+        self._call(
+            "s3",
+            "put_object",
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            ServerSideEncryption="AES256",
+        )
+        return artifacts.object_url(bucket, self.region, key)
+
+    def _template_argument(self, name: str, body: str) -> dict[str, str]:
+        """TemplateBody when it fits inline, else TemplateURL of an uploaded copy."""
+        data = body.encode()
+        if len(data) <= render.INLINE_TEMPLATE_LIMIT:
+            return {"TemplateBody": body}
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        key = f"{artifacts.TEMPLATE_KEY_PREFIX}{name}/{digest}.json"
+        return {"TemplateURL": self._upload(key, data, "application/json")}
+
+    def _upload_processor_code(self, options: Options) -> None:
+        """Upload the processor's zip, built by pushstack, when the stack takes its code
+        from the artifacts bucket (the code bucket left empty, or naming that bucket)."""
+        if not options.processor:
+            return
+        bucket = getattr(options, "processor_code_bucket", None)
+        if bucket and bucket != self.artifacts_bucket:
+            return  # the user's own bucket and zip
+        from pushstack import processor_zip
+
+        try:
+            data, key = processor_zip.zip_bytes(), processor_zip.zip_key()
+        except processor_zip.ProcessorZipError as exc:
+            raise CloudError(
+                f"The processor's code could not be built: {exc}.",
+                "Give the bucket and key of a processor zip you uploaded yourself.",
+            ) from exc
+        self._upload(key, data, "application/zip")
+
+    # -- templates -------------------------------------------------------------
 
     @staticmethod
     def required_capabilities(template: Mapping) -> tuple[str, ...]:
         """Capabilities the template needs: CAPABILITY_IAM for IAM resources,
-        CAPABILITY_NAMED_IAM when one of them has an explicit name."""
-        raise NotImplementedError
+        CAPABILITY_NAMED_IAM when one of them has a fixed name."""
+        return templates.required_capabilities(template)
+
+    def _check_capabilities(self, template: Mapping, acknowledged: Iterable[str]) -> list[str]:
+        required = self.required_capabilities(template)
+        missing = [cap for cap in required if cap not in set(acknowledged)]
+        if missing:
+            raise CloudError(
+                "The stack creates IAM roles and policies, and that was not acknowledged "
+                f"({', '.join(missing)}).",
+                "Read what the stack creates, tick the acknowledgement and launch again.",
+                "InsufficientCapabilitiesException",
+            )
+        return list(required)
+
+    def validate(self, template_body: str) -> None:
+        """ValidateTemplate; raises ``CloudError`` with AWS's finding."""
+        argument = self._template_argument("validate", template_body)
+        self._call("cloudformation", "validate_template", **argument)
+
+    def _deployed_template(self, stack_id: str, version: str = "") -> dict:
+        key = (stack_id, version)
+        with self._lock:
+            if key in self._templates:
+                return self._templates[key]
+        body = self._call("cloudformation", "get_template", StackName=stack_id).get("TemplateBody")
+        parsed = templates.parse(body)
+        with self._lock:
+            self._templates[key] = parsed
+            while len(self._templates) > STACKS_REMEMBERED:
+                self._templates.popitem(last=False)
+        return parsed
+
+    # -- launch ----------------------------------------------------------------
 
     def launch(
         self,
@@ -46,24 +298,350 @@ class Cloud:
         termination_protection: bool = False,
         launch_id: str,
     ) -> str:
-        """Create the stack; returns its id. A second call with the same ``launch_id``
-        returns the first stack's id instead of failing."""
-        raise NotImplementedError
+        """Create the stack; returns its id.
+
+        A second call with the same ``launch_id`` (a double click, a resubmitted
+        form) returns the first stack's id instead of failing or making a second stack.
+        """
+        if not launch_id:
+            raise ValueError("launch_id is required")
+        template = build_template(options)
+        template_dict = template.to_dict()
+        capabilities = self._check_capabilities(template_dict, acknowledged)
+        missing = render.missing_parameters(options, template)
+        if missing:
+            raise CloudError(
+                f"Values are missing for: {', '.join(missing)}.",
+                "Fill in these fields of the form and launch again.",
+                "ValidationError",
+            )
+        existing = self._same_launch(options.stack_name, launch_id)
+        if existing:
+            return existing
+        if self.target.is_sandbox:
+            self.sandbox_network()
+        self._upload_processor_code(options)
+        body = render.to_json(template)
+        parameters = [
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in render.parameter_values(options, template).items()
+        ]
+        tags = [
+            {"Key": LAUNCHED_BY_TAG, "Value": LAUNCHED_BY},
+            {"Key": LAUNCH_ID_TAG, "Value": launch_id[:256]},
+        ]
+        try:
+            reply = self._call(
+                "cloudformation",
+                "create_stack",
+                StackName=options.stack_name,
+                **self._template_argument(options.stack_name, body),
+                Parameters=parameters,
+                Capabilities=capabilities,
+                Tags=tags,
+                ClientRequestToken=_token(launch_id),
+                EnableTerminationProtection=bool(termination_protection),
+                OnFailure="ROLLBACK",
+            )
+        except CloudError as error:
+            if error.code == "AlreadyExistsException":
+                existing = self._same_launch(options.stack_name, launch_id)
+                if existing:
+                    return existing
+                raise CloudError(
+                    f"A stack named {options.stack_name} already exists in {self.region}.",
+                    "Choose another stack name, or open that stack from the stacks list.",
+                    error.code,
+                ) from error
+            raise
+        stack_id = reply["StackId"]
+        with self._lock:
+            self._stack_ids[options.stack_name] = stack_id
+        return stack_id
+
+    def _same_launch(self, name: str, launch_id: str) -> str | None:
+        """The id of the live stack ``name`` when it came from this launch."""
+        try:
+            stacks = self._call("cloudformation", "describe_stacks", StackName=name)["Stacks"]
+        except CloudError as error:
+            if error.code == "ValidationError":
+                return None
+            raise
+        for stack in stacks:
+            if _stack_tags(stack).get(LAUNCH_ID_TAG) == launch_id[:256]:
+                return stack["StackId"]
+        return None
+
+    # -- reading stacks ----------------------------------------------------------
+
+    def _describe(self, name: str) -> dict:
+        """DescribeStacks of a stack by name, or by the id this process knows (deleted stacks)."""
+        try:
+            stack = self._call("cloudformation", "describe_stacks", StackName=name)["Stacks"][0]
+        except CloudError as error:
+            if error.code != "ValidationError":
+                raise
+            stack_id = self._stack_ids.get(name) or self._deleted_stack_id(name)
+            if not stack_id:
+                raise CloudError(
+                    f"There is no stack named {name} in {self.region}.",
+                    "Check the name and the region; the stacks list shows what pushstack launched.",
+                    error.code,
+                ) from error
+            stack = self._call("cloudformation", "describe_stacks", StackName=stack_id)["Stacks"][0]
+        with self._lock:
+            self._stack_ids[stack["StackName"]] = stack["StackId"]
+        return stack
+
+    def _deleted_stack_id(self, name: str) -> str | None:
+        """The newest deleted stack of this name (ListStacks keeps them for 90 days)."""
+        if name.startswith("arn:"):
+            return name
+        newest = None
+        for summary in self._pages(
+            "cloudformation",
+            "list_stacks",
+            "StackSummaries",
+            limit=10,
+            StackStatusFilter=["DELETE_COMPLETE"],
+        ):
+            if summary.get("StackName") != name:
+                continue
+            if newest is None or _time(summary.get("CreationTime")) > _time(
+                newest.get("CreationTime")
+            ):
+                newest = summary
+        return newest["StackId"] if newest else None
+
+    def _parameters(self, stack: Mapping) -> dict[str, str]:
+        return {
+            item["ParameterKey"]: str(item.get("ParameterValue", ""))
+            for item in stack.get("Parameters") or ()
+        }
+
+    def _version(self, stack: Mapping) -> str:
+        return str(stack.get("LastUpdatedTime") or stack.get("CreationTime") or "")
 
     def stack(self, name: str) -> StackView:
-        raise NotImplementedError
+        """Status, parameters (secrets masked), outputs and tags of a stack."""
+        stack = self._describe(name)
+        template = self._deployed_template(stack["StackId"], self._version(stack))
+        secret = templates.secret_parameters(template) | _SECRET_PARAMETERS
+        parameters = self._parameters(stack)
+        masked = {key: (MASK if key in secret else value) for key, value in parameters.items()}
+        outputs = tuple(
+            Output(
+                item["OutputKey"], str(item.get("OutputValue", "")), item.get("Description") or ""
+            )
+            for item in stack.get("Outputs") or ()
+        )
+        returned = {output.key for output in outputs}
+        missing = ()
+        if ev.is_finished(stack["StackStatus"]) and not stack["StackStatus"].startswith("DELETE"):
+            missing = tuple(
+                key for key in templates.outputs(template, parameters) if key not in returned
+            )
+        return StackView(
+            name=stack["StackName"],
+            stack_id=stack["StackId"],
+            status=stack["StackStatus"],
+            reason=stack.get("StackStatusReason") or "",
+            created=_time(stack.get("CreationTime")),
+            updated=_time(stack.get("LastUpdatedTime")),
+            parameters=masked,
+            outputs=outputs,
+            tags=_stack_tags(stack),
+            termination_protection=bool(stack.get("EnableTerminationProtection")),
+            description=stack.get("Description") or "",
+            missing_outputs=missing,
+        )
 
     def resources(self, name: str) -> list[ResourceView]:
-        raise NotImplementedError
+        """The stack's resources (ListStackResources), in template order.
+
+        In the sandbox, resources of the template it skipped come back as
+        ``emulated=False`` rows.
+        """
+        stack = self._describe(name)
+        template = self._deployed_template(stack["StackId"], self._version(stack))
+        expected = templates.resources(template, self._parameters(stack))
+        rows = {}
+        for item in self._pages(
+            "cloudformation",
+            "list_stack_resources",
+            "StackResourceSummaries",
+            StackName=stack["StackId"],
+        ):
+            logical_id = item.get("LogicalResourceId") or ""
+            if not logical_id:
+                continue  # the sandbox's blank row for a resource it did not create
+            rows[logical_id] = ResourceView(
+                logical_id=logical_id,
+                resource_type=item.get("ResourceType") or expected.get(logical_id, ""),
+                physical_id=item.get("PhysicalResourceId") or "",
+                status=item.get("ResourceStatus") or "",
+                reason=item.get("ResourceStatusReason") or "",
+                updated=_time(item.get("LastUpdatedTimestamp")),
+            )
+        status = stack["StackStatus"]
+        if self.target.is_sandbox and ev.is_finished(status) and not status.startswith("DELETE"):
+            for logical_id, kind in expected.items():
+                if logical_id not in rows:
+                    rows[logical_id] = ResourceView(
+                        logical_id=logical_id,
+                        resource_type=kind,
+                        physical_id="",
+                        status="",
+                        reason="Not emulated in the sandbox",
+                        emulated=False,
+                    )
+        order = {logical_id: index for index, logical_id in enumerate(expected)}
+        return sorted(
+            rows.values(), key=lambda row: (order.get(row.logical_id, len(order)), row.logical_id)
+        )
+
+    # -- progress ----------------------------------------------------------------
+
+    def _read_events(self, stack_id: str) -> list[Event]:
+        """The current operation's events, oldest first, reading only pages not seen before."""
+        with self._lock:
+            watch = self._watches.get(stack_id)
+            known = list(watch.events) if watch else []
+        newest_known = known[-1].event_id if known else None
+        fresh: list[Event] = []
+        for page, item in enumerate(
+            self._pages(
+                "cloudformation",
+                "describe_stack_events",
+                "StackEvents",
+                limit=EVENT_PAGES,
+                StackName=stack_id,
+            )
+        ):
+            event = ev.event_from_api(item)
+            if event.event_id == newest_known:
+                break
+            fresh.append(event)
+            if not known and ev.is_operation_start(event, newest=page == 0):
+                break
+        combined = ev.current_operation(known + fresh[::-1])
+        with self._lock:
+            watch = self._watches.setdefault(stack_id, _Watch())
+            watch.events = combined
+            self._watches.move_to_end(stack_id)
+            while len(self._watches) > STACKS_REMEMBERED:
+                self._watches.popitem(last=False)
+        return combined
+
+    def _total(self, stack: Mapping, operation: list[Event]) -> int:
+        """Resources of the stack's template (Conditions resolved), read once per operation."""
+        stack_id = stack["StackId"]
+        start = operation[0].event_id if operation else ""
+        with self._lock:
+            watch = self._watches.setdefault(stack_id, _Watch())
+            if watch.template_for == start and watch.total:
+                return watch.total
+        try:
+            template = self._deployed_template(stack_id, self._version(stack))
+        except CloudError:
+            return 0
+        total = len(templates.resources(template, self._parameters(stack)))
+        with self._lock:
+            watch.template_for, watch.total = start, total
+        return total
 
     def progress(self, name: str) -> Progress:
-        raise NotImplementedError
+        """Status, done of total, the current operation's events, outputs and failure."""
+        stack = self._describe(name)
+        status = stack["StackStatus"]
+        operation = self._read_events(stack["StackId"])
+        total = self._total(stack, operation)
+        finished = ev.is_finished(status)
+        done = ev.done_count(operation)
+        if finished and status in ev.SUCCESS_STATUSES:
+            done = total
+        failure = ev.failure(operation)
+        if failure is None and status.endswith(("FAILED", "ROLLBACK_COMPLETE")):
+            failure = Failure(stack["StackName"], stack.get("StackStatusReason") or status)
+        return Progress(
+            name=stack["StackName"],
+            stack_id=stack["StackId"],
+            status=status,
+            reason=stack.get("StackStatusReason") or "",
+            done=min(done, total) if total else done,
+            total=max(total, done),
+            events=tuple(operation),
+            outputs={
+                item["OutputKey"]: str(item.get("OutputValue", ""))
+                for item in stack.get("Outputs") or ()
+            },
+            failure=failure,
+            finished=finished,
+            blocking=ev.blocking_resources(operation) if status == "DELETE_FAILED" else (),
+        )
+
+    # -- the stacks list and the update form -------------------------------------
 
     def list_stacks(self) -> list[StackSummary]:
-        raise NotImplementedError
+        """Live stacks launched by pushstack, newest first."""
+        summaries = [
+            StackSummary(
+                name=stack["StackName"],
+                stack_id=stack["StackId"],
+                status=stack["StackStatus"],
+                created=_time(stack.get("CreationTime")),
+                updated=_time(stack.get("LastUpdatedTime")),
+                reason=stack.get("StackStatusReason") or "",
+            )
+            for stack in self._pages("cloudformation", "describe_stacks", "Stacks")
+            if _stack_tags(stack).get(LAUNCHED_BY_TAG) == LAUNCHED_BY
+            and stack.get("StackStatus") != "DELETE_COMPLETE"
+        ]
+        epoch = datetime.min.replace(tzinfo=None)
+        return sorted(
+            summaries,
+            key=lambda s: s.created.replace(tzinfo=None) if s.created else epoch,
+            reverse=True,
+        )
 
     def stack_options(self, name: str) -> dict[str, object]:
-        raise NotImplementedError
+        """The stack's non-secret option values, for the update form.
+
+        Values come from its parameters; the shape (log processing, reused
+        tables) from its template. The crypto key is never returned.
+        """
+        stack = self._describe(name)
+        template = self._deployed_template(stack["StackId"], self._version(stack))
+        kinds = set(templates.resources(template).values())
+        values: dict[str, object] = {
+            "stack_name": stack["StackName"],
+            "region": self.region,
+            "log_processing": (
+                "processor"
+                if "AWS::Lambda::Function" in kinds
+                else "firehose"
+                if "AWS::KinesisFirehose::DeliveryStream" in kinds
+                else "none"
+            ),
+            "reuse_tables": "AWS::DynamoDB::Table" not in kinds,
+        }
+        by_parameter = {spec.parameter: spec for spec in SPECS.values() if spec.parameter}
+        for key, value in self._parameters(stack).items():
+            spec = by_parameter.get(key)
+            if spec is None or spec.kind == "secret" or value == MASK:
+                continue
+            if spec.kind == "list":
+                values[spec.name] = tuple(item for item in value.split(",") if item)
+            elif spec.kind == "int":
+                try:
+                    values[spec.name] = int(value)
+                except ValueError:
+                    values[spec.name] = value
+            else:
+                values[spec.name] = value
+        return values
+
+    # -- change sets -------------------------------------------------------------
 
     def create_change_set(
         self,
@@ -73,26 +651,231 @@ class Cloud:
         keep_crypto_key: bool,
         acknowledged: Iterable[str],
     ) -> str:
-        raise NotImplementedError
+        """A change set updating stack ``name`` to these options; returns its id.
+
+        Every non-secret value is given explicitly; with ``keep_crypto_key`` the
+        key and its revision keep their previous values, else ``options.crypto_key``
+        replaces them.
+        """
+        stack = self._describe(name)
+        options = dataclasses.replace(options, stack_name=stack["StackName"])
+        if not keep_crypto_key and not options.crypto_key:
+            raise CloudError(
+                "No new crypto key was given.",
+                "Keep the current key, or give the new key list (newest first).",
+                "ValidationError",
+            )
+        template = build_template(options)
+        capabilities = self._check_capabilities(template.to_dict(), acknowledged)
+        if self.target.is_sandbox:
+            self.sandbox_network()
+        self._upload_processor_code(options)
+        values = render.parameter_values(options, template)
+        parameters = []
+        for key in template.parameters:
+            if keep_crypto_key and key in _KEY_PARAMETERS:
+                parameters.append({"ParameterKey": key, "UsePreviousValue": True})
+            elif key in values:
+                parameters.append({"ParameterKey": key, "ParameterValue": values[key]})
+        change_set_name = f"pushstack-{int(time.time() * 1000)}"
+        reply = self._call(
+            "cloudformation",
+            "create_change_set",
+            StackName=stack["StackId"],
+            ChangeSetName=change_set_name,
+            ChangeSetType="UPDATE",
+            **self._template_argument(stack["StackName"], render.to_json(template)),
+            Parameters=parameters,
+            Capabilities=capabilities,
+            Tags=[{"Key": k, "Value": v} for k, v in _stack_tags(stack).items()],
+            Description="Update from pushstack",
+        )
+        return reply["Id"]
 
     def change_set(self, change_set_id: str) -> ChangeSetView:
-        raise NotImplementedError
+        """The change set's status and its resource changes, data at risk flagged."""
+        reply = self._call("cloudformation", "describe_change_set", ChangeSetName=change_set_id)
+        changes = []
+        token = reply.get("NextToken")
+        items = list(reply.get("Changes") or ())
+        while token:
+            more = self._call(
+                "cloudformation",
+                "describe_change_set",
+                ChangeSetName=change_set_id,
+                NextToken=token,
+            )
+            items += more.get("Changes") or ()
+            token = more.get("NextToken")
+        for item in items:
+            change = item.get("ResourceChange") or {}
+            action = change.get("Action", "")
+            kind = change.get("ResourceType", "")
+            logical_id = change.get("LogicalResourceId", "")
+            replacement = str(change.get("Replacement") or "")
+            changes.append(
+                Change(
+                    action=action,
+                    logical_id=logical_id,
+                    resource_type=kind,
+                    replacement=replacement,
+                    danger=_danger(action, kind, logical_id, replacement),
+                )
+            )
+        return ChangeSetView(
+            change_set_id=reply.get("ChangeSetId") or change_set_id,
+            stack_name=reply.get("StackName", ""),
+            status=reply.get("Status") or "",
+            execution_status=reply.get("ExecutionStatus") or "",
+            reason=reply.get("StatusReason") or "",
+            changes=tuple(changes),
+        )
 
     def execute_change_set(self, change_set_id: str) -> None:
-        raise NotImplementedError
+        self._call("cloudformation", "execute_change_set", ChangeSetName=change_set_id)
+
+    # -- delete and recovery -------------------------------------------------------
 
     def delete(self, name: str, retain: Iterable[str] = ()) -> None:
-        raise NotImplementedError
+        """Delete the stack. ``retain`` (logical ids) only after a failed delete."""
+        stack = self._describe(name)
+        retain = list(retain)
+        try:
+            self._call(
+                "cloudformation",
+                "delete_stack",
+                StackName=stack["StackId"],
+                **({"RetainResources": retain} if retain else {}),
+            )
+        except CloudError as error:
+            if "terminationprotection" in error.message.lower().replace(" ", ""):
+                raise CloudError(
+                    f"The stack {name} has termination protection on, so it cannot be deleted.",
+                    "Turn termination protection off (AWS console: Stack actions), then delete.",
+                    error.code,
+                ) from error
+            raise
 
     def continue_update_rollback(self, name: str, skip: Iterable[str] = ()) -> None:
-        raise NotImplementedError
+        """Resume a rollback stuck in UPDATE_ROLLBACK_FAILED, skipping the given resources."""
+        stack = self._describe(name)
+        skip = list(skip)
+        self._call(
+            "cloudformation",
+            "continue_update_rollback",
+            StackName=stack["StackId"],
+            **({"ResourcesToSkip": skip} if skip else {}),
+        )
+
+    # -- the account's choices -----------------------------------------------------
 
     def account_choices(self) -> AccountChoices:
-        raise NotImplementedError
+        """VPCs, subnets (public or private), key pairs and issued certificates of the account."""
+        if self.target.is_sandbox:
+            self.sandbox_network()
+        vpcs = [
+            Vpc(
+                vpc_id=item["VpcId"],
+                cidr=item.get("CidrBlock", ""),
+                name=_name_tag(item),
+                is_default=bool(item.get("IsDefault")),
+            )
+            for item in self._pages("ec2", "describe_vpcs", "Vpcs")
+        ]
+        tables = list(self._pages("ec2", "describe_route_tables", "RouteTables"))
+        subnets = [
+            Subnet(
+                subnet_id=item["SubnetId"],
+                vpc_id=item.get("VpcId", ""),
+                zone=item.get("AvailabilityZone", ""),
+                public=_is_public(item, tables),
+                cidr=item.get("CidrBlock", ""),
+                name=_name_tag(item),
+            )
+            for item in self._pages("ec2", "describe_subnets", "Subnets")
+        ]
+        problems = []
+        key_pairs: list[str] = []
+        certificates: list[Certificate] = []
+        for what, read in (
+            ("key pairs", lambda: key_pairs.extend(self._key_pairs())),
+            ("certificates", lambda: certificates.extend(self._certificates())),
+        ):
+            problems += _attempt(what, read)
+        return AccountChoices(
+            vpcs=tuple(sorted(vpcs, key=lambda v: (not v.is_default, v.name, v.vpc_id))),
+            subnets=tuple(
+                sorted(subnets, key=lambda s: (s.vpc_id, not s.public, s.zone, s.subnet_id))
+            ),
+            key_pairs=tuple(sorted(key_pairs)),
+            certificates=tuple(certificates),
+            problems=tuple(problems),
+        )
 
-    def sandbox_network(self):
-        """The seeded network of the sandbox in this region (``SandboxNetwork``), None for AWS."""
-        raise NotImplementedError
+    def _key_pairs(self) -> list[str]:
+        reply = self._call("ec2", "describe_key_pairs")
+        return [item["KeyName"] for item in reply.get("KeyPairs") or ()]
+
+    def _certificates(self) -> list[Certificate]:
+        return [
+            Certificate(
+                arn=item["CertificateArn"],
+                domain=item.get("DomainName", ""),
+                status=item.get("Status", "ISSUED"),
+            )
+            for item in self._pages(
+                "acm", "list_certificates", "CertificateSummaryList", CertificateStatuses=["ISSUED"]
+            )
+        ]
+
+
+def _attempt(what: str, read: Callable[[], object]) -> list[str]:
+    try:
+        read()
+    except CloudError as error:
+        return [f"The {what} could not be read: {error.message}"]
+    return []
+
+
+def _name_tag(item: Mapping) -> str:
+    for tag in item.get("Tags") or ():
+        if tag.get("Key") == "Name":
+            return tag.get("Value", "")
+    return ""
+
+
+def _is_public(subnet: Mapping, tables: list[Mapping]) -> bool:
+    """Whether the subnet's route table (its own, else the VPC's main one) routes to an internet gateway."""
+    own = main = None
+    for table in tables:
+        for association in table.get("Associations") or ():
+            if association.get("SubnetId") == subnet["SubnetId"]:
+                own = table
+            if association.get("Main") and table.get("VpcId") == subnet.get("VpcId"):
+                main = table
+    table = own or main
+    if table is None:
+        return bool(subnet.get("MapPublicIpOnLaunch"))
+    return any(
+        str(route.get("GatewayId", "")).startswith("igw-")
+        and route.get("DestinationCidrBlock") == "0.0.0.0/0"
+        for route in table.get("Routes") or ()
+    )
+
+
+def _danger(action: str, kind: str, logical_id: str, replacement: str) -> str | None:
+    """What a change does to data, in words, when it replaces or removes a data resource."""
+    what = DATA_TYPES.get(kind)
+    if what is None:
+        return None
+    what = what.format(id=logical_id)
+    if action == "Remove":
+        return f"Removes {what} from the stack; it is retained in the account but no longer used."
+    if action == "Modify" and replacement == "True":
+        return f"Replaces {what}: the stack would switch to a new, empty one (the old one is retained)."
+    if action == "Modify" and replacement == "Conditional":
+        return f"May replace {what}: the stack could switch to a new, empty one."
+    return None
 
 
 __all__ = ["LAUNCHED_BY_TAG", "LAUNCH_ID_TAG", "Cloud", "CloudError"]

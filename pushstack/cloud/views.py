@@ -60,6 +60,8 @@ class Progress:
     outputs: dict[str, str]
     failure: Failure | None
     finished: bool
+    # Resources whose deletion failed: a retried delete may retain them.
+    blocking: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         """The JSON API's shape: name, status, done, total, events, outputs, failure."""
@@ -82,6 +84,7 @@ class Progress:
             ],
             "outputs": dict(self.outputs),
             "failure": asdict(self.failure) if self.failure else None,
+            "blocking": list(self.blocking),
         }
 
 
@@ -178,6 +181,11 @@ class ChangeSetView:
     def pending(self) -> bool:
         """Whether AWS is still computing the change set (poll again)."""
         return self.status in ("CREATE_PENDING", "CREATE_IN_PROGRESS")
+
+    @property
+    def no_changes(self) -> bool:
+        """AWS found nothing to change (the change set failed for that reason only)."""
+        return self.status == "FAILED" and "didn't contain changes" in self.reason
 
     @property
     def dangers(self) -> tuple[Change, ...]:
