@@ -54,6 +54,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(wizard.bp)
     app.register_blueprint(preview.bp)
+    from webapp import cloud, stacks
+
+    cloud.init_app(app)
+    app.register_blueprint(stacks.bp)
     app.after_request(_security_headers)
     return app
 

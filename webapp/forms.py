@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
+from flask import has_request_context, request
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import (
     BooleanField,
     PasswordField,
@@ -74,6 +79,17 @@ class OptionsForm(FlaskForm):
 
     options: Options | None = None
 
+    def __init__(self, *args, **kwargs):
+        offer = account_offer()
+        if offer.prefill and not _is_submitted():
+            # The sandbox's seeded network, unless a share link or the caller says otherwise.
+            for name, value in offer.prefill.items():
+                kwargs.setdefault(name, value)
+        super().__init__(*args, **kwargs)
+        self.offer = offer
+        for name, (choices, hint) in offer.fields.items():
+            self[name].widget = WithChoices(self[name].widget, name, choices, hint)
+
     def validate(self, extra_validators=None) -> bool:
         """CSRF, then the options layer's checks: every bad or missing option at once,
         each message on its field."""
@@ -109,6 +125,114 @@ class OptionsForm(FlaskForm):
 
 for _name, _spec in SPECS.items():
     setattr(OptionsForm, _name, _field(_spec))
+
+
+@dataclass(frozen=True)
+class AccountOffer:
+    """Choices from the live target's account, by field: (value, label) pairs and a hint;
+    and, in the sandbox, the values the form starts with."""
+
+    fields: dict[str, tuple[list[tuple[str, str]], str]] = dataclass_field(default_factory=dict)
+    prefill: dict[str, object] = dataclass_field(default_factory=dict)
+
+
+def account_offer() -> AccountOffer:
+    """What the form offers from the account; nothing (typing only) when it is unreachable."""
+    from webapp import cloud  # the form works without any target
+
+    try:
+        access = cloud.get_access()
+        region = access.target().region
+        choices = access.account_choices()
+        network = access.sandbox_network()
+    except (KeyError, RuntimeError, cloud.CloudError):
+        return AccountOffer()
+    subnets = sorted(choices.subnets, key=lambda s: (not s.public, s.zone, s.subnet_id))
+    private_first = sorted(choices.subnets, key=lambda s: (s.public, s.zone, s.subnet_id))
+
+    def subnet_label(subnet) -> str:
+        kind = "public" if subnet.public else "private"
+        name = f" {subnet.name}" if subnet.name else ""
+        return f"{subnet.zone}, {kind}, {subnet.cidr} in {subnet.vpc_id}{name}"
+
+    where = f"In {region}, from your account"
+    fields = {
+        "vpc_id": (
+            [
+                (
+                    v.vpc_id,
+                    f"{v.cidr}{' ' + v.name if v.name else ''}{' (default)' if v.is_default else ''}",
+                )
+                for v in choices.vpcs
+            ],
+            f"{where}: pick one or type an id.",
+        ),
+        "subnet_ids": (
+            [(s.subnet_id, subnet_label(s)) for s in subnets],
+            f"{where} (public subnets first):",
+        ),
+        "private_subnet_ids": (
+            [(s.subnet_id, subnet_label(s)) for s in private_first],
+            f"{where} (private subnets first):",
+        ),
+        "messages_api_subnet_id": (
+            [(s.subnet_id, subnet_label(s)) for s in private_first],
+            f"{where}: pick one or type an id.",
+        ),
+        "key_name": ([(k, k) for k in choices.key_pairs], f"{where}: pick one or type a name."),
+        "certificate_arn": (
+            [(c.arn, f"{c.domain} {c.status}".strip()) for c in choices.certificates],
+            f"{where}: pick one or paste an ARN.",
+        ),
+    }
+    fields = {name: offer for name, offer in fields.items() if offer[0]}
+    prefill = {}
+    if network is not None:
+        prefill = {
+            "region": region,
+            "vpc_id": network.vpc_id,
+            "subnet_ids": "\n".join(network.public_subnet_ids),
+            "private_subnet_ids": "\n".join(network.private_subnet_ids),
+            "messages_api_subnet_id": (network.private_subnet_ids or ("",))[0],
+            "processor_code_bucket": network.code_bucket,
+        }
+    return AccountOffer(fields, {k: v for k, v in prefill.items() if v})
+
+
+class WithChoices:
+    """A field's own widget, plus the account's choices: a datalist for a one-line
+    input (typing stays possible), a list with add buttons under a list field."""
+
+    def __init__(self, inner, name: str, choices: list[tuple[str, str]], hint: str):
+        self.inner = inner
+        self.name = name
+        self.choices = choices
+        self.hint = hint
+
+    def __call__(self, field, **kwargs):
+        list_id = f"{self.name}-choices"
+        if field.type == "TextAreaField":
+            items = Markup("").join(
+                Markup(
+                    '<li><code>{0}</code> {1} <button type="button" class="add-choice" '
+                    'data-add-to="{2}" data-value="{0}" hidden>Add</button></li>'
+                ).format(value, label, self.name)
+                for value, label in self.choices
+            )
+            return self.inner(field, **kwargs) + Markup(
+                '<div class="account-choices" id="{}"><p class="help">{}</p><ul>{}</ul></div>'
+            ).format(list_id, self.hint, items)
+        options = Markup("").join(
+            Markup('<option value="{}" label="{}"></option>').format(value, label)
+            for value, label in self.choices
+        )
+        return self.inner(field, list=list_id, **kwargs) + Markup(
+            '<datalist id="{}">{}</datalist><p class="help account-hint">{}</p>'
+        ).format(list_id, options, self.hint)
+
+
+def _is_submitted() -> bool:
+    return has_request_context() and request.method in ("POST", "PUT", "PATCH", "DELETE")
 
 
 def share_query(options: Options) -> dict[str, str]:

@@ -1,0 +1,170 @@
+"""The wizard's door to the cloud: one target per process, built on first use, and
+the progress of each watched stack, shared by every browser that watches it.
+
+CloudFormation holds all the state; this module only keeps, per process, the
+target (AWS or the sandbox), one ``Cloud`` per region, a few seconds of each
+stack's progress and a minute of the account's network choices. However many
+browsers poll a stack, a process asks AWS for its events at most once per
+``PROGRESS_INTERVAL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+
+from pushstack.cloud import Cloud, CloudError, Target, resolve_target
+
+TARGET_RETRY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class _Entry:
+    fetched: float
+    value: object = None
+    error: CloudError | None = None
+
+
+class SharedCache:
+    """Values by key, fetched at most once per ``interval`` however many threads ask.
+
+    A failure is kept like a value, so a throttled or unreachable target is not
+    asked again by every waiting browser.
+    """
+
+    def __init__(self, interval: float, max_entries: int = 1000, clock=time.monotonic):
+        self.interval = interval
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[object, _Entry] = {}
+        self._locks: dict[object, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key, fetch: Callable[[], object]):
+        entry = self._fresh(key)
+        if entry is None:
+            with self._lock_for(key):
+                entry = self._fresh(key)  # another thread may have fetched it meanwhile
+                if entry is None:
+                    entry = self._fetch(key, fetch)
+        if entry.error is not None:
+            raise entry.error
+        return entry.value
+
+    def forget(self, key) -> None:
+        """Drop a key, so that the next ``get`` asks again (after a launch, a delete...)."""
+        with self._guard:
+            self._entries.pop(key, None)
+
+    def _fresh(self, key) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is not None and self._clock() - entry.fetched < self.interval:
+            return entry
+        return None
+
+    def _fetch(self, key, fetch) -> _Entry:
+        try:
+            entry = _Entry(self._clock(), value=fetch())
+        except CloudError as exc:
+            entry = _Entry(self._clock(), error=exc)
+        with self._guard:
+            self._entries[key] = entry
+            if len(self._entries) > self.max_entries:
+                oldest = min(self._entries, key=lambda k: self._entries[k].fetched)
+                self._entries.pop(oldest, None)
+                self._locks.pop(oldest, None)
+        return entry
+
+    def _lock_for(self, key) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
+class CloudAccess:
+    """The live target of this process, its clouds by region, and the shared caches."""
+
+    def __init__(self, config):
+        self._config = config
+        self._target: Target | None = None
+        self._target_error: tuple[float, CloudError] | None = None
+        self._clouds: dict[str, Cloud] = {}
+        self._lock = threading.Lock()
+        self.progress = SharedCache(config["PROGRESS_INTERVAL_SECONDS"])
+        self.choices = SharedCache(config["ACCOUNT_CHOICES_SECONDS"], max_entries=50)
+
+    def target(self) -> Target:
+        """The target, resolved once; a failure is remembered for a short while, so
+        that a missing target does not cost every page a slow attempt."""
+        with self._lock:
+            if self._target is not None:
+                return self._target
+            failed_at, error = self._target_error or (None, None)
+            if error is not None and time.monotonic() - failed_at < TARGET_RETRY_SECONDS:
+                raise error
+            try:
+                self._target = resolve_target(
+                    self._config.get("TARGET") or None,
+                    sandbox_url=self._config.get("SANDBOX_URL") or None,
+                )
+            except CloudError as exc:
+                self._target_error = (time.monotonic(), exc)
+                raise
+            return self._target
+
+    def cloud(self, region: str | None = None) -> Cloud:
+        target = self.target()
+        region = region or target.region
+        with self._lock:
+            if region not in self._clouds:
+                self._clouds[region] = Cloud(target, region)
+            return self._clouds[region]
+
+    def watch(self, name: str, region: str | None = None):
+        """The stack's progress, fetched at most once per interval for all watchers."""
+        cloud = self.cloud(region)
+        return self.progress.get((cloud.region, name), lambda: cloud.progress(name))
+
+    def changed(self, name: str, region: str | None = None) -> None:
+        """Forget a stack's cached progress after starting an operation on it."""
+        self.progress.forget((region or self.target().region, name))
+
+    def account_choices(self, region: str | None = None):
+        """The account's VPCs, subnets, key pairs and certificates; cached a minute."""
+        cloud = self.cloud(region)
+        return self.choices.get(("choices", cloud.region), cloud.account_choices)
+
+    def sandbox_network(self, region: str | None = None):
+        """The sandbox's seeded network (None for AWS), to pre-fill the form."""
+        cloud = self.cloud(region)
+        return self.choices.get(("network", cloud.region), cloud.sandbox_network)
+
+
+def init_app(app) -> None:
+    app.config.setdefault("TARGET", "auto")
+    app.config.setdefault("SANDBOX_URL", None)
+    app.config.setdefault("PROGRESS_INTERVAL_SECONDS", 2.0)
+    app.config.setdefault("ACCOUNT_CHOICES_SECONDS", 60.0)
+    app.extensions["pushstack_cloud"] = CloudAccess(app.config)
+    app.context_processor(_header)
+
+
+def get_access() -> CloudAccess:
+    return current_app.extensions["pushstack_cloud"]
+
+
+def target_label() -> str:
+    """What the page header says about the live target; never raises."""
+    try:
+        target = get_access().target()
+    except CloudError as exc:
+        return f"No target: {exc.message}"
+    account = f", account {target.account_id}" if target.account_id else ""
+    return f"{target.label}{account}"
+
+
+def _header() -> dict:
+    return {"target_label": target_label}

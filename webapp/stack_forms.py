@@ -1,0 +1,111 @@
+"""The forms of the stack pages: launch, update, delete and recovery (CSRF on each)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectMultipleField
+from wtforms.validators import DataRequired
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from pushstack.options import OptionsError, from_input
+from webapp.forms import OptionsForm
+
+ACKNOWLEDGE_MESSAGE = "Tick this box to confirm you have read what the stack creates and keeps."
+
+
+class LaunchForm(FlaskForm):
+    """The launch button under the preview, behind an explicit acknowledgement."""
+
+    acknowledge = BooleanField(
+        "I understand: launching creates IAM roles and resources that AWS charges for "
+        "while they run, and deleting the stack keeps its tables, secret and log bucket.",
+        validators=[DataRequired(message=ACKNOWLEDGE_MESSAGE)],
+        id="acknowledge",
+    )
+    termination_protection = BooleanField(
+        "Turn on termination protection (the stack cannot be deleted until it is turned off)",
+        id="termination_protection",
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A POST-only button: its CSRF token is the whole form."""
+
+
+class ExecuteForm(FlaskForm):
+    change_set_id = HiddenField(validators=[DataRequired()])
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class DeleteForm(FlaskForm):
+    """Delete; after a failed delete, the resources that blocked it may be kept instead."""
+
+    retain = CheckboxesField("Keep these resources instead of deleting them", choices=[])
+
+
+class ContinueRollbackForm(FlaskForm):
+    skip = CheckboxesField("Skip these resources (leave them as they are)", choices=[])
+
+
+class UpdateForm(OptionsForm):
+    """The options form, opened from a stack: its name and region are fixed, and an
+    empty crypto key keeps the stack's key."""
+
+    acknowledge = BooleanField(
+        "I understand: the update may replace nodes and change IAM roles; "
+        "I will see the changes before anything is applied.",
+        validators=[DataRequired(message=ACKNOWLEDGE_MESSAGE)],
+        id="acknowledge",
+    )
+
+    def __init__(self, *args, stack_name: str, region: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fixed = {"stack_name": stack_name, "region": region}
+        # What the stack is called and where it runs is not what an update changes.
+        for name, value in self.fixed.items():
+            self[name].data = value
+            self[name].render_kw = {**(self[name].render_kw or {}), "readonly": True}
+
+    @property
+    def keeps_crypto_key(self) -> bool:
+        return not (self.crypto_key.data or "").strip()
+
+    def validate(self, extra_validators=None) -> bool:
+        if not FlaskForm.validate(self, extra_validators):
+            return False
+        values = {**self.option_input(), **self.fixed}
+        reuse = bool(values.get("reuse_tables"))
+        if self.keeps_crypto_key and reuse:
+            # The stack's own key stays; from_input would ask for it to reuse the tables.
+            values["reuse_tables"] = False
+        try:
+            options = from_input(values, fill_secrets=False, require_deploy=True)
+        except OptionsError as exc:
+            self._attach(exc.errors)
+            return False
+        if not options.table_prefix:
+            self._attach({"table_prefix": "Give the stack's table prefix: its tables use it."})
+            return False
+        self.options = dataclasses.replace(options, reuse_tables=reuse)
+        return True
+
+
+def update_form_data(values: dict[str, object]) -> dict[str, object]:
+    """A stack's option values as the form's fields hold them (lists one per line)."""
+    data = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            data[name] = "\n".join(str(item) for item in value)
+        elif isinstance(value, bool):
+            data[name] = value
+        else:
+            data[name] = str(value)
+    return data

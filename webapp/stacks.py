@@ -1,0 +1,546 @@
+"""Launch a previewed stack, watch it, list, update and delete stacks, recover stuck ones.
+
+Every page asks CloudFormation (through ``webapp.cloud``) for the state it
+shows; nothing is kept here. Every AWS failure is shown as what happened and
+what to do (``CloudError.message`` and ``.advice``), never as a 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlencode
+
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from pushstack import render
+from pushstack.cloud import Cloud, CloudError
+from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
+from pushstack.options import REGIONS, SPECS, Options
+from pushstack.template import build_template
+from webapp import store
+from webapp.cloud import get_access
+from webapp.forms import LOG_PROCESSING_EXPLAINED
+from webapp.stack_forms import (
+    ConfirmForm,
+    ContinueRollbackForm,
+    DeleteForm,
+    ExecuteForm,
+    LaunchForm,
+    UpdateForm,
+    update_form_data,
+)
+
+bp = Blueprint("stacks", __name__)
+
+_NO_STORE = {"Cache-Control": "no-store"}
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+STACK_ID = re.compile(
+    r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:[0-9]{12}:stack/[A-Za-z0-9-]+/[0-9a-f-]+"
+)
+CHANGE_SET_ID = re.compile(r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:[0-9]{12}:changeSet/\S+")
+
+# What the template keeps on delete (DeletionPolicy Retain), in the user's words.
+RETAINED_TYPES = {
+    "AWS::DynamoDB::Table": "DynamoDB table",
+    "AWS::SecretsManager::Secret": "crypto key secret",
+    "AWS::S3::Bucket": "log bucket",
+}
+# What keeps costing money while the stack runs, in the user's words.
+COSTLY_TYPES = {
+    "AWS::AutoScaling::AutoScalingGroup": "EC2 instances (Auto Scaling groups)",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": "load balancers",
+    "AWS::DynamoDB::Table": "DynamoDB tables (per request and per GB stored)",
+    "AWS::ElastiCache::CacheCluster": "an ElastiCache Redis node",
+    "AWS::ElastiCache::ReplicationGroup": "an ElastiCache Redis node",
+    "AWS::KinesisFirehose::DeliveryStream": "a Firehose delivery stream",
+    "AWS::S3::Bucket": "S3 storage",
+    "AWS::SecretsManager::Secret": "a Secrets Manager secret",
+    "AWS::Lambda::Function": "Lambda invocations",
+}
+# Stuck states and the way out of each.
+RECOVERY = {
+    "ROLLBACK_COMPLETE": "delete",
+    "ROLLBACK_FAILED": "delete",
+    "DELETE_FAILED": "delete",
+    "UPDATE_ROLLBACK_FAILED": "continue_rollback",
+}
+
+
+# Launch, from the preview.
+
+
+@bp.post("/preview/<preview_id>/launch")
+def launch(preview_id: str):
+    options = store.recall(preview_id)
+    if options is None:
+        return render_template("expired.html"), 404, _NO_STORE
+    form = LaunchForm()
+    facts = launch_facts(options)
+    if not form.validate_on_submit():
+        return _launch_page(form, options, preview_id, facts), 422
+    access = get_access()
+    try:
+        cloud = access.cloud(options.region)
+        cloud.launch(
+            options,
+            acknowledged=facts["capabilities"],
+            termination_protection=form.termination_protection.data,
+            launch_id=launch_id(preview_id),
+        )
+    except CloudError as exc:
+        current_app.logger.info("launch of %s failed: %s", options.stack_name, exc.message)
+        return _launch_page(form, options, preview_id, facts, error=exc), _http_status(exc)
+    access.changed(options.stack_name, options.region)
+    return redirect(stack_url(options.stack_name, options.region), code=303)
+
+
+def launch_id(preview_id: str) -> str:
+    """The same for every submit of one preview: a double click makes one stack."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, preview_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def launch_facts(options: Options) -> dict:
+    """What the launch section states before the user acknowledges it."""
+    template = render.to_dict(build_template(options))
+    resources = template.get("Resources", {})
+    types = [resource["Type"] for resource in resources.values()]
+    iam_roles = sum(1 for kind in types if kind == "AWS::IAM::Role")
+    costly = sorted({COSTLY_TYPES[kind] for kind in types if kind in COSTLY_TYPES})
+    retained = [
+        (logical_id, RETAINED_TYPES.get(resource["Type"], resource["Type"]))
+        for logical_id, resource in resources.items()
+        if resource.get("DeletionPolicy") == "Retain"
+    ]
+    return {
+        "capabilities": Cloud.required_capabilities(template),
+        "iam_roles": iam_roles,
+        "costly": costly,
+        "retained": retained,
+        "total": len(resources),
+    }
+
+
+def _launch_page(form, options, preview_id, facts, error: CloudError | None = None):
+    return render_template(
+        "launch.html",
+        form=form,
+        options=options,
+        preview_id=preview_id,
+        launch=facts,
+        error=error,
+        target=_target_or_none(),
+    )
+
+
+@bp.app_context_processor
+def _launch_section():
+    """What ``_launch.html`` needs, inside the preview page that includes it."""
+
+    def launch_section(options: Options) -> dict:
+        return {"form": LaunchForm(), "facts": launch_facts(options), "target": _target_or_none()}
+
+    return {"launch_section": launch_section}
+
+
+# Watching.
+
+
+@bp.get("/stacks")
+def index():
+    region = _region()
+    try:
+        stacks = get_access().cloud(region).list_stacks()
+    except CloudError as exc:
+        return _error_page("Stacks could not be listed", exc)
+    now = datetime.now(UTC)
+    return (
+        render_template(
+            "stacks.html",
+            stacks=stacks,
+            region=region,
+            shown_region=region or get_access().target().region,
+            regions=REGIONS,
+            age=lambda when: _age(when, now),
+        ),
+        200,
+        _NO_STORE,
+    )
+
+
+@bp.get("/stacks/<name>")
+def show(name: str):
+    region = _region()
+    ref = _stack_ref(name)
+    access = get_access()
+    try:
+        cloud = access.cloud(region)
+        stack = cloud.stack(ref)
+    except CloudError as exc:
+        return _error_page(f"Stack {name}", exc, name=name, region=region)
+    problems = []
+    try:
+        progress = access.watch(ref, region)
+    except CloudError as exc:
+        progress, _ = None, problems.append(exc)
+    try:
+        resources = cloud.resources(ref)
+    except CloudError as exc:
+        resources, _ = [], problems.append(exc)
+    target = access.target()
+    return (
+        render_template(
+            "stack.html",
+            stack=stack,
+            progress=progress,
+            resources=resources,
+            problems=problems,
+            region=region,
+            ref=ref,
+            target=target,
+            recovery=RECOVERY.get(stack.status),
+            retained=retained_resources(resources, stack),
+            relaunch_url=_relaunch_url(),
+            api_url=url_for("stacks.api", name=name, **_ref_args(ref, name, region)),
+            confirm=ConfirmForm(),
+            rollback_form=_rollback_form(resources),
+            endpoint_flag=f" --endpoint-url {target.endpoint_url}" if target.endpoint_url else "",
+        ),
+        200,
+        _NO_STORE,
+    )
+
+
+@bp.get("/api/stacks/<name>")
+def api(name: str):
+    """The stack's progress as JSON, shared by every watcher of this process."""
+    region = _region()
+    ref = _stack_ref(name)
+    try:
+        progress = get_access().watch(ref, region)
+    except CloudError as exc:
+        status = _http_status(exc)
+        response = jsonify(
+            name=name, error=exc.message, advice=exc.advice, code=exc.code, retry=status >= 429
+        )
+        response.status_code = status
+        if status == 429:
+            response.headers["Retry-After"] = "10"
+        response.headers.update(_NO_STORE)
+        return response
+    response = jsonify(progress.as_dict())
+    response.headers.update(_NO_STORE)
+    return response
+
+
+# Update: the form from the stack's values, the change set, then execute.
+
+
+@bp.route("/stacks/<name>/update", methods=["GET", "POST"])
+def update(name: str):
+    region = _region()
+    cloud = None
+    try:
+        cloud = get_access().cloud(region)
+        stack = cloud.stack(name)
+        values = cloud.stack_options(name) if request.method == "GET" else {}
+    except CloudError as exc:
+        return _error_page(f"Update of {name}", exc, name=name, region=region)
+    form = UpdateForm(data=update_form_data(values), stack_name=name, region=region)
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 200 if request.method == "GET" else 422
+        return _update_page(form, stack, region), status, _NO_STORE
+    options = form.options
+    template = render.to_dict(build_template(options))
+    try:
+        change_set_id = cloud.create_change_set(
+            name,
+            options,
+            keep_crypto_key=form.keeps_crypto_key,
+            acknowledged=Cloud.required_capabilities(template),
+        )
+    except CloudError as exc:
+        return _update_page(form, stack, region, error=exc), _http_status(exc), _NO_STORE
+    return redirect(
+        url_for("stacks.change_set", name=name, id=change_set_id, **_region_args(region)),
+        code=303,
+    )
+
+
+def _update_page(form, stack, region, error: CloudError | None = None):
+    return render_template(
+        "update.html",
+        form=form,
+        stack=stack,
+        region=region,
+        error=error,
+        explained=LOG_PROCESSING_EXPLAINED,
+    )
+
+
+@bp.get("/stacks/<name>/change-set")
+def change_set(name: str):
+    region = _region()
+    change_set_id = request.args.get("id", "")
+    if not CHANGE_SET_ID.fullmatch(change_set_id):
+        return _error_page(
+            "No such change set", _not_found("This change set address is incomplete.")
+        )
+    try:
+        view = get_access().cloud(region).change_set(change_set_id)
+    except CloudError as exc:
+        return _error_page(f"Changes to {name}", exc, name=name, region=region)
+    form = ExecuteForm(data={"change_set_id": change_set_id})
+    return (
+        render_template("change_set.html", name=name, region=region, change_set=view, form=form),
+        200,
+        _NO_STORE,
+    )
+
+
+@bp.post("/stacks/<name>/change-set/execute")
+def execute(name: str):
+    region = _region()
+    form = ExecuteForm()
+    change_set_id = form.change_set_id.data or ""
+    if not form.validate_on_submit() or not CHANGE_SET_ID.fullmatch(change_set_id):
+        return _error_page("No such change set", _not_found("Open the change set again."))
+    access = get_access()
+    try:
+        access.cloud(region).execute_change_set(change_set_id)
+    except CloudError as exc:
+        return _error_page(f"Update of {name}", exc, name=name, region=region)
+    access.changed(name, region)
+    return redirect(stack_url(name, region), code=303)
+
+
+# Delete and recovery.
+
+
+@bp.route("/stacks/<name>/delete", methods=["GET", "POST"])
+def delete(name: str):
+    region = _region()
+    access = get_access()
+    try:
+        cloud = access.cloud(region)
+        stack = cloud.stack(name)
+        resources = cloud.resources(name)
+    except CloudError as exc:
+        return _error_page(f"Delete {name}", exc, name=name, region=region)
+    form = DeleteForm()
+    blocking = [r for r in resources if r.status == "DELETE_FAILED"]
+    form.retain.choices = [(r.logical_id, r.logical_id) for r in blocking]
+    relaunch = request.values.get("relaunch") == "1"
+    if request.method == "GET" or not form.validate_on_submit():
+        retained = retained_resources(resources, stack)
+        kept = {item["logical_id"] for item in retained}
+        return (
+            render_template(
+                "delete.html",
+                stack=stack,
+                region=region,
+                form=form,
+                blocking=blocking,
+                deleted=[r for r in resources if r.logical_id not in kept],
+                retained=retained,
+                relaunch=relaunch,
+            ),
+            (200 if request.method == "GET" else 422),
+            _NO_STORE,
+        )
+    again = ""
+    if relaunch:
+        try:
+            again = _relaunch_query(cloud.stack_options(name))
+        except CloudError:
+            again = urlencode({"stack_name": name, "region": region})
+    try:
+        cloud.delete(name, retain=form.retain.data or ())
+    except CloudError as exc:
+        return _error_page(f"Delete {name}", exc, name=name, region=region)
+    access.changed(name, region)
+    args = {"id": stack.stack_id, **_region_args(region)}
+    if again:
+        args["again"] = again
+    return redirect(url_for("stacks.show", name=name, **args), code=303)
+
+
+@bp.post("/stacks/<name>/continue-rollback")
+def continue_rollback(name: str):
+    region = _region()
+    access = get_access()
+    try:
+        cloud = access.cloud(region)
+        form = _rollback_form(cloud.resources(name))
+        if not form.validate_on_submit():
+            return _error_page("The form has expired", _not_found("Open the stack again."))
+        cloud.continue_update_rollback(name, skip=form.skip.data or ())
+    except CloudError as exc:
+        return _error_page(f"Rollback of {name}", exc, name=name, region=region)
+    access.changed(name, region)
+    return redirect(stack_url(name, region), code=303)
+
+
+def _rollback_form(resources) -> ContinueRollbackForm:
+    form = ContinueRollbackForm()
+    form.skip.choices = [
+        (r.logical_id, f"{r.logical_id} ({r.resource_type}): {r.reason or r.status}")
+        for r in resources
+        if r.status == "UPDATE_FAILED"
+    ]
+    return form
+
+
+def retained_resources(resources, stack=None) -> list[dict]:
+    """What a delete keeps, with its name and the command that removes it."""
+    outputs = stack.output_values if stack else {}
+    kept = []
+    for resource in resources:
+        what = RETAINED_TYPES.get(resource.resource_type)
+        if what is None:
+            continue
+        physical = resource.physical_id
+        if not physical and resource.resource_type == "AWS::SecretsManager::Secret":
+            physical = outputs.get("CryptoKeySecretArn", "")
+        kept.append(
+            {
+                "logical_id": resource.logical_id,
+                "what": what,
+                "physical_id": physical,
+                "emulated": resource.emulated,
+                "command": _removal_command(resource.resource_type, physical),
+            }
+        )
+    return kept
+
+
+def _removal_command(resource_type: str, physical_id: str) -> str:
+    if not physical_id:
+        return ""
+    if resource_type == "AWS::DynamoDB::Table":
+        return f"aws dynamodb delete-table --table-name {physical_id}"
+    if resource_type == "AWS::S3::Bucket":
+        return f"aws s3 rb s3://{physical_id} --force"
+    return f"aws secretsmanager delete-secret --secret-id {physical_id} --recovery-window-in-days 7"
+
+
+# Helpers.
+
+
+def stack_url(name: str, region: str | None = None) -> str:
+    return url_for("stacks.show", name=name, **_region_args(region))
+
+
+def _region_args(region: str | None) -> dict:
+    """The region as a query argument, unless it is the target's own."""
+    try:
+        default = get_access().target().region
+    except CloudError:
+        default = None
+    return {"region": region} if region and region != default else {}
+
+
+def _ref_args(ref: str, name: str, region: str | None) -> dict:
+    args = _region_args(region)
+    if ref != name:
+        args["id"] = ref
+    return args
+
+
+def _region() -> str | None:
+    region = request.args.get("region")
+    return region if region in REGIONS else None
+
+
+def _stack_ref(name: str) -> str:
+    """The stack's id when the URL gives one (a deleted stack is found only by id)."""
+    stack_id = request.args.get("id", "")
+    if stack_id and STACK_ID.fullmatch(stack_id) and f":stack/{name}/" in stack_id:
+        return stack_id
+    return name
+
+
+def _relaunch_query(values: dict) -> str:
+    """The form's share query for a new launch: same options, a fresh table prefix."""
+    query = {}
+    for key, value in values.items():
+        if key not in SPECS or key in ("crypto_key", "table_prefix") or value in (None, "", ()):
+            continue
+        if value is False:
+            continue
+        if value is True:
+            value = "y"
+        elif isinstance(value, list | tuple):
+            value = ",".join(value)
+        query[key] = str(value)
+    return urlencode(query)
+
+
+def _relaunch_url() -> str | None:
+    again = request.args.get("again")
+    if not again:
+        return None
+    pairs = [(k, v) for k, v in parse_qsl(again) if k in SPECS and k != "crypto_key"]
+    return url_for("wizard.form") + "?" + urlencode(pairs)
+
+
+def _target_or_none():
+    try:
+        return get_access().target()
+    except CloudError:
+        return None
+
+
+def _age(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return ""
+    seconds = max(0, int((now - when).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def _not_found(message: str) -> CloudError:
+    return CloudError(message, "", "NotFound")
+
+
+def _http_status(exc: CloudError) -> int:
+    code = exc.code or ""
+    if code in THROTTLING_CODES:
+        return 429
+    if code in DENIED_CODES:
+        return 403
+    if code == "NotFound" or (code == "ValidationError" and "not found" in exc.message.lower()):
+        return 404
+    if code == "AlreadyExistsException" or code == "TokenAlreadyExistsException":
+        return 409
+    if code in ("ValidationError", "InsufficientCapabilitiesException", "InvalidParameterValue"):
+        return 422
+    return 502
+
+
+def _error_page(title: str, exc: CloudError, *, name: str | None = None, region=None):
+    return (
+        render_template(
+            "stack_error.html",
+            title=title,
+            error=exc,
+            name=name,
+            region_args=_region_args(region),
+        ),
+        _http_status(exc),
+        _NO_STORE,
+    )
