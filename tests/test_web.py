@@ -277,10 +277,43 @@ def test_bad_input_shows_message_next_to_field_and_keeps_the_rest(
             assert shown.get(name, "").strip() == value, name
 
 
-def test_typed_crypto_key_is_dropped_with_a_note(client):
+def test_typed_crypto_key_is_kept_sealed_across_a_form_error(client):
+    """Issue 6 item 4: the key survives a form error, never in clear in the page."""
     page = submit(client, VALID_FORM, vpc_id="bad").get_data(as_text=True)
-    assert "never sent back" in page
+    assert "The crypto key you typed is kept" in page
     assert KNOWN_KEY not in page
+    shown = FormValues(page).values
+    assert shown["crypto_key"] == ""
+    assert shown["crypto_key_sealed"]
+    # The browser sends the corrected form back as it is: the key comes with it.
+    fixed = client.post("/", data={**shown, "vpc_id": VALID_FORM["vpc_id"]})
+    assert fixed.status_code == 303
+    path = urlsplit(fixed.headers["Location"]).path
+    assert KNOWN_KEY in client.get(path + "/parameters.json").get_data(as_text=True)
+    # In another browser session the sealed field is worth nothing: a new key is made.
+    other = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test"})
+    stranger = other.test_client()
+    moved = stranger.post("/", data={**shown, "vpc_id": VALID_FORM["vpc_id"]})
+    path = urlsplit(moved.headers["Location"]).path
+    assert KNOWN_KEY not in stranger.get(path + "/parameters.json").get_data(as_text=True)
+
+
+def test_a_typed_key_replaces_the_kept_one(client):
+    shown = FormValues(submit(client, VALID_FORM, vpc_id="bad").get_data(as_text=True)).values
+    other_key = "q0FZ0d3Vt1o9kLh4n0X2cW8uJ5yR7bT3eA6sD1fG2hI="
+    fixed = client.post(
+        "/", data={**shown, "vpc_id": VALID_FORM["vpc_id"], "crypto_key": other_key}
+    )
+    path = urlsplit(fixed.headers["Location"]).path
+    parameters = client.get(path + "/parameters.json").get_data(as_text=True)
+    assert other_key in parameters and KNOWN_KEY not in parameters
+
+
+def test_an_invalid_crypto_key_is_dropped_with_a_note(client):
+    page = submit(client, VALID_FORM, crypto_key="not-a-key").get_data(as_text=True)
+    assert "never sent back" in page
+    assert "not-a-key" not in page
+    assert "crypto_key_sealed" not in page
 
 
 def test_empty_post_asks_for_what_a_deployment_needs(client):
@@ -638,10 +671,11 @@ def test_pages_use_only_local_assets(client):
 
 
 def test_configuration_from_environment(monkeypatch):
-    monkeypatch.setenv("PUSHSTACK_SECRET_KEY", "from-the-environment")
+    secret = "from-the-environment-" + "0123456789abcdef" * 3
+    monkeypatch.setenv("PUSHSTACK_SECRET_KEY", secret)
     monkeypatch.setenv("PUSHSTACK_PREVIEW_TTL_SECONDS", "60")
     app = create_app()
-    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["SECRET_KEY"] == secret
     assert app.config["PREVIEW_TTL_SECONDS"] == 60
     assert not app.debug
 
@@ -658,7 +692,7 @@ def test_random_secret_key_only_on_localhost(monkeypatch):
     first, second = create_app(), create_app()
     assert first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
     with pytest.raises(RuntimeError, match="PUSHSTACK_SECRET_KEY"):
-        create_app({"HOST": "0.0.0.0"})
+        create_app({"BIND": "0.0.0.0:5000"})
 
 
 def test_preview_shows_indented_json_even_when_the_file_is_compact(client):

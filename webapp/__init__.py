@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
+from webapp import settings
+
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 csrf = CSRFProtect()
 
@@ -18,38 +18,25 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+HSTS = "max-age=63072000"  # two years, served only over TLS
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Defaults, then PUSHSTACK_* environment variables, then ``test_config``."""
+    """Defaults, then PUSHSTACK_* environment variables, then ``test_config``.
+
+    Raises ``settings.SettingsError`` when the settings are unsafe for where it serves.
+    """
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    app.config.from_mapping(
-        HOST="127.0.0.1",  # where scripts/serve listens; a random SECRET_KEY is only fine there
-        PREVIEW_TTL_SECONDS=30 * 60,
-        MAX_CONTENT_LENGTH=256 * 1024,
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
-        SESSION_COOKIE_SAMESITE="Lax",
-    )
-    app.config.from_prefixed_env(prefix="PUSHSTACK")
-    if test_config:
-        app.config.from_mapping(test_config)
-    if not app.config.get("SECRET_KEY"):
-        if app.config["HOST"] not in LOCAL_HOSTS:
-            raise RuntimeError(
-                "PUSHSTACK_SECRET_KEY must be set when the wizard serves on "
-                f"{app.config['HOST']}: sessions and CSRF tokens are signed with it."
-            )
-        # Local use: a fresh key per process; a restart only asks for a new form.
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    settings.load(app.config, test_config)
 
+    from webapp import auth, errors, preview, store, wizard
+
+    auth.init_app(app)  # before CSRFProtect: hosts, origins and the token are checked first
     csrf.init_app(app)
-
-    from webapp import errors, preview, store, wizard
-
     store.init_app(app)
     errors.init_app(app)
     app.register_blueprint(wizard.bp)
@@ -67,4 +54,9 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.endpoint != "static":
+        # Pages carry form tokens and a user's values: never kept by a browser or proxy.
+        response.headers.setdefault("Cache-Control", "no-store")
+    if current_app.config["TLS"]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response

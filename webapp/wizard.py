@@ -10,6 +10,9 @@ from webapp.forms import LOG_PROCESSING_EXPLAINED, OptionsForm
 
 bp = Blueprint("wizard", __name__)
 
+# The hidden field that carries a typed key, sealed, across a form error.
+KEPT_KEY_FIELD = "crypto_key_sealed"
+
 
 @bp.get("/")
 def form():
@@ -22,6 +25,10 @@ def form():
 @bp.post("/")
 def submit():
     form = OptionsForm()
+    # The key kept (sealed) from an earlier round, unless the user typed another.
+    kept_key = store.unseal_key(request.form.get(KEPT_KEY_FIELD))
+    if kept_key and not (form.crypto_key.data or "").strip():
+        form.crypto_key.data = kept_key
     if not form.validate_on_submit():
         return _render(form), 422
     preview_id = store.remember(form.options)
@@ -29,11 +36,17 @@ def submit():
 
 
 def _render(form: OptionsForm) -> str:
-    # A typed key is never sent back; say so, so the user knows to enter it again.
-    key_dropped = bool(form.crypto_key.data) and request.method == "POST"
+    """The form; after a failed submit, a valid key travels on sealed, never in clear."""
+    typed_key = (form.crypto_key.data or "").strip() if request.method == "POST" else ""
+    sealed_key = None
+    if typed_key and not form.crypto_key.errors:
+        sealed_key = store.seal_key(typed_key)
     return render_template(
         "form.html",
         form=form,
         explained=LOG_PROCESSING_EXPLAINED,
-        key_dropped=key_dropped,
+        key_dropped=bool(typed_key) and sealed_key is None,
+        key_kept=sealed_key is not None,
+        sealed_key=sealed_key,
+        kept_key_field=KEPT_KEY_FIELD,
     )

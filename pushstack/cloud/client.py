@@ -33,7 +33,6 @@ from pushstack.cloud.views import (
     Vpc,
 )
 from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options
-from pushstack.template import build_template
 
 LAUNCHED_BY_TAG = "pushstack:launched-by"
 LAUNCH_ID_TAG = "pushstack:launch-id"
@@ -53,6 +52,13 @@ _SECRET_PARAMETERS = {
 _KEY_PARAMETERS = (SPECS["crypto_key"].parameter, CRYPTO_KEY_REVISION.parameter)
 _SANDBOX_NETWORKS: dict[tuple[str, str], tuple[float, object]] = {}
 _SANDBOX_LOCK = threading.Lock()
+
+
+def build_template(options: Options):
+    """The stack's template (imported on use: reading stacks needs no troposphere model)."""
+    from pushstack.template import build_template as build
+
+    return build(options)
 
 
 def _token(launch_id: str) -> str:

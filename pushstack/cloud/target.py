@@ -18,9 +18,9 @@ SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": 
 
 # Standard retry mode: exponential backoff with jitter on throttling and
 # transient errors; after the last attempt the error becomes a CloudError.
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 5  # in all, the first try included
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     connect_timeout=5,
     read_timeout=60,
 )

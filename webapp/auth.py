@@ -1,0 +1,200 @@
+"""Who may use the wizard: trusted host names, same-origin changes, and the access token.
+
+Checked before anything else on every request, in this order:
+1. the Host header names the wizard (Flask's TRUSTED_HOSTS: no DNS rebinding);
+2. on loopback, the peer is this machine (whatever server runs the app);
+3. a state-changing request comes from the wizard's own pages (Origin, else Referer);
+4. with PUSHSTACK_ACCESS_TOKEN, the browser signed in (or an API call gives the
+   token as ``Authorization: Bearer``), compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from werkzeug.exceptions import SecurityError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from wtforms import HiddenField, PasswordField
+
+from webapp import store
+
+bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
+
+_SIGNED_IN = "access"
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+# Reachable without the token: the sign-in page and what it needs to look right.
+_OPEN_ENDPOINTS = ("static", "auth.signin", "auth.check_token", "preview.highlight_css")
+
+
+class SignInForm(FlaskForm):
+    token = PasswordField(
+        "Access token",
+        description="The PUSHSTACK_ACCESS_TOKEN the wizard was started with.",
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autofocus": True},
+        id="token",
+    )
+    next = HiddenField()
+
+
+def init_app(app) -> None:
+    """Register the checks; call before CSRFProtect so that they run first."""
+    for check in (_trusted_host, _local_peer, _same_origin, _access):
+        app.before_request(check)
+    app.register_blueprint(bp)
+    app.context_processor(lambda: {"access_token_required": bool(app.config["ACCESS_TOKEN"])})
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = FromNamedProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
+
+
+def _trusted_host():
+    # Flask found the Host untrusted while routing; stop before any other check runs.
+    if isinstance(request.routing_exception, SecurityError):
+        raise request.routing_exception
+
+
+def _local_peer():
+    """Served for this machine only, the wizard answers nobody else, however it was started."""
+    if current_app.config["EXPOSED"] or not request.remote_addr:
+        return None
+    if not _is_loopback(request.remote_addr):
+        abort(
+            403,
+            "This wizard serves only the machine it runs on. To serve it to others, "
+            "follow the Security section of its README (access token, TLS, trusted hosts).",
+        )
+    return None
+
+
+def _same_origin():
+    """A form on another site (or another port of this machine) cannot post here."""
+    if request.method in _SAFE_METHODS:
+        return None
+    source = request.headers.get("Origin")
+    if source is None and request.referrer:
+        parts = urlsplit(request.referrer)
+        source = f"{parts.scheme}://{parts.netloc}"
+    if source is not None and source != f"{request.scheme}://{request.host}":
+        abort(
+            403,
+            "This request came from another site, not from the wizard's own pages. "
+            "Open the wizard and use its form.",
+        )
+    return None
+
+
+def _access():
+    token = current_app.config["ACCESS_TOKEN"]
+    if not token or request.endpoint in _OPEN_ENDPOINTS or signed_in():
+        return None
+    if request.path.startswith("/api/"):
+        if _bearer_matches(token):
+            return None
+        response = jsonify(error="Give the access token as 'Authorization: Bearer <token>'.")
+        return response, 401, {"WWW-Authenticate": 'Bearer realm="pushstack"'}
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("auth.signin", next=target), code=303)
+
+
+def signed_in() -> bool:
+    token = current_app.config["ACCESS_TOKEN"]
+    if not token:
+        return True
+    return hmac.compare_digest(session.get(_SIGNED_IN, ""), _fingerprint(token))
+
+
+def _bearer_matches(token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _fingerprint(token: str) -> str:
+    """What the session keeps: proof of sign-in with this token (a new token signs all out)."""
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(secret, b"access " + token.encode(), hashlib.sha256).hexdigest()
+
+
+@bp.get("/signin")
+def signin():
+    form = SignInForm(formdata=None, next=_safe_next(request.args.get("next")))
+    return render_template("signin.html", form=form, wrong=False)
+
+
+@bp.post("/signin")
+def check_token():
+    form = SignInForm()
+    token = current_app.config["ACCESS_TOKEN"]
+    if not token:
+        return redirect(url_for("wizard.form"), code=303)
+    if not form.validate_on_submit():
+        return render_template("signin.html", form=form, wrong=False), 400
+    if not hmac.compare_digest((form.token.data or "").strip().encode(), token.encode()):
+        log.warning("Wrong access token from %s", request.remote_addr)
+        form.token.data = ""
+        return render_template("signin.html", form=form, wrong=True), 401
+    # A new session: nothing of a session planted before sign-in carries over.
+    session.clear()
+    store.start_session()
+    session[_SIGNED_IN] = _fingerprint(token)
+    return redirect(_safe_next(form.next.data) or url_for("wizard.form"), code=303)
+
+
+@bp.post("/signout")
+def signout():
+    session.clear()
+    store.start_session()
+    return redirect(url_for("auth.signin"), code=303)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path of this site: no redirect elsewhere through the sign-in page."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class FromNamedProxies:
+    """Werkzeug's ProxyFix, applied only to requests whose peer is a named proxy."""
+
+    def __init__(self, app, proxies: list[str]):
+        self.app = app
+        self.fixed = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_port=1)
+        self.networks = [ipaddress.ip_network(proxy, strict=False) for proxy in proxies]
+
+    def __call__(self, environ, start_response):
+        try:
+            peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+        except ValueError:
+            peer = None
+        if peer is not None and any(peer in network for network in self.networks):
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)

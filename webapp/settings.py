@@ -1,0 +1,195 @@
+"""The wizard's settings: defaults, then PUSHSTACK_* environment variables, then a test dict.
+
+Also the guard for serving beyond this machine. The start command (gunicorn
+with ``gunicorn.conf.py``) writes what it really binds into PUSHSTACK_BIND
+and whether it speaks TLS into PUSHSTACK_TLS before any worker starts; off
+loopback (or behind a proxy, which is the same thing) the wizard then refuses
+to start without a strong secret key, an access token, TLS and the host names
+it is reached by.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+import secrets
+import string
+
+DEFAULTS = {
+    "PREVIEW_TTL_SECONDS": 30 * 60,
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session cookie
+    # Flask-WTF's strict Referer check over HTTPS fails with Referrer-Policy:
+    # no-referrer; the Origin check of webapp.auth takes its place.
+    "WTF_CSRF_SSL_STRICT": False,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "ACCESS_TOKEN": "",
+    "TRUSTED_PROXIES": "",
+    "BIND": "",
+    "TLS": False,
+}
+
+# Read from the environment as written: from_prefixed_env would parse "1234" as a number.
+RAW_STRINGS = ("SECRET_KEY", "ACCESS_TOKEN", "TRUSTED_HOSTS", "TRUSTED_PROXIES", "BIND")
+
+# What the Host header may say by default (any port). Werkzeug cannot match IPv6
+# literals, so a wizard reached as [::1] needs a name such as localhost.
+DEFAULT_TRUSTED_HOSTS = ("127.0.0.1", "localhost")
+SECRET_KEY_BITS = 256
+ACCESS_TOKEN_BITS = 128
+HOW_TO_MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105 (a command, not a secret)
+
+COOKIE_NAME = "pushstack_session"
+
+
+class SettingsError(RuntimeError):
+    """Settings the wizard cannot start with; the message says what to set."""
+
+
+def load(config, test_config: dict | None = None, environ=None) -> None:
+    """Fill a Flask ``config``; raises ``SettingsError`` naming every problem at once."""
+    environ = os.environ if environ is None else environ
+    config.from_mapping(DEFAULTS)
+    config.from_prefixed_env(prefix="PUSHSTACK")
+    for name in RAW_STRINGS:
+        if f"PUSHSTACK_{name}" in environ:
+            config[name] = environ[f"PUSHSTACK_{name}"]
+    if test_config:
+        config.from_mapping(test_config)
+
+    config["BIND"] = _items(config.get("BIND"))
+    config["TRUSTED_PROXIES"] = _items(config.get("TRUSTED_PROXIES"))
+    hosts_given = config.get("TRUSTED_HOSTS") is not None
+    config["TRUSTED_HOSTS"] = _items(config.get("TRUSTED_HOSTS")) or list(DEFAULT_TRUSTED_HOSTS)
+    config["TRUSTED_HOSTS"] = [_bare_host(host) for host in config["TRUSTED_HOSTS"]]
+    exposed = is_exposed(config["BIND"], config["TRUSTED_PROXIES"])
+    tls = bool(config.get("TLS")) or bool(config["TRUSTED_PROXIES"])
+    config["EXPOSED"], config["TLS"] = exposed, tls
+
+    problems = []
+    secret = config.get("SECRET_KEY")
+    from_environment = "PUSHSTACK_SECRET_KEY" in environ
+    if secret is not None and not isinstance(secret, str | bytes):
+        problems.append("SECRET_KEY must be a string.")
+    elif secret and (exposed or from_environment) and not strong(secret, SECRET_KEY_BITS):
+        problems.append(
+            "PUSHSTACK_SECRET_KEY is too weak: give at least 32 random bytes, for "
+            f"example what `{HOW_TO_MAKE_A_SECRET}` prints."
+        )
+    for proxy in config["TRUSTED_PROXIES"]:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(
+                f"PUSHSTACK_TRUSTED_PROXIES: {proxy!r} is not an IP address or network."
+            )
+    token = config.get("ACCESS_TOKEN") or ""
+    if not isinstance(token, str):
+        problems.append("ACCESS_TOKEN must be a string.")
+    elif token and not strong(token, ACCESS_TOKEN_BITS):
+        problems.append(
+            "PUSHSTACK_ACCESS_TOKEN is too weak: give at least 16 random bytes, for "
+            "example what `python3 -c 'import secrets; print(secrets.token_urlsafe(24))'` prints."
+        )
+    if exposed:
+        where = ", ".join(config["BIND"]) or "behind the proxy " + ", ".join(
+            config["TRUSTED_PROXIES"]
+        )
+        if not secret:
+            problems.append(
+                "Set PUSHSTACK_SECRET_KEY (the same for every process): sessions, form "
+                f"tokens and sealed previews depend on it. Make one with `{HOW_TO_MAKE_A_SECRET}`."
+            )
+        if not token:
+            problems.append(
+                "Set PUSHSTACK_ACCESS_TOKEN: whoever reaches the wizard can launch stacks "
+                "with its AWS credentials; the token is asked for on a sign-in page."
+            )
+        if not tls:
+            problems.append(
+                "Serve with TLS: give gunicorn --certfile and --keyfile, or run it behind "
+                "a TLS proxy named in PUSHSTACK_TRUSTED_PROXIES (its IP addresses)."
+            )
+        if not hosts_given:
+            problems.append(
+                "Set PUSHSTACK_TRUSTED_HOSTS to the host names the wizard is reached by "
+                "(comma-separated), so that no other name (DNS rebinding) is answered."
+            )
+        if problems:
+            problems.insert(0, f"The wizard serves beyond this machine ({where}):")
+    if problems:
+        raise SettingsError("\n  ".join(problems))
+
+    if not secret:
+        # Loopback only: a fresh key per process (scripts/serve exports one for all its
+        # workers); a restart only asks for a new form.
+        config["SECRET_KEY"] = secrets.token_urlsafe(32)
+    config.setdefault("SESSION_COOKIE_NAME", COOKIE_NAME)
+    if config["SESSION_COOKIE_NAME"] == "session":  # Flask's default, shared by every local app
+        config["SESSION_COOKIE_NAME"] = COOKIE_NAME
+    if tls:
+        config["SESSION_COOKIE_SECURE"] = True
+        if not config["SESSION_COOKIE_NAME"].startswith("__Host-"):
+            config["SESSION_COOKIE_NAME"] = "__Host-" + config["SESSION_COOKIE_NAME"]
+        config["PREFERRED_URL_SCHEME"] = "https"
+
+
+def is_exposed(bind: list[str], trusted_proxies: list[str]) -> bool:
+    """Whether anyone but this machine can reach the wizard: a non-loopback bind, or a proxy."""
+    return bool(trusted_proxies) or any(not is_loopback_bind(address) for address in bind)
+
+
+def is_loopback_bind(address: str) -> bool:
+    """A gunicorn bind address ("host:port", "[::1]:port", "unix:PATH") reachable only locally."""
+    if address.startswith("unix:"):
+        return True  # a file only local processes open (a proxy in front must be named)
+    if address.startswith("fd://"):
+        return False  # inherited: where it listens is not known
+    host = address
+    if host.startswith("["):
+        host = host[1 : host.index("]")] if "]" in host else host[1:]
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def strong(value: str | bytes, bits: int) -> bool:
+    """Whether a secret given as text can hold ``bits`` random bits (hex, base64 or any text)."""
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    if len(set(text)) < 8:
+        return False  # "aaaa...", "abababab...": long but guessable
+    if all(c in string.hexdigits for c in text):
+        per_char = 4
+    elif re.fullmatch(r"[A-Za-z0-9_\-+/=]+", text):
+        per_char = 6
+    else:
+        per_char = math.log2(95)
+    return len(text.rstrip("=")) * per_char >= bits
+
+
+def _items(value) -> list[str]:
+    """A list setting from a list, or from text separated by commas or spaces."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = re.split(r"[,\s]+", value)
+    return [str(item).strip() for item in value if str(item).strip()]
+
+
+def _bare_host(host: str) -> str:
+    """A trusted host without its port (Werkzeug ignores ports): "[::1]:5000" -> "[::1]"."""
+    if host.startswith("["):
+        return host[: host.index("]") + 1] if "]" in host else host
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    if host.count(":") > 1:
+        return f"[{host}]"  # a bare IPv6 address, as a Host header writes it
+    return host
