@@ -28,9 +28,29 @@ def fake_session() -> boto3.Session:
     )
 
 
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# A call the Stubber does not answer goes to a closed local port, never to AWS.
+NOWHERE = f"http://127.0.0.1:{_closed_port()}"
+
+
 @pytest.fixture
 def cloud():
-    return Cloud(Target("aws", "us-east-1", ACCOUNT, None, fake_session()))
+    return Cloud(Target("aws", "us-east-1", ACCOUNT, NOWHERE, fake_session()))
+
+
+@pytest.fixture
+def no_tables(cloud):
+    """DynamoDB has no tables of the launch's prefix."""
+    with Stubber(cloud._client("dynamodb")) as stubber:
+        stubber.add_client_error(
+            "describe_table", "ResourceNotFoundException", "Requested resource not found"
+        )
+        yield stubber
 
 
 @pytest.fixture
@@ -175,7 +195,7 @@ def test_capabilities_are_never_granted_without_acknowledgement(cloud, cfn):
     cfn.assert_no_pending_responses()  # nothing was sent to AWS
 
 
-def test_insufficient_capabilities_from_aws(cloud, cfn):
+def test_insufficient_capabilities_from_aws(cloud, cfn, no_tables):
     from variants import VARIANTS
 
     cfn.add_client_error(
@@ -209,7 +229,7 @@ def _stack(launch_id: str) -> dict:
     }
 
 
-def test_a_taken_name_says_so(cloud, cfn):
+def test_a_taken_name_says_so(cloud, cfn, no_tables):
     from variants import VARIANTS
 
     cfn.add_client_error(
@@ -225,7 +245,7 @@ def test_a_taken_name_says_so(cloud, cfn):
     assert "another stack name" in caught.value.advice
 
 
-def test_a_double_submit_returns_the_first_stack(cloud, cfn):
+def test_a_double_submit_returns_the_first_stack(cloud, cfn, no_tables):
     """The second request of a double click loses the race to create: it gets the first's id."""
     from variants import VARIANTS
 
@@ -249,12 +269,6 @@ def test_no_credentials(no_credentials, one_attempt):
     assert "AWS_PROFILE" in caught.value.advice
     with pytest.raises(CloudError, match="No AWS credentials"):
         resolve_target("aws")
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_an_unreachable_target(one_attempt):

@@ -324,10 +324,12 @@ class Cloud:
         existing = self._same_launch(options.stack_name, launch_id)
         if existing:
             return existing
+        self._check_tables_free(options)
         if self.target.is_sandbox:
             self.sandbox_network()
         self._upload_processor_code(options)
-        body = render.to_json(template)
+        # Pretty, for whoever reads it in the console; uploaded when past the inline limit.
+        body = render.to_json(template, indent=2)
         parameters = [
             {"ParameterKey": key, "ParameterValue": value}
             for key, value in render.parameter_values(options, template).items()
@@ -364,6 +366,24 @@ class Cloud:
         with self._lock:
             self._stack_ids[options.stack_name] = stack_id
         return stack_id
+
+    def _check_tables_free(self, options: Options) -> None:
+        """New tables cannot take names kept from an earlier deployment: say so before
+        CloudFormation fails half-way (or the sandbox fails without a readable answer)."""
+        if options.reuse_tables:
+            return
+        name = options.table_name("router")
+        try:
+            self._call("dynamodb", "describe_table", TableName=name)
+        except CloudError:
+            return  # not found (or not allowed to look): CloudFormation will tell
+        raise CloudError(
+            f"DynamoDB tables with the prefix {options.table_prefix} already exist "
+            f"({name}, kept from an earlier deployment).",
+            "Reuse them (tick Reuse existing tables and give the same crypto key), "
+            "or choose another table prefix.",
+            "ResourceInUseException",
+        )
 
     def _same_launch(self, name: str, launch_id: str) -> str | None:
         """The id of the live stack ``name`` when it came from this launch."""
@@ -637,7 +657,7 @@ class Cloud:
             if spec is None or spec.kind == "secret" or value == MASK:
                 continue
             if spec.kind == "list":
-                values[spec.name] = tuple(item for item in value.split(",") if item)
+                values[spec.name] = _list_value(value)
             elif spec.kind == "int":
                 try:
                     values[spec.name] = int(value)
@@ -687,10 +707,10 @@ class Cloud:
         reply = self._call(
             "cloudformation",
             "create_change_set",
-            StackName=stack["StackId"],
+            StackName=stack["StackName"],  # the sandbox finds an update's stack by name only
             ChangeSetName=change_set_name,
             ChangeSetType="UPDATE",
-            **self._template_argument(stack["StackName"], render.to_json(template)),
+            **self._template_argument(stack["StackName"], render.to_json(template, indent=2)),
             Parameters=parameters,
             Capabilities=capabilities,
             Tags=[{"Key": k, "Value": v} for k, v in _stack_tags(stack).items()],
@@ -833,6 +853,14 @@ class Cloud:
                 "acm", "list_certificates", "CertificateSummaryList", CertificateStatuses=["ISSUED"]
             )
         ]
+
+
+def _list_value(value: str) -> tuple[str, ...]:
+    """Items of a list parameter's value: "a,b" from AWS; the sandbox answers "['a', 'b']"."""
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    items = (item.strip().strip("'\"") for item in value.split(","))
+    return tuple(item for item in items if item)
 
 
 def _attempt(what: str, read: Callable[[], object]) -> list[str]:

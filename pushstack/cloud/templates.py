@@ -17,15 +17,6 @@ IAM_TYPES = {
     "AWS::IAM::AccessKey": None,
     "AWS::IAM::UserToGroupAddition": None,
 }
-# Accepted by the sandbox but not created there: they come back as blank rows.
-NOT_EMULATED_TYPES = {
-    "AWS::SecretsManager::Secret",
-    "AWS::KinesisFirehose::DeliveryStream",
-    "AWS::ElastiCache::CacheCluster",
-    "AWS::ElastiCache::ReplicationGroup",
-    "AWS::ElastiCache::SubnetGroup",
-    "AWS::ElastiCache::ParameterGroup",
-}
 
 
 class _Loader(yaml.SafeLoader):
