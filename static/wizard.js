@@ -48,7 +48,28 @@ function setupCopyButtons() {
   });
 }
 
+// GOV.UK's error summary: focused on load, so it is read first; each link focuses its
+// field and scrolls its label (or the radios' question) into view with it.
+function setupErrorSummary() {
+  const summary = document.getElementById("error-summary");
+  if (!summary) return;
+  summary.focus();
+  summary.querySelectorAll("a[href^='#']").forEach((link) => {
+    link.addEventListener("click", (event) => {
+      const input = document.getElementById(link.getAttribute("href").slice(1));
+      if (!input) return;
+      event.preventDefault();
+      const fieldset = input.closest("fieldset");
+      const legend = input.type === "radio" && fieldset ? fieldset.querySelector("legend") : null;
+      const label = legend || document.querySelector(`label[for="${input.id}"]`) || input;
+      label.scrollIntoView();
+      input.focus({ preventScroll: true });
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setupErrorSummary();
   setupCryptoKey();
   setupCopyButtons();
 });

@@ -4,7 +4,7 @@ import pytest
 
 from pushstack import lint as lint_module
 from pushstack.lint import Finding, findings
-from pushstack.options import LOG_PROCESSING_CHOICES, Options
+from pushstack.options import LOG_PROCESSING_CHOICES, REGIONS, Options
 
 TABLE = {
     "Type": "AWS::DynamoDB::Table",
@@ -123,3 +123,30 @@ def real_template_json(request):
 def test_real_template_has_no_errors(real_template_json):
     errors = [f for f in findings(real_template_json, regions=["us-east-1"]) if f.level == "error"]
     assert errors == []
+
+
+def test_by_default_every_region_is_linted_at_once():
+    assert lint_module.DEFAULT_REGIONS == REGIONS
+
+
+# A resource type that some regions lack: cfn-lint names each such region.
+REGIONAL = json.dumps({"Resources": {"F": {"Type": "AWS::IoTFleetWise::Campaign"}}})
+
+
+def test_a_finding_of_some_regions_names_them():
+    missing = [f for f in findings(REGIONAL) if f.rule == "E3006"]
+    assert missing and all(len(f.regions) == 1 for f in missing)
+    assert {f.regions[0] for f in missing} < set(REGIONS)
+
+
+def test_for_region_keeps_the_findings_of_that_region_and_of_all():
+    everywhere = [f for f in findings(REGIONAL) if not f.regions]
+    assert everywhere  # the missing required properties
+    lacking = {f.regions[0] for f in findings(REGIONAL) if f.regions}
+    absent = sorted(lacking)[0]
+    present = sorted(set(REGIONS) - lacking)[0]
+    assert lint_module.for_region(findings(REGIONAL), present) == everywhere
+    here = lint_module.for_region(findings(REGIONAL), absent)
+    assert [f for f in here if f.regions] == [
+        f for f in findings(REGIONAL) if f.regions == (absent,)
+    ]

@@ -93,9 +93,18 @@ def test_form_shows_every_option_with_label_and_help(client):
 
 def test_form_groups_options_in_fieldsets(client):
     page = client.get("/").get_data(as_text=True)
-    assert page.count("<fieldset") >= 7
-    for legend in ("Stack", "Crypto key", "DynamoDB tables", "Network", "Log processing"):
+    assert page.count("<fieldset") >= 6
+    for legend in ("Stack", "DynamoDB tables", "Network", "Log processing"):
         assert f"<legend>{legend}</legend>" in page
+
+
+def test_a_section_of_one_question_asks_it_once(client):
+    """Not "Crypto key / Crypto key": the question is the section's title, said once."""
+    page = " ".join(client.get("/").get_data(as_text=True).split())
+    assert "<legend>Crypto key</legend>" not in page
+    assert page.count(">Crypto key<") == 1
+    assert '<label class="title" for="crypto_key">Crypto key</label>' in page
+    assert page.count(">Log processing<") == 1  # the legend, no second label
 
 
 def test_form_defaults(client):
@@ -712,12 +721,12 @@ def test_crypto_key_never_reaches_a_log_line_even_when_a_page_fails(monkeypatch,
     caplog.set_level(logging.DEBUG)
     submit(client, VALID_FORM, subnet_ids="subnet-bad")
     url = preview_url(client, VALID_FORM)
-    client.get(url + "/parameters.json")
 
     def broken(options):
         raise RuntimeError(f"cannot build for {options!r}")
 
     monkeypatch.setattr(webapp.preview, "build_template", broken)
+    assert client.get(url + "/parameters.json").status_code == 500
     response = client.get(url)
     assert response.status_code == 500
     page = response.get_data(as_text=True)

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
+import threading
+from dataclasses import dataclass
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import JsonLexer, YamlLexer
+from troposphere import Template
 
-from pushstack import diagram, lint, render, summary
-from pushstack.options import Options
+from pushstack import diagram, lint, processor_zip, render, summary
+from pushstack.options import REGIONS, Options
 from pushstack.template import build_template
 from webapp import store
 from webapp.forms import share_query
+from webapp.preview_cache import Busy, ShapeCache, shape_key
+from webapp.review import changed_from_defaults, link_changes
 
 bp = Blueprint("preview", __name__)
 
 _FORMATTER = HtmlFormatter(cssclass="highlight")
 _LEXERS = {"json": JsonLexer(), "yaml": YamlLexer()}
 _NO_STORE = {"Cache-Control": "no-store"}
+
+
+# The form's banner lists what a share link changed (templates/form.html); the review
+# of a preview or launch, what differs from the defaults (templates/_review.html).
+bp.add_app_template_global(link_changes, "link_changes")
+bp.add_app_template_global(changed_from_defaults, "changed_from_defaults")
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,32 +53,26 @@ def show(preview_id: str):
     if options is None:
         return _expired()
     fmt = "yaml" if request.args.get("format") == "yaml" else "json"
-    template = build_template(options)
-    template_dict = render.to_dict(template)
-    template_json = render.to_json(template)  # the downloaded file: compact when large
-    template_yaml = render.to_yaml(template)
-    # Shown indented for reading, whatever the file's layout.
-    text = render.to_json(template, indent=2) if fmt == "json" else template_yaml
     try:
-        svg = _inline_svg(diagram.render_svg(template_dict))
-        diagram_problem = None
-    except diagram.DiagramUnavailable as exc:
-        svg, diagram_problem = None, str(exc)
+        shape = artifacts_of(options)
+    except Busy:
+        return _busy()
     html = render_template(
         "preview.html",
         options=options,
         preview_id=preview_id,
         fmt=fmt,
-        highlighted=Markup(highlight(text, _LEXERS[fmt], _FORMATTER)),  # noqa: S704 (Pygments escapes)
-        size=len(template_json.encode("utf-8")),
-        yaml_size=len(template_yaml.encode("utf-8")),
-        compact=text != template_json and fmt == "json",
+        highlighted=shape.highlighted_yaml if fmt == "yaml" else shape.highlighted_json,
+        size=len(shape.json.encode("utf-8")),
+        yaml_size=len(shape.yaml.encode("utf-8")),
+        compact=shape.json != shape.json_indented and fmt == "json",
         limit=render.INLINE_TEMPLATE_LIMIT,
-        summary=summary.summarize(template_dict),
-        svg=svg,
-        diagram_problem=diagram_problem,
-        findings=lint.findings(template_json, regions=(options.region,)),
-        missing=render.missing_parameters(options, template),
+        summary=shape.summary,
+        svg=shape.svg,
+        diagram_problem=shape.diagram_problem,
+        findings=lint.for_region(shape.findings, options.region),
+        missing=render.missing_parameters(options, shape.template),
+        processor_zip=_processor_zip_name() if options.processor else None,
         command=render.create_stack_command(options),
         template_name=render.template_filename(options, "json"),
         yaml_name=render.template_filename(options, "yaml"),
@@ -83,11 +89,13 @@ def download_template(preview_id: str, fmt: str):
     options = store.recall(preview_id)
     if options is None:
         return _expired()
-    template = build_template(options)
+    try:
+        shape = artifacts_of(options)
+    except Busy:
+        return _busy()
     mimetype = "application/json" if fmt == "json" else "application/yaml"
-    return _attachment(
-        render.render(template, fmt), mimetype, render.template_filename(options, fmt)
-    )
+    text = shape.yaml if fmt == "yaml" else shape.json
+    return _attachment(text, mimetype, render.template_filename(options, fmt))
 
 
 @bp.get("/preview/<preview_id>/parameters.json")
@@ -96,8 +104,109 @@ def download_parameters(preview_id: str):
     options = store.recall(preview_id)
     if options is None:
         return _expired()
-    text = render.parameters_file(options, build_template(options))
+    try:
+        shape = artifacts_of(options)
+    except Busy:
+        return _busy()
+    # Made per request from the cached template (which holds no value), never cached itself.
+    text = render.parameters_file(options, shape.template)
     return _attachment(text, "application/json", render.parameters_filename(options))
+
+
+@bp.get("/preview/<preview_id>/processor.zip")
+def download_processor_zip(preview_id: str):
+    """The processor Lambda's package, built by pushstack: the same bytes for everyone."""
+    options = store.recall(preview_id)
+    if options is None:
+        return _expired()
+    if not options.processor:
+        abort(404)
+    try:
+        data, key = processor_zip.zip_bytes(), processor_zip.zip_key()
+    except processor_zip.ProcessorZipError as exc:
+        message = f"The processor's package cannot be built here: {exc}."
+        return render_template("error.html", code=503, title="No package", message=message), 503
+    response = Response(data, mimetype="application/zip", headers=_NO_STORE)
+    response.headers.set("Content-Disposition", "attachment", filename=key.rsplit("/", 1)[-1])
+    return response
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Everything the preview shows of one template shape; no option value, no secret."""
+
+    template: Template  # read only: the parameters file and missing parameters read it
+    json: str  # the downloaded file: indented, or compact when that would pass the limit
+    json_indented: str
+    yaml: str
+    highlighted_json: Markup
+    highlighted_yaml: Markup
+    summary: summary.Summary
+    svg: Markup | None
+    diagram_problem: str | None
+    findings: list[lint.Finding]  # every region's; lint.for_region picks a stack's
+
+
+def get_cache() -> ShapeCache[Artifacts]:
+    app = current_app._get_current_object()
+    cache = app.extensions.get("pushstack_shapes")
+    if cache is None:
+        with _CACHE_LOCK:
+            cache = app.extensions.setdefault(
+                "pushstack_shapes",
+                ShapeCache(
+                    max_shapes=app.config.get("PREVIEW_CACHE_SHAPES", 32),
+                    max_cold_renders=app.config.get("PREVIEW_COLD_RENDERS", 2),
+                    wait_seconds=app.config.get("PREVIEW_WAIT_SECONDS", 30),
+                ),
+            )
+    return cache
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def artifacts_of(options: Options) -> Artifacts:
+    """The artifacts of this options' shape, rendered on first use; ``Busy`` if swamped."""
+    # Rendered from options without the key: nothing cached can ever hold it.
+    keyless = dataclasses.replace(options, crypto_key="")
+    return get_cache().get(shape_key(options), lambda: _render_artifacts(keyless))
+
+
+def _render_artifacts(options: Options) -> Artifacts:
+    template = build_template(options)
+    template_dict = render.to_dict(template)
+    template_json = render.to_json(template)
+    indented = render.to_json(template, indent=2)
+    template_yaml = render.to_yaml(template)
+    try:
+        svg, diagram_problem = _inline_svg(diagram.render_svg(template_dict)), None
+    except diagram.DiagramUnavailable as exc:
+        svg, diagram_problem = None, str(exc)
+    return Artifacts(
+        template=template,
+        json=template_json,
+        json_indented=indented,
+        yaml=template_yaml,
+        highlighted_json=_highlight(indented, "json"),
+        highlighted_yaml=_highlight(template_yaml, "yaml"),
+        summary=summary.summarize(template_dict),
+        svg=svg,
+        diagram_problem=diagram_problem,
+        findings=lint.findings(template_json, regions=REGIONS),
+    )
+
+
+def _highlight(text: str, fmt: str) -> Markup:
+    return Markup(highlight(text, _LEXERS[fmt], _FORMATTER))  # noqa: S704 (Pygments escapes)
+
+
+@functools.lru_cache(maxsize=1)
+def _processor_zip_name() -> str | None:
+    try:
+        return processor_zip.zip_key().rsplit("/", 1)[-1]
+    except processor_zip.ProcessorZipError:
+        return None
 
 
 def share_url(options: Options, *, external: bool = True) -> str:
@@ -112,6 +221,15 @@ def _attachment(text: str, mimetype: str, filename: str) -> Response:
 
 def _expired():
     return render_template("expired.html"), 404, _NO_STORE
+
+
+def _busy():
+    message = (
+        "The wizard is preparing other previews right now. Wait a few seconds and reload "
+        "this page: your preview is kept."
+    )
+    page = render_template("error.html", code=503, title="Busy, try again", message=message)
+    return page, 503, {**_NO_STORE, "Retry-After": "5"}
 
 
 _SVG_START = re.compile(r"<svg\b")
