@@ -274,6 +274,22 @@ def _bucket(s3, name: str, region: str) -> str:
         else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     )
     s3.create_bucket(Bucket=name, **extra)
+    # As pushstack.cloud creates it in AWS: encrypted, never public.
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
     return name
 
 

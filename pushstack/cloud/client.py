@@ -324,6 +324,8 @@ class Cloud:
         existing = self._same_launch(options.stack_name, launch_id)
         if existing:
             return existing
+        if existing is not None:
+            raise self._name_taken(options.stack_name)
         self._check_tables_free(options)
         if self.target.is_sandbox:
             self.sandbox_network()
@@ -356,11 +358,7 @@ class Cloud:
                 existing = self._same_launch(options.stack_name, launch_id)
                 if existing:
                     return existing
-                raise CloudError(
-                    f"A stack named {options.stack_name} already exists in {self.region}.",
-                    "Choose another stack name, or open that stack from the stacks list.",
-                    error.code,
-                ) from error
+                raise self._name_taken(options.stack_name) from error
             raise
         stack_id = reply["StackId"]
         with self._lock:
@@ -385,8 +383,16 @@ class Cloud:
             "ResourceInUseException",
         )
 
+    def _name_taken(self, name: str) -> CloudError:
+        return CloudError(
+            f"A stack named {name} already exists in {self.region}.",
+            "Choose another stack name, or open that stack from the stacks list.",
+            "AlreadyExistsException",
+        )
+
     def _same_launch(self, name: str, launch_id: str) -> str | None:
-        """The id of the live stack ``name`` when it came from this launch."""
+        """The id of the live stack ``name`` when it came from this launch; "" when the
+        name belongs to another stack; None when no stack has it."""
         try:
             stacks = self._call("cloudformation", "describe_stacks", StackName=name)["Stacks"]
         except CloudError as error:
@@ -396,7 +402,7 @@ class Cloud:
         for stack in stacks:
             if _stack_tags(stack).get(LAUNCH_ID_TAG) == launch_id[:256]:
                 return stack["StackId"]
-        return None
+        return "" if stacks else None
 
     # -- reading stacks ----------------------------------------------------------
 
@@ -446,7 +452,8 @@ class Cloud:
         }
 
     def _version(self, stack: Mapping) -> str:
-        return str(stack.get("LastUpdatedTime") or stack.get("CreationTime") or "")
+        """What changes when the stack's template may have changed."""
+        return f"{stack.get('LastUpdatedTime') or stack.get('CreationTime')}/{stack['StackStatus']}"
 
     def stack(self, name: str) -> StackView:
         """Status, parameters (secrets masked), outputs and tags of a stack."""
@@ -759,6 +766,9 @@ class Cloud:
 
     def execute_change_set(self, change_set_id: str) -> None:
         self._call("cloudformation", "execute_change_set", ChangeSetName=change_set_id)
+        # The sandbox keeps LastUpdatedTime across updates: forget the templates read before.
+        with self._lock:
+            self._templates.clear()
 
     # -- delete and recovery -------------------------------------------------------
 

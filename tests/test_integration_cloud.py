@@ -1,0 +1,212 @@
+"""The cloud module against a real sandbox (moto's server): launch, watch, update, delete."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+
+import pytest
+from variants import CRYPTO_KEY, VARIANTS
+
+from pushstack import artifacts, processor_zip, render
+from pushstack.cloud import MASK, Cloud, CloudError, resolve_target
+from pushstack.options import Options
+
+IAM = ("CAPABILITY_IAM",)
+
+
+@pytest.fixture(scope="module")
+def cloud(sandbox_server):
+    return Cloud(resolve_target("sandbox", "us-east-1", sandbox_server.url))
+
+
+@pytest.fixture(scope="module")
+def network(cloud):
+    return cloud.sandbox_network()
+
+
+@pytest.fixture
+def launch(cloud, network):
+    """Launch a variant under a fresh name and prefix; returns its options."""
+
+    def launch_variant(variant: str, **changes) -> Options:
+        suffix = uuid.uuid4().hex[:8]
+        opts = dataclasses.replace(
+            VARIANTS[variant],
+            region="us-east-1",
+            stack_name=f"{variant}-{suffix}",
+            table_prefix=f"autopush_{suffix}",
+            vpc_id=network.vpc_id,
+            subnet_ids=network.public_subnet_ids,
+        )
+        if opts.processor:
+            opts = dataclasses.replace(
+                opts,
+                private_subnet_ids=network.private_subnet_ids,
+                messages_api_subnet_id=network.private_subnet_ids[0],
+                processor_code_bucket="",  # pushstack's own zip, in the artifacts bucket
+                processor_code_key=processor_zip.zip_key(),
+            )
+        opts = dataclasses.replace(opts, **changes)
+        cloud.launch(opts, acknowledged=IAM, launch_id=f"launch-{suffix}")
+        return opts
+
+    return launch_variant
+
+
+@pytest.mark.parametrize("variant", ["none", "firehose", "processor"])
+def test_every_log_processing_variant_comes_up(cloud, launch, variant):
+    opts = launch(variant)
+    progress = cloud.progress(opts.stack_name)
+    assert progress.status == "CREATE_COMPLETE"
+    assert progress.finished and progress.failure is None
+    assert progress.done == progress.total == len(render.to_dict(_template(opts))["Resources"])
+    assert progress.outputs["WebSocketURL"].startswith("ws://")
+    assert progress.outputs["EndpointURL"].startswith("http://")
+    assert progress.outputs["RouterTableName"] == f"{opts.table_prefix}_router"
+    if variant == "processor":
+        assert progress.outputs["MessagesApiURL"]
+
+    stack = cloud.stack(opts.stack_name)
+    assert stack.parameters["CryptoKey"] == MASK
+    assert CRYPTO_KEY not in repr(stack) and CRYPTO_KEY not in json.dumps(progress.as_dict())
+    assert stack.tags["pushstack:launched-by"] == "pushstack"
+    # The sandbox skips the secret: its output is missing, and said so.
+    assert "CryptoKeySecretArn" in stack.missing_outputs
+
+    resources = {row.logical_id: row for row in cloud.resources(opts.stack_name)}
+    assert set(resources) == set(render.to_dict(_template(opts))["Resources"])
+    assert not resources["CryptoKeySecret"].emulated
+    assert resources["RouterTable"].emulated
+    assert resources["RouterTable"].physical_id == f"{opts.table_prefix}_router"
+    assert all(row.status == "CREATE_COMPLETE" for row in resources.values() if row.emulated)
+
+
+def _template(opts: Options):
+    from pushstack.template import build_template
+
+    return build_template(opts)
+
+
+def test_a_large_template_and_the_processor_code_go_through_the_artifacts_bucket(cloud, launch):
+    opts = launch("processor")
+    assert len(render.to_json(_template(opts), indent=2).encode()) > render.INLINE_TEMPLATE_LIMIT
+    s3 = cloud.target.client("s3")
+    bucket = artifacts.bucket_name(cloud.target.account_id, "us-east-1")
+    keys = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+    assert any(key.startswith(f"templates/{opts.stack_name}/") for key in keys)
+    zip_object = s3.get_object(Bucket=bucket, Key=processor_zip.zip_key())
+    assert zip_object["Body"].read() == processor_zip.zip_bytes()
+    access = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(access.values())
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+
+
+def test_a_double_launch_makes_one_stack(cloud, launch):
+    opts = launch("none")
+    first = cloud.stack(opts.stack_name)
+    launch_id = first.tags["pushstack:launch-id"]
+    again = cloud.launch(opts, acknowledged=IAM, launch_id=launch_id)
+    assert again == first.stack_id
+    assert [s.name for s in cloud.list_stacks()].count(opts.stack_name) == 1
+    with pytest.raises(CloudError, match="already exists"):
+        cloud.launch(opts, acknowledged=IAM, launch_id="another-launch")
+
+
+def test_the_list_holds_only_stacks_pushstack_launched(cloud, launch):
+    opts = launch("none")
+    cloud.target.client("cloudformation").create_stack(
+        StackName=f"other-{uuid.uuid4().hex[:8]}",
+        TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}),
+    )
+    listed = {s.name: s for s in cloud.list_stacks()}
+    assert opts.stack_name in listed
+    assert listed[opts.stack_name].status == "CREATE_COMPLETE"
+    assert listed[opts.stack_name].created is not None
+    assert not any(name.startswith("other-") for name in listed)
+
+
+def test_update_through_a_change_set_keeps_the_key(cloud, launch):
+    opts = launch("none")
+    current = cloud.stack_options(opts.stack_name)
+    assert current["subnet_ids"] == opts.subnet_ids
+    assert current["connection_max_size"] == opts.connection_max_size
+    assert current["log_processing"] == "none"
+    assert "crypto_key" not in current
+
+    wanted = Options(**{**current, "log_processing": "firehose", "connection_max_size": 6})
+    change_set_id = cloud.create_change_set(
+        opts.stack_name, wanted, keep_crypto_key=True, acknowledged=IAM
+    )
+    change_set = cloud.change_set(change_set_id)
+    assert change_set.ready
+    added = {c.logical_id for c in change_set.changes if c.action == "Add"}
+    assert {"LogBucket", "LogDeliveryStream"} <= added
+    assert not change_set.dangers
+
+    cloud.execute_change_set(change_set_id)
+    progress = cloud.progress(opts.stack_name)
+    assert progress.status == "UPDATE_COMPLETE"
+    assert progress.events[0].status == "UPDATE_IN_PROGRESS"
+    stack = cloud.stack(opts.stack_name)
+    assert stack.parameters["ConnectionMaxSize"] == "6"
+    assert stack.parameters["CryptoKeyRevision"] == opts.crypto_key_revision  # the key kept
+    assert cloud.stack_options(opts.stack_name)["log_processing"] == "firehose"
+
+
+def test_a_change_set_dropping_the_tables_is_flagged(cloud, launch):
+    opts = launch("none")
+    wanted = Options(**{**cloud.stack_options(opts.stack_name), "reuse_tables": True})
+    change_set = cloud.change_set(
+        cloud.create_change_set(opts.stack_name, wanted, keep_crypto_key=True, acknowledged=IAM)
+    )
+    flagged = {c.logical_id for c in change_set.dangers}
+    assert flagged == {"RouterTable", "MessageTable"}
+    assert all("DynamoDB table" in c.danger for c in change_set.dangers)
+
+
+def test_delete_keeps_the_tables_and_a_new_launch_says_the_prefix_is_taken(
+    cloud, launch, sandbox_server
+):
+    opts = launch("firehose")
+    bucket = cloud.stack(opts.stack_name).output_values["LogBucketName"]
+    cloud.delete(opts.stack_name)
+    progress = cloud.progress(opts.stack_name)
+    assert progress.status == "DELETE_COMPLETE" and progress.finished
+    assert progress.events[0].status == "DELETE_IN_PROGRESS"
+    # Another process, which never saw the stack, still finds how its delete ended.
+    fresh = Cloud(resolve_target("sandbox", "us-east-1", sandbox_server.url))
+    assert fresh.progress(opts.stack_name).status == "DELETE_COMPLETE"
+    assert opts.stack_name not in {s.name for s in cloud.list_stacks()}
+
+    tables = cloud.target.client("dynamodb").list_tables()["TableNames"]
+    assert {f"{opts.table_prefix}_router", f"{opts.table_prefix}_message"} <= set(tables)
+    assert bucket in {b["Name"] for b in cloud.target.client("s3").list_buckets()["Buckets"]}
+
+    with pytest.raises(CloudError) as caught:
+        cloud.launch(
+            dataclasses.replace(opts, stack_name=opts.stack_name + "-again"),
+            acknowledged=IAM,
+            launch_id="again",
+        )
+    assert "already exist" in caught.value.message
+    assert "Reuse them" in caught.value.advice
+
+
+def test_the_account_choices_offer_the_sandbox_network(cloud, network):
+    cloud.target.client("ec2").create_key_pair(KeyName="admin-key")
+    choices = cloud.account_choices()
+    assert network.vpc_id in {v.vpc_id for v in choices.vpcs}
+    subnets = {s.subnet_id: s for s in choices.subnets}
+    assert all(subnets[s].public for s in network.public_subnet_ids)
+    assert not any(subnets[s].public for s in network.private_subnet_ids)
+    assert {subnets[s].zone for s in network.public_subnet_ids} == {"us-east-1a", "us-east-1b"}
+    assert "admin-key" in choices.key_pairs
+    assert network.certificate_arn in {c.arn for c in choices.certificates}
+    assert not choices.problems
+
+
+def test_a_stack_that_is_not_there(cloud):
+    with pytest.raises(CloudError, match="There is no stack named nothing-here"):
+        cloud.progress("nothing-here")
