@@ -10,6 +10,7 @@ browsers poll a stack, a process asks AWS for its events at most once per
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -93,6 +94,8 @@ class CloudAccess:
         self._target_error: tuple[float, CloudError] | None = None
         self._clouds: dict[str, Cloud] = {}
         self._lock = threading.Lock()
+        # Striped locks: operations on one stack in this process run one at a time.
+        self._operation_locks = tuple(threading.Lock() for _ in range(64))
         self.progress = SharedCache(config["PROGRESS_INTERVAL_SECONDS"])
         self.choices = SharedCache(config["ACCOUNT_CHOICES_SECONDS"], max_entries=50)
 
@@ -122,6 +125,12 @@ class CloudAccess:
             if region not in self._clouds:
                 self._clouds[region] = Cloud(target, region)
             return self._clouds[region]
+
+    def operation_lock(self, key: str) -> threading.Lock:
+        """A lock per stack (or launch): a double click waits for the first click's call,
+        then finds its stack, instead of racing it."""
+        digest = hashlib.sha256(key.encode()).digest()
+        return self._operation_locks[digest[0] % len(self._operation_locks)]
 
     def watch(self, name: str, region: str | None = None):
         """The stack's progress, fetched at most once per interval for all watchers."""

@@ -90,14 +90,16 @@ def launch(preview_id: str):
     if not form.validate_on_submit():
         return _launch_page(form, options, preview_id, facts), 422
     access = get_access()
+    token = launch_id(preview_id)
     try:
         cloud = access.cloud(options.region)
-        cloud.launch(
-            options,
-            acknowledged=facts["capabilities"],
-            termination_protection=form.termination_protection.data,
-            launch_id=launch_id(preview_id),
-        )
+        with access.operation_lock(f"{cloud.region}/{options.stack_name}"):
+            cloud.launch(
+                options,
+                acknowledged=facts["capabilities"],
+                termination_protection=form.termination_protection.data,
+                launch_id=token,
+            )
     except CloudError as exc:
         current_app.logger.info("launch of %s failed: %s", options.stack_name, exc.message)
         return _launch_page(form, options, preview_id, facts, error=exc), _http_status(exc)
@@ -257,7 +259,7 @@ def update(name: str):
         values = cloud.stack_options(name) if request.method == "GET" else {}
     except CloudError as exc:
         return _error_page(f"Update of {name}", exc, name=name, region=region)
-    form = UpdateForm(data=update_form_data(values), stack_name=name, region=region)
+    form = UpdateForm(data=update_form_data(values), stack_name=name, region=cloud.region)
     if request.method == "GET" or not form.validate_on_submit():
         status = 200 if request.method == "GET" else 422
         return _update_page(form, stack, region), status, _NO_STORE
@@ -523,13 +525,20 @@ def _http_status(exc: CloudError) -> int:
         return 429
     if code in DENIED_CODES:
         return 403
-    if code == "NotFound" or (code == "ValidationError" and "not found" in exc.message.lower()):
+    if code == "NotFound" or _is_not_found(exc):
         return 404
     if code == "AlreadyExistsException" or code == "TokenAlreadyExistsException":
         return 409
     if code in ("ValidationError", "InsufficientCapabilitiesException", "InvalidParameterValue"):
         return 422
     return 502
+
+
+def _is_not_found(exc: CloudError) -> bool:
+    message = exc.message.lower()
+    return exc.code == "ValidationError" and any(
+        words in message for words in ("not found", "does not exist", "no stack named")
+    )
 
 
 def _error_page(title: str, exc: CloudError, *, name: str | None = None, region=None):

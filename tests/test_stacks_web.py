@@ -1,0 +1,511 @@
+"""The stack pages through Flask's test client, against a real sandbox (moto's server).
+
+Launch every log-processing variant from a preview, watch it (page and JSON
+API), list it, update it through a change set, delete it and find its tables
+still there; the stuck states and AWS failures each get a page in plain words.
+"""
+
+import html
+import re
+import secrets
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.stub import Stubber
+from test_web import FormValues
+
+from pushstack import sandbox
+from pushstack.cloud import (
+    Change,
+    ChangeSetView,
+    CloudError,
+    Failure,
+    Progress,
+    ResourceView,
+    StackView,
+)
+from webapp import create_app
+from webapp.cloud import SharedCache, get_access
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox_url():
+    """A sandbox of our own for this module, on a free port of 127.0.0.1."""
+    mp = pytest.MonkeyPatch()
+    for key, value in FAKE_CREDENTIALS.items():
+        mp.setenv(key, value)
+    mp.delenv("AWS_PROFILE", raising=False)
+    server = sandbox.start()
+    yield server.url
+    server.stop()
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def app(sandbox_url):
+    return create_app(
+        {
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "stacks-tests",
+            "TARGET": "sandbox",
+            "SANDBOX_URL": sandbox_url,
+            "PROGRESS_INTERVAL_SECONDS": 2.0,
+        }
+    )
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cloud(app):
+    with app.app_context():
+        return get_access().cloud()
+
+
+def new_name(prefix: str = "web") -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def page_text(response) -> str:
+    """The page's words, as a reader sees them."""
+    body = response.get_data(as_text=True)
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+
+
+def preview(client, **values) -> str:
+    """Submit the form as the sandbox pre-fills it, with ``values`` changed; the preview path."""
+    form = FormValues(client.get("/").get_data(as_text=True)).values
+    form.update(values)
+    response = client.post("/", data=form)
+    assert response.status_code == 303, page_text(response)[:2000]
+    return urlsplit(response.headers["Location"]).path
+
+
+def launch(client, name: str, **values) -> str:
+    """Launch a stack from its preview; the status page's path."""
+    path = preview(client, stack_name=name, **values)
+    response = client.post(path + "/launch", data={"acknowledge": "y"})
+    assert response.status_code == 303, page_text(response)[:2000]
+    return response.headers["Location"]
+
+
+# The form, from the account.
+
+
+def test_form_offers_the_sandbox_network_and_names_the_target(client, cloud):
+    network = cloud.sandbox_network()
+    response = client.get("/")
+    page = response.get_data(as_text=True)
+    values = FormValues(page).values
+    # Pre-filled with the seeded network, ready to launch.
+    assert values["vpc_id"] == network.vpc_id
+    assert values["subnet_ids"].split() == list(network.public_subnet_ids)
+    assert values["private_subnet_ids"].split() == list(network.private_subnet_ids)
+    # The account's choices are offered, and typing stays possible (a datalist, not a select).
+    assert re.search(r'<input[^>]*id="vpc_id"[^>]*list="vpc_id-choices"', page)
+    assert f'<option value="{network.vpc_id}"' in page
+    text = page_text(response)
+    for subnet_id in network.public_subnet_ids:
+        assert re.search(rf"{subnet_id} us-east-1\w, public", text), subnet_id
+    for subnet_id in network.private_subnet_ids:
+        assert re.search(rf"{subnet_id} us-east-1\w, private", text), subnet_id
+    assert f'<option value="{network.certificate_arn}"' in page
+    # The header names the live target and its account.
+    assert re.search(r"Target: Sandbox \(moto on 127\.0\.0\.1:\d+\), account \d{12}", text)
+
+
+# Launch.
+
+
+def test_launch_needs_the_acknowledgement(client, cloud):
+    name = new_name()
+    path = preview(client, stack_name=name)
+    page = client.get(path)
+    text = page_text(page)
+    assert "Launch the stack" in text
+    assert "CAPABILITY_IAM" in text
+    assert "RouterTable" in text and "MessageTable" in text  # what a delete keeps
+
+    response = client.post(path + "/launch", data={})
+    assert response.status_code == 422
+    assert "Tick this box" in page_text(response)
+    assert name not in [stack.name for stack in cloud.list_stacks()]
+
+
+@pytest.mark.parametrize("log_processing", ["none", "firehose", "processor"])
+def test_launch_watch_and_list_every_variant(client, log_processing):
+    name = new_name(log_processing)
+    location = launch(client, name, log_processing=log_processing)
+    assert urlsplit(location).path == f"/stacks/{name}"
+
+    response = client.get(location)
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "CREATE_COMPLETE" in text
+    done, total = map(int, re.search(r"(\d+) of (\d+) resources done", text).groups())
+    assert done == total > 10
+    websocket = re.search(r"WebSocketURL .*? (ws://\S+)", text).group(1)
+    assert websocket.startswith(f"ws://{name}-")
+    assert "Point push clients at the WebSocket URL" in text
+    assert "not emulated in the sandbox" in text  # the secret, shown, not hidden
+    assert "aws dynamodb delete-table --table-name" in text
+    if log_processing != "none":
+        assert "LogBucketName" in text
+        assert "aws s3 rb s3://push-logs-" in text
+
+    api = client.get(f"/api/stacks/{name}")
+    assert api.status_code == 200
+    data = api.get_json()
+    assert {"name", "status", "done", "total", "events", "outputs", "failure"} <= set(data)
+    assert data["name"] == name
+    assert data["status"] == "CREATE_COMPLETE"
+    assert data["done"] == data["total"] == total
+    assert data["failure"] is None
+    assert data["outputs"]["WebSocketURL"] == websocket
+    assert data["events"][-1]["status"] == "CREATE_COMPLETE"
+
+    listing = page_text(client.get("/stacks"))
+    assert re.search(rf"{name} CREATE_COMPLETE", listing)
+
+
+def test_a_double_click_launches_one_stack(client, app, cloud):
+    name = new_name("double")
+    path = preview(client, stack_name=name)
+    # Two browsers' worth of simultaneous clicks, same session, same preview.
+    second = app.test_client()
+    second.set_cookie(
+        app.config.get("SESSION_COOKIE_NAME", "session"),
+        client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session")).value,
+    )
+    answers = []
+
+    def click(browser):
+        answers.append(browser.post(path + "/launch", data={"acknowledge": "y"}))
+
+    threads = [threading.Thread(target=click, args=(browser,)) for browser in (client, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    answers.append(client.post(path + "/launch", data={"acknowledge": "y"}))  # a resubmit
+    assert [answer.status_code for answer in answers] == [303, 303, 303], [
+        re.search(r"Launch it now(.{0,600})", page_text(answer)).group(1)
+        for answer in answers
+        if answer.status_code != 303
+    ]
+    assert {answer.headers["Location"] for answer in answers} == {f"/stacks/{name}"}
+    assert [stack.name for stack in cloud.list_stacks()].count(name) == 1
+
+
+def test_a_taken_name_is_a_plain_message(client):
+    name = new_name("taken")
+    launch(client, name)
+    path = preview(client, stack_name=name)  # another preview: another launch
+    response = client.post(path + "/launch", data={"acknowledge": "y"})
+    assert response.status_code == 409
+    text = page_text(response)
+    assert f"A stack named {name} already exists" in text
+    assert "Choose another stack name" in text
+    assert f'href="/stacks/{name}"' in response.get_data(as_text=True)
+
+
+# Watching: shared, cached, and failures in plain words.
+
+
+def test_many_watchers_make_one_events_call_per_interval(client, app, cloud, monkeypatch):
+    name = new_name("watched")
+    launch(client, name)
+    calls = []
+    original = cloud.progress
+    monkeypatch.setattr(cloud, "progress", lambda ref: calls.append(ref) or original(ref))
+    with app.app_context():
+        get_access().changed(name)
+    answers = []
+
+    def watch():
+        answers.append(app.test_client().get(f"/api/stacks/{name}").status_code)
+
+    threads = [threading.Thread(target=watch) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 20
+    assert calls == [name]
+
+
+def test_shared_cache_asks_again_after_the_interval_and_keeps_failures():
+    now = [0.0]
+    cache = SharedCache(2.0, clock=lambda: now[0])
+    asked = []
+    assert cache.get("s", lambda: asked.append(1) or "first") == "first"
+    assert cache.get("s", lambda: asked.append(1) or "second") == "first"
+    now[0] = 2.5
+    assert cache.get("s", lambda: asked.append(1) or "second") == "second"
+    assert len(asked) == 2
+
+    def throttled():
+        asked.append(1)
+        raise CloudError("AWS is throttling requests.", "Wait a minute.", "Throttling")
+
+    now[0] = 5.0
+    for _ in range(3):
+        with pytest.raises(CloudError):
+            cache.get("t", throttled)
+    assert len(asked) == 3  # one call for three watchers
+
+
+def test_throttled_api_says_when_to_come_back(client, cloud, monkeypatch):
+    name = new_name("throttled")
+    launch(client, name)
+    stubber = Stubber(cloud._client("cloudformation"))
+    for _ in range(10):  # more than the standard retry mode's attempts
+        stubber.add_client_error("describe_stacks", "Throttling", "Rate exceeded", 400)
+    with stubber:
+        response = client.get(f"/api/stacks/{name}?region=us-east-1")
+        page = client.get(f"/stacks/{name}")
+    assert response.status_code == 429, response.get_json()
+    assert response.headers["Retry-After"]
+    data = response.get_json()
+    assert "throttling" in data["error"]
+    assert data["advice"]
+    assert page.status_code == 429
+    assert "throttling" in page_text(page)
+
+
+def test_access_denied_names_the_action(client, cloud):
+    stubber = Stubber(cloud._client("cloudformation"))
+    stubber.add_client_error(
+        "describe_stacks",
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/x is not authorized to perform: "
+        "cloudformation:DescribeStacks",
+        403,
+    )
+    with stubber:
+        response = client.get("/stacks/anything")
+    assert response.status_code == 403
+    text = page_text(response)
+    assert "Access denied" in text and "cloudformation:DescribeStacks" in text
+    assert "Traceback" not in text
+
+
+def test_unknown_stack_is_a_404_in_words(client):
+    response = client.get("/stacks/never-launched")
+    assert response.status_code == 404
+    assert "never-launched" in page_text(response)
+    api = client.get("/api/stacks/never-launched")
+    assert api.status_code == 404
+    assert api.get_json()["error"]
+
+
+def test_a_failure_is_pinned_at_the_top(client, cloud, monkeypatch):
+    """The earliest real failure, as the cloud module reports it, above everything else."""
+    name = new_name("failing")
+    launch(client, name)
+    real = cloud.stack(name)
+    failed = Progress(
+        name=name,
+        stack_id=real.stack_id,
+        status="ROLLBACK_COMPLETE",
+        reason="The following resource(s) failed to create: [ConnectionNodes].",
+        done=7,
+        total=20,
+        events=(),
+        outputs={},
+        failure=Failure("ConnectionNodes", "Received 0 SUCCESS signal(s) out of 2"),
+        finished=True,
+    )
+    monkeypatch.setattr(cloud, "progress", lambda ref: failed)
+    monkeypatch.setattr(
+        cloud, "stack", lambda ref: _replace(real, status="ROLLBACK_COMPLETE", outputs=())
+    )
+    response = client.get(f"/stacks/{name}")
+    body = response.get_data(as_text=True)
+    failure = body.index('id="stack-failure"')
+    assert failure < body.index('id="status-title"')
+    assert "Received 0 SUCCESS signal(s) out of 2" in body[failure : failure + 600]
+    text = page_text(response)
+    assert "Delete it, then launch again" in text
+    assert "7 of 20 resources done" in text
+
+
+# Update through a change set.
+
+
+def test_update_shows_the_changes_then_applies_them(client, cloud):
+    name = new_name("update")
+    launch(client, name)
+    response = client.get(f"/stacks/{name}/update")
+    assert response.status_code == 200
+    form = FormValues(response.get_data(as_text=True)).values
+    assert form["autopush_image"] == "mozilla/autopush:1.57.0"
+    assert form["crypto_key"] == ""  # kept unless a new one is given
+    assert "Leave it empty to keep the stack's key" in page_text(response)
+
+    form.update(autopush_image="mozilla/autopush:1.58.0", connection_max_size="6")
+    response = client.post(f"/stacks/{name}/update", data=form)
+    assert response.status_code == 422  # no acknowledgement yet
+    form["acknowledge"] = "y"
+    response = client.post(f"/stacks/{name}/update", data=form)
+    assert response.status_code == 303, page_text(response)[:1500]
+    changes = client.get(response.headers["Location"])
+    assert changes.status_code == 200
+    assert "Apply these changes" in page_text(changes)
+    execute = FormValues(changes.get_data(as_text=True)).values
+    response = client.post(f"/stacks/{name}/change-set/execute", data=execute)
+    assert response.status_code == 303
+    status = client.get(response.headers["Location"])
+    text = page_text(status)
+    assert "UPDATE_COMPLETE" in text
+    assert "mozilla/autopush:1.58.0" in text  # the parameters table
+
+
+def test_change_set_flags_data_at_risk(client, cloud, monkeypatch):
+    risky = ChangeSetView(
+        change_set_id="arn:aws:cloudformation:us-east-1:123456789012:changeSet/pushstack-1/abc",
+        stack_name="risky",
+        status="CREATE_COMPLETE",
+        execution_status="AVAILABLE",
+        reason="",
+        changes=(
+            Change("Modify", "RouterTable", "AWS::DynamoDB::Table", "True", "replaces the table"),
+            Change("Modify", "ConnectionNodes", "AWS::AutoScaling::AutoScalingGroup", "False"),
+        ),
+    )
+    monkeypatch.setattr(cloud, "change_set", lambda change_set_id: risky)
+    response = client.get(f"/stacks/risky/change-set?id={risky.change_set_id}")
+    text = page_text(response)
+    assert "Warning: this update puts data at risk" in text
+    assert "RouterTable (AWS::DynamoDB::Table): replaces the table" in text
+    assert "Apply these changes anyway" in text
+
+
+# Delete and recovery.
+
+
+def test_delete_lists_what_is_kept_and_keeps_the_tables(client, cloud):
+    name = new_name("delete")
+    launch(client, name, log_processing="firehose")
+    response = client.get(f"/stacks/{name}/delete")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    kept = body[body.index('id="kept"') : body.index("</ul>", body.index('id="kept"'))]
+    deleted = body[body.index('id="deleted"') : body.index("</ul>", body.index('id="deleted"'))]
+    for logical_id in ("RouterTable", "MessageTable", "CryptoKeySecret", "LogBucket"):
+        code = f"<code>{logical_id}</code>"
+        assert code in kept and code not in deleted
+    assert "<code>ConnectionNodes</code>" in deleted
+
+    tables = {
+        resource.physical_id
+        for resource in cloud.resources(name)
+        if resource.resource_type == "AWS::DynamoDB::Table"
+    }
+    response = client.post(f"/stacks/{name}/delete", data={})
+    assert response.status_code == 303
+    status = client.get(response.headers["Location"])
+    text = page_text(status)
+    assert "DELETE_COMPLETE" in text
+    assert "This stack is deleted" in text
+    assert name not in page_text(client.get("/stacks"))
+    dynamodb = cloud.target.client("dynamodb", "us-east-1")
+    assert tables <= set(dynamodb.list_tables()["TableNames"])
+
+
+def test_retry_a_failed_delete_keeping_what_blocks(client, cloud, monkeypatch):
+    name = new_name("stuck")
+    launch(client, name)
+    real = cloud.stack(name)
+    resources = cloud.resources(name)
+    blocked = [
+        _replace(r, status="DELETE_FAILED", reason="has a dependent object")
+        if r.logical_id == "ConnectionNodeSecurityGroup"
+        else r
+        for r in resources
+    ]
+    monkeypatch.setattr(cloud, "stack", lambda ref: _replace(real, status="DELETE_FAILED"))
+    monkeypatch.setattr(cloud, "resources", lambda ref: blocked)
+    deletes = []
+    monkeypatch.setattr(cloud, "delete", lambda ref, retain=(): deletes.append(list(retain)))
+
+    assert "Retry the delete" in page_text(client.get(f"/stacks/{name}"))
+    page = client.get(f"/stacks/{name}/delete")
+    text = page_text(page)
+    assert "ConnectionNodeSecurityGroup (AWS::EC2::SecurityGroup): has a dependent object" in text
+    assert 'value="ConnectionNodeSecurityGroup"' in page.get_data(as_text=True)
+    response = client.post(f"/stacks/{name}/delete", data={"retain": "ConnectionNodeSecurityGroup"})
+    assert response.status_code == 303
+    assert deletes == [["ConnectionNodeSecurityGroup"]]
+
+
+def test_continue_a_failed_update_rollback(client, cloud, monkeypatch):
+    name = new_name("rollback")
+    launch(client, name)
+    real = cloud.stack(name)
+    failed = [
+        _replace(r, status="UPDATE_FAILED", reason="Resource handler returned message: boom")
+        if r.logical_id == "EndpointNodes"
+        else r
+        for r in cloud.resources(name)
+    ]
+    monkeypatch.setattr(cloud, "stack", lambda ref: _replace(real, status="UPDATE_ROLLBACK_FAILED"))
+    monkeypatch.setattr(cloud, "resources", lambda ref: failed)
+    skipped = []
+    monkeypatch.setattr(
+        cloud, "continue_update_rollback", lambda ref, skip=(): skipped.append(list(skip))
+    )
+    text = page_text(client.get(f"/stacks/{name}"))
+    assert "Continue the rollback" in text
+    assert "EndpointNodes (AWS::AutoScaling::AutoScalingGroup)" in text
+    response = client.post(f"/stacks/{name}/continue-rollback", data={"skip": "EndpointNodes"})
+    assert response.status_code == 303
+    assert skipped == [["EndpointNodes"]]
+
+
+def test_rolled_back_stack_is_deleted_then_relaunched(client, cloud, monkeypatch):
+    name = new_name("relaunch")
+    launch(client, name, autopush_image="mozilla/autopush:1.56.0")
+    real = cloud.stack(name)
+    original_stack = cloud.stack
+    monkeypatch.setattr(cloud, "stack", lambda ref: _replace(real, status="ROLLBACK_COMPLETE"))
+    page = client.get(f"/stacks/{name}/delete?relaunch=1")
+    assert "Delete it, then launch again" in page_text(page)
+    monkeypatch.setattr(cloud, "stack", original_stack)
+    response = client.post(f"/stacks/{name}/delete", data={"relaunch": "1"})
+    assert response.status_code == 303
+    status = client.get(response.headers["Location"])
+    body = status.get_data(as_text=True)
+    link = html.unescape(re.search(r'id="relaunch" href="([^"]+)"', body).group(1))
+    form = FormValues(client.get(link).get_data(as_text=True)).values
+    assert form["stack_name"] == name
+    assert form["autopush_image"] == "mozilla/autopush:1.56.0"
+    assert form["table_prefix"] != real.parameters["TablePrefix"]  # a fresh prefix
+
+
+def _replace(view, **changes):
+    import dataclasses
+
+    return dataclasses.replace(view, **changes)
+
+
+def test_views_used_by_the_pages_are_the_cloud_modules():
+    """The pages read these fields; a renamed field would break them silently."""
+    for view, fields in (
+        (StackView, {"status", "outputs", "parameters", "missing_outputs", "stack_id"}),
+        (ResourceView, {"logical_id", "resource_type", "physical_id", "status", "emulated"}),
+    ):
+        assert fields <= set(view.__dataclass_fields__)
