@@ -129,6 +129,15 @@ def shared() -> Sandbox:
         return _shared
 
 
+def stop_shared() -> None:
+    """Stop this process's own sandbox, if it started one."""
+    global _shared
+    with _shared_lock:
+        if _shared is not None:
+            _shared.stop()
+            _shared = None
+
+
 def _session(url: str, region: str):
     config = Config(
         retries={"mode": "standard", "max_attempts": 3}, s3={"addressing_style": "path"}

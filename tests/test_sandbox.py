@@ -1,0 +1,139 @@
+"""The sandbox: a local moto server seeded with a network, and how the target is chosen."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from pushstack import sandbox
+from pushstack.cloud import CloudError, needs_sandbox, resolve_target
+from pushstack.cloud.target import chosen_kind
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def own_sandbox(fake_aws_env):
+    """A sandbox of these tests alone (reset wipes everything in it)."""
+    server = sandbox.start()
+    yield server
+    server.stop()
+
+
+def _ec2(url: str, region: str):
+    return boto3.client(
+        "ec2",
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def test_start_answers_on_localhost_and_stop_ends_it(fake_aws_env):
+    server = sandbox.start()
+    assert server.url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(f"{server.url}/moto-api/data.json", timeout=5) as reply:
+        assert reply.status == 200
+    server.stop()
+    assert server.process.poll() is not None
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{server.url}/moto-api/data.json", timeout=2)
+
+
+def test_seed_makes_a_network_to_deploy_into_once(own_sandbox):
+    first = sandbox.seed(own_sandbox.url, "eu-west-1")
+    assert sandbox.seed(own_sandbox.url, "eu-west-1") == first  # idempotent
+    ec2 = _ec2(own_sandbox.url, "eu-west-1")
+    tagged = ec2.describe_vpcs(Filters=[{"Name": "tag:pushstack:sandbox", "Values": ["network"]}])
+    assert [v["VpcId"] for v in tagged["Vpcs"]] == [first.vpc_id]
+    subnets = ec2.describe_subnets(SubnetIds=[*first.public_subnet_ids, *first.private_subnet_ids])
+    zones = {s["SubnetId"]: s["AvailabilityZone"] for s in subnets["Subnets"]}
+    assert len({zones[s] for s in first.public_subnet_ids}) == 2
+    assert len({zones[s] for s in first.private_subnet_ids}) == 2
+    assert all(s["VpcId"] == first.vpc_id for s in subnets["Subnets"])
+    assert first.certificate_arn.startswith("arn:aws:acm:eu-west-1:")
+    assert first.code_bucket == "pushstack-artifacts-123456789012-eu-west-1"
+
+
+def test_reset_forgets_everything_and_seeds_again(own_sandbox):
+    before = sandbox.seed(own_sandbox.url, "us-east-1")
+    ec2 = _ec2(own_sandbox.url, "us-east-1")
+    ec2.create_key_pair(KeyName="left-over")
+    after = sandbox.reset(own_sandbox.url, "us-east-1")
+    assert after.vpc_id != before.vpc_id
+    assert ec2.describe_key_pairs()["KeyPairs"] == []
+    assert ec2.describe_vpcs(VpcIds=[after.vpc_id])["Vpcs"]
+
+
+def test_python_m_pushstack_sandbox_prints_its_url(fake_aws_env):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pushstack.sandbox"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=5) as reply:
+            assert reply.status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        process.stdout.close()
+
+
+@pytest.fixture
+def env(fake_aws_env, monkeypatch):
+    monkeypatch.delenv("PUSHSTACK_TARGET", raising=False)
+    monkeypatch.delenv("PUSHSTACK_SANDBOX_URL", raising=False)
+    return monkeypatch
+
+
+def test_auto_picks_aws_when_credentials_are_found(env):
+    assert chosen_kind() == "aws"
+    assert not needs_sandbox()
+
+
+def test_auto_picks_the_sandbox_without_credentials(env):
+    env.delenv("AWS_ACCESS_KEY_ID")
+    env.delenv("AWS_SECRET_ACCESS_KEY")
+    assert chosen_kind() == "sandbox"
+    assert needs_sandbox()
+    env.setenv("PUSHSTACK_SANDBOX_URL", "http://127.0.0.1:5999")
+    assert not needs_sandbox()
+
+
+def test_an_unknown_target_is_refused(env):
+    env.setenv("PUSHSTACK_TARGET", "azure")
+    with pytest.raises(CloudError, match="not a target"):
+        chosen_kind()
+
+
+def test_the_sandbox_target_names_itself(env, sandbox_server):
+    env.setenv("PUSHSTACK_TARGET", "sandbox")
+    env.setenv("PUSHSTACK_SANDBOX_URL", sandbox_server.url)
+    env.setenv("AWS_REGION", "eu-west-1")
+    target = resolve_target()
+    port = sandbox_server.url.rsplit(":", 1)[1]
+    assert target.kind == "sandbox"
+    assert target.label == f"Sandbox (moto on 127.0.0.1:{port})"
+    assert (target.region, target.account_id) == ("eu-west-1", "123456789012")
+
+
+def test_the_sandbox_target_starts_its_own_server_when_none_is_given(env):
+    env.setenv("PUSHSTACK_TARGET", "sandbox")
+    try:
+        target = resolve_target()
+        assert target.endpoint_url.startswith("http://127.0.0.1:")
+        assert target.account_id == "123456789012"
+    finally:
+        sandbox.stop_shared()
