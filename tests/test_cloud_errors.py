@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import os
 import socket
@@ -12,6 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
+from variants import VARIANTS
 
 from pushstack.cloud import Cloud, CloudError, Target, resolve_target
 from pushstack.cloud import target as target_module
@@ -19,6 +21,7 @@ from pushstack.cloud.errors import translate
 from pushstack.cloud.target import chosen_kind
 
 ACCOUNT = "123456789012"
+NONE = dataclasses.replace(VARIANTS["none"], region="us-east-1")
 STACK_ID = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/push-test/0b9c8a70-0000-11ef"
 
 
@@ -186,18 +189,14 @@ def test_a_missing_key_says_which():
 
 
 def test_capabilities_are_never_granted_without_acknowledgement(cloud, cfn):
-    from variants import VARIANTS
-
     with pytest.raises(CloudError) as caught:
-        cloud.launch(VARIANTS["none"], acknowledged=(), launch_id="launch-1")
+        cloud.launch(NONE, acknowledged=(), launch_id="launch-1")
     assert "IAM" in caught.value.message
     assert caught.value.code == "InsufficientCapabilitiesException"
     cfn.assert_no_pending_responses()  # nothing was sent to AWS
 
 
 def test_insufficient_capabilities_from_aws(cloud, cfn, no_tables):
-    from variants import VARIANTS
-
     cfn.add_client_error(
         "describe_stacks", "ValidationError", "Stack with id push-test does not exist"
     )
@@ -207,7 +206,7 @@ def test_insufficient_capabilities_from_aws(cloud, cfn, no_tables):
         "Requires capabilities : [CAPABILITY_NAMED_IAM]",
     )
     with pytest.raises(CloudError) as caught:
-        cloud.launch(VARIANTS["none"], acknowledged=("CAPABILITY_IAM",), launch_id="launch-1")
+        cloud.launch(NONE, acknowledged=("CAPABILITY_IAM",), launch_id="launch-1")
     assert "CAPABILITY_NAMED_IAM" in caught.value.message
     assert "acknowledg" in caught.value.advice
 
@@ -230,8 +229,6 @@ def _stack(launch_id: str) -> dict:
 
 
 def test_a_taken_name_says_so(cloud, cfn, no_tables):
-    from variants import VARIANTS
-
     cfn.add_client_error(
         "describe_stacks", "ValidationError", "Stack with id push-test does not exist"
     )
@@ -240,15 +237,13 @@ def test_a_taken_name_says_so(cloud, cfn, no_tables):
     )
     cfn.add_response("describe_stacks", _stack("someone-else"))
     with pytest.raises(CloudError) as caught:
-        cloud.launch(VARIANTS["none"], acknowledged=("CAPABILITY_IAM",), launch_id="mine")
+        cloud.launch(NONE, acknowledged=("CAPABILITY_IAM",), launch_id="mine")
     assert caught.value.message == "A stack named push-test already exists in us-east-1."
     assert "another stack name" in caught.value.advice
 
 
 def test_a_double_submit_returns_the_first_stack(cloud, cfn, no_tables):
     """The second request of a double click loses the race to create: it gets the first's id."""
-    from variants import VARIANTS
-
     cfn.add_client_error(
         "describe_stacks", "ValidationError", "Stack with id push-test does not exist"
     )
@@ -256,7 +251,7 @@ def test_a_double_submit_returns_the_first_stack(cloud, cfn, no_tables):
         "create_stack", "AlreadyExistsException", "Stack [push-test] already exists"
     )
     cfn.add_response("describe_stacks", _stack("mine"))
-    stack_id = cloud.launch(VARIANTS["none"], acknowledged=("CAPABILITY_IAM",), launch_id="mine")
+    stack_id = cloud.launch(NONE, acknowledged=("CAPABILITY_IAM",), launch_id="mine")
     assert stack_id == STACK_ID
 
 

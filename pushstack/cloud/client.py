@@ -266,7 +266,10 @@ class Cloud:
 
     def _check_capabilities(self, template: Mapping, acknowledged: Iterable[str]) -> list[str]:
         required = self.required_capabilities(template)
-        missing = [cap for cap in required if cap not in set(acknowledged)]
+        given = set(acknowledged)
+        if "CAPABILITY_NAMED_IAM" in given:
+            given.add("CAPABILITY_IAM")  # named IAM resources include the unnamed kind
+        missing = [cap for cap in required if cap not in given]
         if missing:
             raise CloudError(
                 "The stack creates IAM roles and policies, and that was not acknowledged "
@@ -311,6 +314,11 @@ class Cloud:
         """
         if not launch_id:
             raise ValueError("launch_id is required")
+        if options.region != self.region:
+            raise CloudError(
+                f"The stack is for {options.region}, but this connection is to {self.region}.",
+                "Launch it through the Cloud of its own region.",
+            )
         template = build_template(options)
         template_dict = template.to_dict()
         capabilities = self._check_capabilities(template_dict, acknowledged)

@@ -1,0 +1,272 @@
+"""What the cloud module makes of templates and AWS answers: capabilities, masked
+secrets, data at risk in a change set, public subnets, the update form's values."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from variants import VARIANTS
+
+from pushstack.cloud import MASK, Cloud, Target, templates
+from pushstack.cloud.client import _danger
+
+ACCOUNT = "123456789012"
+STACK_ID = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/push/0b9c8a70"
+
+
+@pytest.fixture
+def cloud():
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    # Calls the Stubber does not answer go to a closed local port, never to AWS.
+    return Cloud(Target("aws", "us-east-1", ACCOUNT, "http://127.0.0.1:9", session))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_variant_needs_the_iam_acknowledgement(variant):
+    from pushstack.template import build_template
+
+    template = build_template(VARIANTS[variant]).to_dict()
+    assert Cloud.required_capabilities(template) == ("CAPABILITY_IAM",)
+
+
+def test_a_named_iam_resource_needs_the_named_acknowledgement():
+    template = {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "push-nodes"}},
+            "Queue": {"Type": "AWS::SQS::Queue"},
+        }
+    }
+    assert Cloud.required_capabilities(template) == ("CAPABILITY_NAMED_IAM",)
+    assert Cloud.required_capabilities({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}) == ()
+
+
+def test_conditions_decide_which_resources_count():
+    template = {
+        "Parameters": {"KeyName": {"Type": "String", "Default": ""}, "Tls": {"Type": "String"}},
+        "Conditions": {
+            "WithSsh": {"Fn::Not": [{"Fn::Equals": [{"Ref": "KeyName"}, ""]}]},
+            "WithTls": {"Fn::Equals": [{"Ref": "Tls"}, "yes"]},
+            "Both": {"Fn::And": [{"Condition": "WithSsh"}, {"Condition": "WithTls"}]},
+        },
+        "Resources": {
+            "Always": {"Type": "AWS::SNS::Topic"},
+            "Ssh": {"Type": "AWS::EC2::SecurityGroupIngress", "Condition": "WithSsh"},
+            "Listener": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Condition": "WithTls"},
+            "Both": {"Type": "AWS::SNS::Topic", "Condition": "Both"},
+        },
+    }
+    assert set(templates.resources(template, {"Tls": "no"})) == {"Always"}
+    assert set(templates.resources(template, {"KeyName": "admin", "Tls": "yes"})) == {
+        "Always",
+        "Ssh",
+        "Listener",
+        "Both",
+    }
+    # A value not known (no parameters read yet) counts the resource rather than hiding it.
+    assert "Listener" in templates.resources(template, {})
+
+
+def test_yaml_templates_with_short_tags_are_read():
+    body = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Sub '${AWS::StackName}-t'\n"
+    assert templates.resources(templates.parse(body)) == {"Topic": "AWS::SNS::Topic"}
+
+
+@pytest.mark.parametrize(
+    ("action", "kind", "replacement", "danger"),
+    [
+        ("Modify", "AWS::DynamoDB::Table", "True", "Replaces the DynamoDB table"),
+        ("Modify", "AWS::DynamoDB::Table", "Conditional", "May replace the DynamoDB table"),
+        ("Remove", "AWS::SecretsManager::Secret", "", "Removes the crypto key's secret"),
+        ("Remove", "AWS::S3::Bucket", "", "Removes the log bucket"),
+        ("Modify", "AWS::DynamoDB::Table", "False", None),
+        ("Add", "AWS::DynamoDB::Table", "", None),
+        ("Remove", "AWS::AutoScaling::AutoScalingGroup", "", None),
+        ("Modify", "AWS::AutoScaling::AutoScalingGroup", "True", None),
+    ],
+)
+def test_changes_that_put_data_at_risk_are_flagged(action, kind, replacement, danger):
+    found = _danger(action, kind, "X", replacement)
+    assert found == danger if danger is None else found.startswith(danger)
+
+
+def _describe(parameters: dict, status: str = "CREATE_COMPLETE") -> dict:
+    return {
+        "Stacks": [
+            {
+                "StackName": "push",
+                "StackId": STACK_ID,
+                "CreationTime": "2026-11-27T12:00:00Z",
+                "StackStatus": status,
+                "Parameters": [
+                    {"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()
+                ],
+                "Outputs": [{"OutputKey": "WebSocketURL", "OutputValue": "wss://push.example"}],
+                "Tags": [{"Key": "pushstack:launched-by", "Value": "pushstack"}],
+                "EnableTerminationProtection": True,
+            }
+        ]
+    }
+
+
+TEMPLATE = {
+    "Parameters": {
+        "CryptoKey": {"Type": "String", "NoEcho": True},
+        "AdminToken": {"Type": "String", "NoEcho": "true"},
+        "SubnetIds": {"Type": "List<AWS::EC2::Subnet::Id>"},
+    },
+    "Resources": {
+        "RouterTable": {"Type": "AWS::DynamoDB::Table"},
+        "LogDeliveryStream": {"Type": "AWS::KinesisFirehose::DeliveryStream"},
+        "Nodes": {"Type": "AWS::AutoScaling::AutoScalingGroup"},
+    },
+    "Outputs": {"WebSocketURL": {"Value": "x"}, "LogStreamName": {"Value": "y"}},
+}
+
+
+def test_secret_parameters_are_masked_even_when_the_target_shows_them(cloud):
+    key = "q0FZ0d3Vt1o9kLh4n0X2cW8uJ5yR7bT3eA6sD1fG2hI="
+    with Stubber(cloud._client("cloudformation")) as cfn:
+        cfn.add_response(
+            "describe_stacks",
+            _describe(
+                {"CryptoKey": key, "AdminToken": "hunter2", "SubnetIds": "subnet-a,subnet-b"}
+            ),
+        )
+        cfn.add_response("get_template", {"TemplateBody": json.dumps(TEMPLATE)})
+        stack = cloud.stack("push")
+    assert stack.parameters == {
+        "CryptoKey": MASK,
+        "AdminToken": MASK,
+        "SubnetIds": "subnet-a,subnet-b",
+    }
+    assert key not in repr(stack)
+    assert stack.termination_protection
+    assert stack.output_values == {"WebSocketURL": "wss://push.example"}
+    assert stack.missing_outputs == ("LogStreamName",)
+
+
+def test_the_update_form_gets_values_and_shape_but_never_the_key(cloud):
+    with Stubber(cloud._client("cloudformation")) as cfn:
+        cfn.add_response(
+            "describe_stacks",
+            _describe(
+                {
+                    "CryptoKey": "****",
+                    "SubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+                    "ConnectionMaxSize": "6",
+                    "TablePrefix": "autopush_x",
+                }
+            ),
+        )
+        cfn.add_response("get_template", {"TemplateBody": json.dumps(TEMPLATE)})
+        values = cloud.stack_options("push")
+    assert values["subnet_ids"] == ("subnet-0123456789abcdef0", "subnet-0123456789abcdef1")
+    assert values["connection_max_size"] == 6
+    assert values["table_prefix"] == "autopush_x"
+    assert values["log_processing"] == "firehose"  # a delivery stream, no processor function
+    assert values["reuse_tables"] is False
+    assert "crypto_key" not in values
+
+
+def test_resources_in_aws_are_what_aws_lists(cloud):
+    with Stubber(cloud._client("cloudformation")) as cfn:
+        cfn.add_response("describe_stacks", _describe({}, status="CREATE_IN_PROGRESS"))
+        cfn.add_response("get_template", {"TemplateBody": json.dumps(TEMPLATE)})
+        cfn.add_response(
+            "list_stack_resources",
+            {
+                "StackResourceSummaries": [
+                    {
+                        "LogicalResourceId": "Nodes",
+                        "PhysicalResourceId": "push-Nodes-1",
+                        "ResourceType": "AWS::AutoScaling::AutoScalingGroup",
+                        "LastUpdatedTimestamp": "2026-11-27T12:03:00Z",
+                        "ResourceStatus": "CREATE_IN_PROGRESS",
+                    },
+                    {
+                        "LogicalResourceId": "RouterTable",
+                        "PhysicalResourceId": "autopush_x_router",
+                        "ResourceType": "AWS::DynamoDB::Table",
+                        "LastUpdatedTimestamp": "2026-11-27T12:01:00Z",
+                        "ResourceStatus": "CREATE_COMPLETE",
+                    },
+                ]
+            },
+        )
+        rows = cloud.resources("push")
+    assert [(r.logical_id, r.status, r.emulated) for r in rows] == [
+        ("RouterTable", "CREATE_COMPLETE", True),
+        ("Nodes", "CREATE_IN_PROGRESS", True),
+    ]
+
+
+def test_the_stacks_list_holds_only_pushstack_stacks(cloud):
+    ours = _describe({})["Stacks"][0]
+    other = {**ours, "StackName": "other", "StackId": STACK_ID + "x", "Tags": []}
+    with Stubber(cloud._client("cloudformation")) as cfn:
+        cfn.add_response("describe_stacks", {"Stacks": [other], "NextToken": "2"})
+        cfn.add_response("describe_stacks", {"Stacks": [ours]}, {"NextToken": "2"})
+        listed = cloud.list_stacks()
+    assert [s.name for s in listed] == ["push"]
+
+
+def test_a_subnet_is_public_when_its_route_table_reaches_an_internet_gateway(cloud):
+    def table(vpc, routes, subnets=(), main=False):
+        associations = [{"SubnetId": s, "Main": False} for s in subnets]
+        if main:
+            associations.append({"Main": True})
+        return {"VpcId": vpc, "Associations": associations, "Routes": routes}
+
+    to_igw = [{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1"}]
+    to_nat = [{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"}]
+    with Stubber(cloud._client("ec2")) as ec2:
+        ec2.add_response(
+            "describe_vpcs", {"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}]}
+        )
+        ec2.add_response(
+            "describe_route_tables",
+            {
+                "RouteTables": [
+                    table("vpc-1", to_igw, main=True),
+                    table("vpc-1", to_nat, subnets=["subnet-private"]),
+                ]
+            },
+        )
+        ec2.add_response(
+            "describe_subnets",
+            {
+                "Subnets": [
+                    {"SubnetId": "subnet-main", "VpcId": "vpc-1", "AvailabilityZone": "us-east-1a"},
+                    {
+                        "SubnetId": "subnet-private",
+                        "VpcId": "vpc-1",
+                        "AvailabilityZone": "us-east-1b",
+                    },
+                ]
+            },
+        )
+        ec2.add_client_error("describe_key_pairs", "UnauthorizedOperation", "", 403)
+        with Stubber(cloud._client("acm")) as acm:
+            acm.add_response(
+                "list_certificates",
+                {
+                    "CertificateSummaryList": [
+                        {
+                            "CertificateArn": "arn:aws:acm:us-east-1:1:certificate/a",
+                            "DomainName": "push.example",
+                        }
+                    ]
+                },
+            )
+            choices = cloud.account_choices()
+    public = {s.subnet_id: s.public for s in choices.subnets}
+    assert public == {"subnet-main": True, "subnet-private": False}
+    assert [c.domain for c in choices.certificates] == ["push.example"]
+    # Key pairs may not be read: the rest is still offered, and the page can say why.
+    assert choices.key_pairs == ()
+    assert len(choices.problems) == 1 and "key pairs" in choices.problems[0]
