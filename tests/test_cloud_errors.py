@@ -356,3 +356,17 @@ def test_clients_retry_in_standard_mode():
     client = Target("aws", "us-east-1", ACCOUNT, None, fake_session()).client("cloudformation")
     assert client.meta.config.retries["mode"] == "standard"
     assert client.meta.config.retries["total_max_attempts"] >= 3
+
+
+def test_an_error_never_repeats_a_crypto_key(cloud):
+    key = "q0FZ0d3Vt1o9kLh4n0X2cW8uJ5yR7bT3eA6sD1fG2hI="
+    with Stubber(cloud._client("cloudformation")) as stub:
+        stub.add_client_error(
+            "validate_template",
+            "ValidationError",
+            f"Parameter 'CryptoKey' has value {key}, which does not match its pattern",
+        )
+        with pytest.raises(CloudError) as caught:
+            cloud.validate("{}")
+    assert key not in str(caught.value)
+    assert "****" in caught.value.message

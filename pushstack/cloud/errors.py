@@ -20,6 +20,14 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+# A Fernet key, wherever an error message might quote a parameter value back.
+_FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
+
+
+def _scrub(text: str) -> str:
+    """The text with anything shaped like a crypto key masked."""
+    return _FERNET_KEY.sub("****", text)
+
 
 class CloudError(Exception):
     """An AWS call that did not work, in plain words.
@@ -29,6 +37,7 @@ class CloudError(Exception):
     """
 
     def __init__(self, message: str, advice: str = "", code: str | None = None):
+        message = _scrub(message)
         super().__init__(message)
         self.message = message
         self.advice = advice
