@@ -8,18 +8,17 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from pushstack import artifacts, render
+from pushstack.cloud import account, templates
 from pushstack.cloud import events as ev
-from pushstack.cloud import templates
 from pushstack.cloud.errors import CloudError, translate
 from pushstack.cloud.target import Target
 from pushstack.cloud.views import (
     MASK,
     AccountChoices,
-    Certificate,
     Change,
     ChangeSetView,
     Event,
@@ -29,8 +28,6 @@ from pushstack.cloud.views import (
     ResourceView,
     StackSummary,
     StackView,
-    Subnet,
-    Vpc,
 )
 from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options
 
@@ -817,60 +814,7 @@ class Cloud:
         """VPCs, subnets (public or private), key pairs and issued certificates of the account."""
         if self.target.is_sandbox:
             self.sandbox_network()
-        vpcs = [
-            Vpc(
-                vpc_id=item["VpcId"],
-                cidr=item.get("CidrBlock", ""),
-                name=_name_tag(item),
-                is_default=bool(item.get("IsDefault")),
-            )
-            for item in self._pages("ec2", "describe_vpcs", "Vpcs")
-        ]
-        tables = list(self._pages("ec2", "describe_route_tables", "RouteTables"))
-        subnets = [
-            Subnet(
-                subnet_id=item["SubnetId"],
-                vpc_id=item.get("VpcId", ""),
-                zone=item.get("AvailabilityZone", ""),
-                public=_is_public(item, tables),
-                cidr=item.get("CidrBlock", ""),
-                name=_name_tag(item),
-            )
-            for item in self._pages("ec2", "describe_subnets", "Subnets")
-        ]
-        problems = []
-        key_pairs: list[str] = []
-        certificates: list[Certificate] = []
-        for what, read in (
-            ("key pairs", lambda: key_pairs.extend(self._key_pairs())),
-            ("certificates", lambda: certificates.extend(self._certificates())),
-        ):
-            problems += _attempt(what, read)
-        return AccountChoices(
-            vpcs=tuple(sorted(vpcs, key=lambda v: (not v.is_default, v.name, v.vpc_id))),
-            subnets=tuple(
-                sorted(subnets, key=lambda s: (s.vpc_id, not s.public, s.zone, s.subnet_id))
-            ),
-            key_pairs=tuple(sorted(key_pairs)),
-            certificates=tuple(certificates),
-            problems=tuple(problems),
-        )
-
-    def _key_pairs(self) -> list[str]:
-        reply = self._call("ec2", "describe_key_pairs")
-        return [item["KeyName"] for item in reply.get("KeyPairs") or ()]
-
-    def _certificates(self) -> list[Certificate]:
-        return [
-            Certificate(
-                arn=item["CertificateArn"],
-                domain=item.get("DomainName", ""),
-                status=item.get("Status", "ISSUED"),
-            )
-            for item in self._pages(
-                "acm", "list_certificates", "CertificateSummaryList", CertificateStatuses=["ISSUED"]
-            )
-        ]
+        return account.choices(self._call, self._pages)
 
 
 def _list_value(value: str) -> tuple[str, ...]:
@@ -879,40 +823,6 @@ def _list_value(value: str) -> tuple[str, ...]:
         value = value[1:-1]
     items = (item.strip().strip("'\"") for item in value.split(","))
     return tuple(item for item in items if item)
-
-
-def _attempt(what: str, read: Callable[[], object]) -> list[str]:
-    try:
-        read()
-    except CloudError as error:
-        return [f"The {what} could not be read: {error.message}"]
-    return []
-
-
-def _name_tag(item: Mapping) -> str:
-    for tag in item.get("Tags") or ():
-        if tag.get("Key") == "Name":
-            return tag.get("Value", "")
-    return ""
-
-
-def _is_public(subnet: Mapping, tables: list[Mapping]) -> bool:
-    """Whether the subnet's route table (its own, else the VPC's main one) routes to an internet gateway."""
-    own = main = None
-    for table in tables:
-        for association in table.get("Associations") or ():
-            if association.get("SubnetId") == subnet["SubnetId"]:
-                own = table
-            if association.get("Main") and table.get("VpcId") == subnet.get("VpcId"):
-                main = table
-    table = own or main
-    if table is None:
-        return bool(subnet.get("MapPublicIpOnLaunch"))
-    return any(
-        str(route.get("GatewayId", "")).startswith("igw-")
-        and route.get("DestinationCidrBlock") == "0.0.0.0/0"
-        for route in table.get("Routes") or ()
-    )
 
 
 def _danger(action: str, kind: str, logical_id: str, replacement: str) -> str | None:

@@ -1,0 +1,97 @@
+"""What the form can offer from the account: VPCs, subnets (public or private), key pairs,
+issued certificates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+from pushstack.cloud.errors import CloudError
+from pushstack.cloud.views import AccountChoices, Certificate, Subnet, Vpc
+
+Call = Callable[..., dict]
+Pages = Callable[..., Iterator[dict]]
+
+
+def choices(call: Call, pages: Pages) -> AccountChoices:
+    """Read the account's choices with ``call(service, operation, **kwargs)`` and
+    ``pages(service, operation, key, **kwargs)``.
+
+    VPCs and subnets must be readable; key pairs and certificates that are not
+    leave a line in ``problems`` and the rest is still offered.
+    """
+    vpcs = [
+        Vpc(
+            vpc_id=item["VpcId"],
+            cidr=item.get("CidrBlock", ""),
+            name=_name_tag(item),
+            is_default=bool(item.get("IsDefault")),
+        )
+        for item in pages("ec2", "describe_vpcs", "Vpcs")
+    ]
+    tables = list(pages("ec2", "describe_route_tables", "RouteTables"))
+    subnets = [
+        Subnet(
+            subnet_id=item["SubnetId"],
+            vpc_id=item.get("VpcId", ""),
+            zone=item.get("AvailabilityZone", ""),
+            public=is_public(item, tables),
+            cidr=item.get("CidrBlock", ""),
+            name=_name_tag(item),
+        )
+        for item in pages("ec2", "describe_subnets", "Subnets")
+    ]
+    problems = []
+    key_pairs: list[str] = []
+    certificates: list[Certificate] = []
+    try:
+        reply = call("ec2", "describe_key_pairs")
+        key_pairs = [item["KeyName"] for item in reply.get("KeyPairs") or ()]
+    except CloudError as error:
+        problems.append(f"The key pairs could not be read: {error.message}")
+    try:
+        certificates = [
+            Certificate(
+                arn=item["CertificateArn"],
+                domain=item.get("DomainName", ""),
+                status=item.get("Status", "ISSUED"),
+            )
+            for item in pages(
+                "acm", "list_certificates", "CertificateSummaryList", CertificateStatuses=["ISSUED"]
+            )
+        ]
+    except CloudError as error:
+        problems.append(f"The certificates could not be read: {error.message}")
+    return AccountChoices(
+        vpcs=tuple(sorted(vpcs, key=lambda v: (not v.is_default, v.name, v.vpc_id))),
+        subnets=tuple(sorted(subnets, key=lambda s: (s.vpc_id, not s.public, s.zone, s.subnet_id))),
+        key_pairs=tuple(sorted(key_pairs)),
+        certificates=tuple(certificates),
+        problems=tuple(problems),
+    )
+
+
+def _name_tag(item: Mapping) -> str:
+    for tag in item.get("Tags") or ():
+        if tag.get("Key") == "Name":
+            return tag.get("Value", "")
+    return ""
+
+
+def is_public(subnet: Mapping, tables: list[Mapping]) -> bool:
+    """Whether the subnet's route table (its own, else the VPC's main one) sends
+    0.0.0.0/0 to an internet gateway."""
+    own = main = None
+    for table in tables:
+        for association in table.get("Associations") or ():
+            if association.get("SubnetId") == subnet["SubnetId"]:
+                own = table
+            if association.get("Main") and table.get("VpcId") == subnet.get("VpcId"):
+                main = table
+    table = own or main
+    if table is None:
+        return bool(subnet.get("MapPublicIpOnLaunch"))
+    return any(
+        str(route.get("GatewayId", "")).startswith("igw-")
+        and route.get("DestinationCidrBlock") == "0.0.0.0/0"
+        for route in table.get("Routes") or ()
+    )
