@@ -254,3 +254,22 @@ def test_only_stack_level_reasons_still_give_a_failure():
         ev.event_from_api(event(3, STACK, "CREATE_FAILED", "Template error: unresolved Ref")),
     ]
     assert ev.failure(events) == ev.Failure(STACK, "Template error: unresolved Ref")
+
+
+def test_an_operation_the_sandbox_abandoned_is_shown_as_ended():
+    """The sandbox finishes operations at once; one left in progress will never end."""
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    sandbox = Cloud(Target("sandbox", "us-east-1", "123456789012", "http://127.0.0.1:9", session))
+    with Stubber(sandbox._client("cloudformation")) as stub:
+        expect_poll(stub, "CREATE_IN_PROGRESS", CREATE[:1])  # started long ago (T0)
+        progress = sandbox.progress(STACK)
+    assert progress.finished
+    assert "sandbox stopped half-way" in progress.failure.reason
+
+
+def test_a_long_operation_in_aws_is_still_watched(cloud, stub):
+    expect_poll(stub, "CREATE_IN_PROGRESS", CREATE[:1])  # started long ago (T0)
+    progress = cloud.progress(STACK)
+    assert not progress.finished and progress.failure is None

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pushstack import artifacts, render
 from pushstack.cloud import account, templates
@@ -36,7 +36,8 @@ LAUNCH_ID_TAG = "pushstack:launch-id"
 LAUNCHED_BY = "pushstack"
 EVENT_PAGES = 20  # pages of DescribeStackEvents read at most to find an operation's start
 STACKS_REMEMBERED = 256
-SANDBOX_SEED_SECONDS = 30.0  # how long a seeded sandbox network is trusted before re-checking
+SANDBOX_SEED_SECONDS = 30.0
+SANDBOX_STUCK_SECONDS = 30.0  # an operation the sandbox left in progress longer is abandoned  # how long a seeded sandbox network is trusted before re-checking
 # Types whose replacement or removal puts data at risk, in the user's words.
 DATA_TYPES = {
     "AWS::DynamoDB::Table": "the DynamoDB table {id} (subscriptions and stored messages)",
@@ -601,6 +602,14 @@ class Cloud:
         failure = ev.failure(operation)
         if failure is None and status.endswith(("FAILED", "ROLLBACK_COMPLETE")):
             failure = Failure(stack["StackName"], stack.get("StackStatusReason") or status)
+        if not finished and self._sandbox_stuck(operation):
+            finished = True
+            failure = failure or Failure(
+                stack["StackName"],
+                "The sandbox stopped half-way: it could not process part of the template "
+                "(it finishes every operation at once, so this one will not finish). "
+                "Delete the stack.",
+            )
         return Progress(
             name=stack["StackName"],
             stack_id=stack["StackId"],
@@ -617,6 +626,16 @@ class Cloud:
             finished=finished,
             blocking=ev.blocking_resources(operation) if status == "DELETE_FAILED" else (),
         )
+
+    def _sandbox_stuck(self, operation: list[Event]) -> bool:
+        """The sandbox completes operations within the call that starts them: one still
+        in progress a while later was abandoned on an error, and will never end."""
+        if not self.target.is_sandbox or not operation:
+            return False
+        newest = operation[-1].timestamp
+        if newest.tzinfo is None:
+            newest = newest.replace(tzinfo=UTC)
+        return (datetime.now(UTC) - newest).total_seconds() > SANDBOX_STUCK_SECONDS
 
     # -- the stacks list and the update form -------------------------------------
 
