@@ -117,7 +117,14 @@ class Cloud:
             return method(**kwargs)
         except Exception as exc:
             name = "".join(part.capitalize() for part in operation.split("_"))
-            raise translate(exc, name, self.target.endpoint_url) from exc
+            error = translate(exc, name, self.target.endpoint_url)
+            if self.target.is_sandbox and error.message.startswith("AWS sent an answer"):
+                error = CloudError(
+                    f"The sandbox failed on {name} (moto answered with an error it could not "
+                    "describe): part of this request is beyond what it emulates.",
+                    "Try another choice, or run the same stack in a real AWS account.",
+                )
+            raise error from exc
 
     def _pages(self, service: str, operation: str, key: str, limit: int = 1000, **kwargs):
         """Items of a paginated call (NextToken), at most ``limit`` pages."""
