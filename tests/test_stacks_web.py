@@ -509,3 +509,82 @@ def test_views_used_by_the_pages_are_the_cloud_modules():
         (ResourceView, {"logical_id", "resource_type", "physical_id", "status", "emulated"}),
     ):
         assert fields <= set(view.__dataclass_fields__)
+
+
+# The crypto key, from the form to the delete.
+
+NEW_KEY = "yVzv0Tq4hJtDLoQ8V1mqjz2w7xQnkvuVd0fC2oRrKjE="
+
+
+def test_the_crypto_key_never_shows_anywhere(sandbox_url, caplog):
+    """A known key walks the whole flow: no page, header, URL or log line shows it;
+    only the parameters file the user downloads holds it."""
+    from conftest import KNOWN_KEY
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "secret-test",
+            "TARGET": "sandbox",
+            "SANDBOX_URL": sandbox_url,
+        }
+    )
+    app.config["WTF_CSRF_ENABLED"] = False
+    seen = []  # (url, headers, body) of every answer
+
+    @app.after_request
+    def record(response):
+        from flask import request
+
+        seen.append((request.url, str(response.headers), response.get_data(as_text=True)))
+        return response
+
+    caplog.set_level("DEBUG", logger="webapp")
+    caplog.set_level("DEBUG", logger="pushstack")
+    caplog.set_level("INFO")
+    client = app.test_client()
+    name = new_name("secret")
+
+    # The form, with an error first (the key must not come back), then valid.
+    form = FormValues(client.get("/").get_data(as_text=True)).values
+    form.update(stack_name=name, crypto_key=KNOWN_KEY, log_processing="processor")
+    assert client.post("/", data={**form, "subnet_ids": "subnet-bad"}).status_code == 422
+    response = client.post("/", data=form)
+    assert response.status_code == 303
+    path = urlsplit(response.headers["Location"]).path
+    for url in (path, path + "?format=yaml", path + "/template.json", path + "/template.yaml"):
+        assert client.get(url).status_code == 200
+    parameters = client.get(path + "/parameters.json")
+    assert KNOWN_KEY in parameters.get_data(as_text=True)  # the one place it belongs
+    seen.pop()
+
+    # Launch, watch, list.
+    response = client.post(path + "/launch", data={"acknowledge": "y"})
+    assert response.status_code == 303
+    for url in (response.headers["Location"], f"/api/stacks/{name}", "/stacks"):
+        assert client.get(url).status_code == 200
+    assert "****" in page_text(client.get(f"/stacks/{name}"))  # the masked parameter
+
+    # Update with a rotated key list, then delete.
+    form = FormValues(client.get(f"/stacks/{name}/update").get_data(as_text=True)).values
+    form.update(crypto_key=f"{NEW_KEY},{KNOWN_KEY}", acknowledge="y")
+    response = client.post(f"/stacks/{name}/update", data=form)
+    assert response.status_code == 303, page_text(response)[:1000]
+    changes = client.get(response.headers["Location"])
+    response = client.post(
+        f"/stacks/{name}/change-set/execute", data=FormValues(changes.get_data(as_text=True)).values
+    )
+    assert response.status_code == 303
+    assert client.get(response.headers["Location"]).status_code == 200
+    assert client.get(f"/stacks/{name}/delete").status_code == 200
+    response = client.post(f"/stacks/{name}/delete", data={})
+    assert client.get(response.headers["Location"]).status_code == 200
+
+    assert len(seen) > 15
+    for key in (KNOWN_KEY, NEW_KEY):
+        for url, headers, body in seen:
+            assert key not in url, url
+            assert key not in headers, url
+            assert key not in body, url
+        for record in caplog.records:
+            assert key not in record.getMessage(), record.name

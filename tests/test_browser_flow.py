@@ -1,0 +1,219 @@
+"""The whole flow in headless Chromium: fill, preview, acknowledge, launch into the
+sandbox, watch the status page complete with its outputs, delete."""
+
+import dataclasses
+import json
+import secrets
+import threading
+
+import pytest
+from test_browser import SCREENSHOTS, browser, chromium_installed  # noqa: F401
+from werkzeug.serving import make_server
+
+from pushstack import sandbox
+from webapp import create_app
+
+pytestmark = pytest.mark.browser
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="module")
+def served():
+    """The wizard, launching into its own sandbox, on a free port of 127.0.0.1."""
+    mp = pytest.MonkeyPatch()
+    for key, value in FAKE_CREDENTIALS.items():
+        mp.setenv(key, value)
+    server_sandbox = sandbox.start()
+    app = create_app(
+        {
+            "SECRET_KEY": "browser-flow",
+            "TARGET": "sandbox",
+            "SANDBOX_URL": server_sandbox.url,
+            "PROGRESS_INTERVAL_SECONDS": 0.5,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    server_sandbox.stop()
+    mp.undo()
+
+
+@pytest.fixture
+def page(browser):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if _is_problem(m) else None)
+    yield page
+    context.close()
+    assert problems == [], problems  # no script error, no CSP violation
+
+
+def _is_problem(message) -> bool:
+    """A script error or CSP violation; the answers the tests provoke on purpose are expected."""
+    return message.type == "error" and not any(
+        f"status of {code}" in message.text for code in (422, 429)
+    )
+
+
+def _expect():
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def test_fill_preview_launch_watch_and_delete(page, served):
+    _, base_url = served
+    expect = _expect()
+    name = f"browser-{secrets.token_hex(3)}"
+    page.goto(base_url + "/")
+    expect(page.locator("header .target")).to_contain_text("Target: Sandbox")
+
+    # The sandbox's network is already filled in; only a name and a key are typed.
+    expect(page.get_by_label("VPC")).to_have_value(_starts_with("vpc-"))
+    page.get_by_label("Stack name").fill(name)
+    page.get_by_role("button", name="Generate").click()
+    key = page.locator("#crypto_key").input_value()
+    page.get_by_role("button", name="Preview the template").click()
+
+    # The preview's launch section: nothing happens without the acknowledgement.
+    launch = page.get_by_role("button", name="Launch the stack")
+    expect(launch).to_be_visible()
+    expect(page.locator("#launch")).to_contain_text("CAPABILITY_IAM")
+    launch.click()  # the browser itself asks for the box first
+    expect(page.locator("#acknowledge:invalid")).to_have_count(1)
+    expect(page.get_by_role("heading", name=f"Preview: stack {name}")).to_be_visible()
+    page.get_by_label("I understand: launching creates IAM roles").check()
+    page.get_by_role("button", name="Launch the stack").click()
+
+    # The status page, complete, with its outputs and a copy button for each.
+    expect(page.get_by_role("heading", name=f"Stack {name}")).to_be_visible()
+    expect(page.locator("#stack-state")).to_have_text("CREATE_COMPLETE")
+    expect(page.locator("#stack-count")).to_contain_text("resources done")
+    count = page.locator("#stack-count").inner_text().split()
+    assert count[0] == count[2]  # done of total, all done
+    websocket = page.locator("#output-WebSocketURL")
+    expect(websocket).to_contain_text(f"ws://{name}-")
+    expect(page.locator("#outputs").get_by_role("button", name="Copy").first).to_be_visible()
+    expect(page.locator("#next")).to_contain_text("Point push clients at the WebSocket URL")
+    assert key not in page.content()
+    page.screenshot(path=str(SCREENSHOTS / "pushstack-stack.png"), full_page=True)
+
+    # The stacks list links to it.
+    page.get_by_role("link", name="Stacks", exact=True).click()
+    expect(page.get_by_role("link", name=name)).to_be_visible()
+    page.get_by_role("link", name=name).click()
+
+    # Delete: what goes and what stays, then the deleted stack's page.
+    page.get_by_role("link", name="Delete this stack…").click()
+    expect(page.locator("#kept")).to_contain_text("RouterTable")
+    expect(page.locator("#deleted")).to_contain_text("ConnectionNodes")
+    page.get_by_role("button", name="Delete the stack").click()
+    expect(page.locator("#stack-state")).to_have_text("DELETE_COMPLETE")
+    expect(page.locator("#retained")).to_contain_text("aws dynamodb delete-table")
+
+
+def test_status_page_follows_an_operation_live_and_backs_off(page, served, monkeypatch):
+    """A create in progress: the page polls, survives throttling, and shows the end."""
+    app, base_url = served
+    expect = _expect()
+    name = f"live-{secrets.token_hex(3)}"
+    with app.app_context():
+        from webapp.cloud import get_access
+
+        access = get_access()
+        cloud = access.cloud()
+    _launch(app, name)
+    done_stack, done_progress = cloud.stack(name), cloud.progress(name)
+    running = {"left": 3}  # the first three reads say "in progress"
+
+    def stack(ref):
+        if running["left"] > 0:
+            return dataclasses.replace(done_stack, status="CREATE_IN_PROGRESS", outputs=())
+        return done_stack
+
+    def progress(ref):
+        if running["left"] > 0:
+            running["left"] -= 1
+            return dataclasses.replace(
+                done_progress,
+                status="CREATE_IN_PROGRESS",
+                done=3,
+                finished=False,
+                outputs={},
+                events=done_progress.events[:1],
+            )
+        return done_progress
+
+    monkeypatch.setattr(cloud, "stack", stack)
+    monkeypatch.setattr(cloud, "progress", progress)
+    access.changed(name)
+    throttled = {"count": 0}
+
+    def throttle_once(route):
+        if throttled["count"] == 0:
+            throttled["count"] += 1
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": "1", "Content-Type": "application/json"},
+                body=json.dumps({"error": "AWS is throttling requests.", "advice": "Wait."}),
+            )
+        else:
+            route.continue_()
+
+    page.route(f"**/api/stacks/{name}*", throttle_once)
+    page.goto(f"{base_url}/stacks/{name}")
+    expect(page.locator("#stack-state")).to_have_text("CREATE_IN_PROGRESS")
+    expect(page.locator("#stack-progress")).to_have_attribute("value", "3")
+    expect(page.locator("#stack-live")).to_contain_text("throttling", timeout=10_000)
+    expect(page.locator("#stack-live")).to_contain_text("Trying again in")
+    # Then the polls go through, the operation ends and the page shows the result.
+    expect(page.locator("#stack-state")).to_have_text("CREATE_COMPLETE", timeout=20_000)
+    expect(page.locator("#output-WebSocketURL")).to_be_visible()
+    assert throttled["count"] == 1
+
+
+def test_status_page_without_javascript(browser, served):  # noqa: F811
+    app, base_url = served
+    name = f"nojs-{secrets.token_hex(3)}"
+    _launch(app, name)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    expect = _expect()
+    page.goto(f"{base_url}/stacks/{name}")
+    expect(page.locator("#stack-state")).to_have_text("CREATE_COMPLETE")
+    expect(page.locator("#output-WebSocketURL")).to_contain_text("ws://")
+    expect(page.locator("#outputs").get_by_role("button", name="Copy").first).to_be_hidden()
+    context.close()
+
+
+def _launch(app, name: str) -> None:
+    """A stack launched the way the wizard does, without a browser."""
+    from test_web import FormValues
+
+    client = app.test_client()
+    app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        form = FormValues(client.get("/").get_data(as_text=True)).values
+        form["stack_name"] = name
+        preview = client.post("/", data=form).headers["Location"]
+        response = client.post(preview + "/launch", data={"acknowledge": "y"})
+        assert response.status_code == 303
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+
+
+def _starts_with(prefix: str):
+    import re
+
+    return re.compile("^" + re.escape(prefix))
