@@ -116,6 +116,14 @@ class CloudAccess:
             except CloudError as exc:
                 self._target_error = (time.monotonic(), exc)
                 raise
+            except (RuntimeError, OSError) as exc:  # the sandbox did not start
+                error = CloudError(
+                    f"The sandbox could not be started: {exc}",
+                    "Start one with `.venv/bin/python -m pushstack.sandbox` and set "
+                    "PUSHSTACK_SANDBOX_URL to the URL it prints, or give AWS credentials.",
+                )
+                self._target_error = (time.monotonic(), error)
+                raise error from exc
             return self._target
 
     def cloud(self, region: str | None = None) -> Cloud:
