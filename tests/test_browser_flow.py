@@ -10,30 +10,19 @@ import pytest
 from test_browser import SCREENSHOTS, browser, chromium_installed  # noqa: F401
 from werkzeug.serving import make_server
 
-from pushstack import sandbox
 from webapp import create_app
 
 pytestmark = pytest.mark.browser
 
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
 
 @pytest.fixture(scope="module")
-def served():
-    """The wizard, launching into its own sandbox, on a free port of 127.0.0.1."""
-    mp = pytest.MonkeyPatch()
-    for key, value in FAKE_CREDENTIALS.items():
-        mp.setenv(key, value)
-    server_sandbox = sandbox.start()
+def served(sandbox_server):
+    """The wizard, launching into the session's sandbox, on a free port of 127.0.0.1."""
     app = create_app(
         {
             "SECRET_KEY": "browser-flow",
             "TARGET": "sandbox",
-            "SANDBOX_URL": server_sandbox.url,
+            "SANDBOX_URL": sandbox_server.url,
             "PROGRESS_INTERVAL_SECONDS": 0.5,
         }
     )
@@ -43,8 +32,6 @@ def served():
     yield app, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
-    server_sandbox.stop()
-    mp.undo()
 
 
 @pytest.fixture

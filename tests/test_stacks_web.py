@@ -15,7 +15,6 @@ import pytest
 from botocore.stub import Stubber
 from test_web import FormValues
 
-from pushstack import sandbox
 from pushstack.cloud import (
     Change,
     ChangeSetView,
@@ -28,25 +27,11 @@ from pushstack.cloud import (
 from webapp import create_app
 from webapp.cloud import SharedCache, get_access
 
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
 
 @pytest.fixture(scope="module")
-def sandbox_url():
-    """A sandbox of our own for this module, on a free port of 127.0.0.1."""
-    mp = pytest.MonkeyPatch()
-    for key, value in FAKE_CREDENTIALS.items():
-        mp.setenv(key, value)
-    mp.delenv("AWS_PROFILE", raising=False)
-    server = sandbox.start()
-    yield server.url
-    server.stop()
-    mp.undo()
+def sandbox_url(sandbox_server):
+    """The session's sandbox (tests/conftest.py), with fake credentials set."""
+    return sandbox_server.url
 
 
 @pytest.fixture(scope="module")
@@ -588,3 +573,22 @@ def test_the_crypto_key_never_shows_anywhere(sandbox_url, caplog):
             assert key not in body, url
         for record in caplog.records:
             assert key not in record.getMessage(), record.name
+
+
+def test_the_sign_in_page_names_no_account(sandbox_url):
+    """With an access token, whoever reaches the wizard learns nothing of the account."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "sign-in-test-" + "x" * 40,
+            "ACCESS_TOKEN": secrets.token_urlsafe(24),
+            "TARGET": "sandbox",
+            "SANDBOX_URL": sandbox_url,
+        }
+    )
+    client = app.test_client()
+    response = client.get("/", follow_redirects=True)
+    text = page_text(response)
+    assert "sign in to see it" in text
+    assert not re.search(r"account \d{12}", text)
+    assert client.get("/api/stacks/anything").status_code == 401

@@ -175,6 +175,10 @@ def get_access() -> CloudAccess:
 
 def target_label() -> str:
     """What the page header says about the live target; never raises."""
+    from webapp import auth
+
+    if not auth.signed_in():
+        return "sign in to see it"  # the account is not for whoever reaches the sign-in page
     try:
         target = get_access().target()
     except CloudError as exc:
