@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
+from collections import OrderedDict
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
@@ -31,6 +33,7 @@ from pushstack.template import build_template
 from webapp import store
 from webapp.cloud import get_access
 from webapp.forms import LOG_PROCESSING_EXPLAINED
+from webapp.preview_cache import shape_key
 from webapp.stack_forms import (
     ConfirmForm,
     ContinueRollbackForm,
@@ -114,8 +117,25 @@ def launch_id(preview_id: str) -> str:
 
 
 def launch_facts(options: Options) -> dict:
-    """What the launch section states before the user acknowledges it."""
-    template = render.to_dict(build_template(options))
+    """What the launch section states before the user acknowledges it; the same for
+    every form of one template shape, so computed once per shape."""
+    key = shape_key(options)
+    with _FACTS_LOCK:
+        facts = _FACTS.get(key)
+    if facts is None:
+        facts = _launch_facts(render.to_dict(build_template(options)))
+        with _FACTS_LOCK:
+            _FACTS[key] = facts
+            while len(_FACTS) > 64:
+                _FACTS.popitem(last=False)
+    return facts
+
+
+_FACTS: OrderedDict[tuple, dict] = OrderedDict()
+_FACTS_LOCK = threading.Lock()
+
+
+def _launch_facts(template: dict) -> dict:
     resources = template.get("Resources", {})
     types = [resource["Type"] for resource in resources.values()]
     iam_roles = sum(1 for kind in types if kind == "AWS::IAM::Role")
