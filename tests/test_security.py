@@ -1,12 +1,14 @@
 """The wizard as an attacker sees it (issue 8): sealed state, hosts, origins, access, serving."""
 
 import base64
+import contextlib
 import dataclasses
 import http.client
 import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -502,8 +504,11 @@ def test_signing_in_starts_a_new_session():
 def test_signing_out_ends_the_session():
     app = token_app()
     client = app.test_client()
+    assert "Sign out" not in make_app().test_client().get("/").get_data(as_text=True)
     sign_in(client)
-    token = csrf_token_of(client.get("/"))
+    page = client.get("/")
+    assert re.search(r'<form class="signout" method="post" action="/signout">', page.text)
+    token = csrf_token_of(page)
     response = client.post("/signout", data={"csrf_token": token})
     assert response.status_code == 303
     assert client.get("/").status_code == 303
@@ -636,12 +641,17 @@ def serve_env(**extra) -> dict:
 class Served:
     """A gunicorn master on 127.0.0.1; ``request`` opens a fresh connection each time."""
 
-    def __init__(self, port: int, log: Path):
-        self.port, self.log, self.cookie = port, log, ""
-        self.origin = f"http://127.0.0.1:{port}"
+    def __init__(self, port: int, log: Path, tls: ssl.SSLContext | None = None):
+        self.port, self.log, self.cookie, self.tls = port, log, "", tls
+        self.origin = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
     def request(self, method, path, body=None, headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        if self.tls:
+            connection = http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=60, context=self.tls
+            )
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         all_headers = {"Connection": "close", **(headers or {})}
         if self.cookie:
             all_headers["Cookie"] = self.cookie
@@ -660,22 +670,17 @@ class Served:
         return [re.search(r"pid=<?(\d+)", line).group(1) for line in lines if needle in line]
 
 
-@pytest.fixture
-def served(sandbox_server, tmp_path):
-    """scripts/serve's gunicorn: 2 workers, a sandbox URL given, no secret key given."""
+@contextlib.contextmanager
+def gunicorn(tmp_path, args=(), tls=None, **env):
+    """scripts/serve's gunicorn on a free port of 127.0.0.1, stopped at the end."""
     port = free_port()
     log = tmp_path / "access.log"
-    env = serve_env(
-        PUSHSTACK_PORT=str(port),
-        PUSHSTACK_WORKERS="2",
-        PUSHSTACK_SANDBOX_URL=sandbox_server.url,
-        PUSHSTACK_ACCESS_LOG=str(log),
-    )
+    env = serve_env(PUSHSTACK_PORT=str(port), PUSHSTACK_ACCESS_LOG=str(log), **env)
     output = tmp_path / "gunicorn.out"
     with output.open("wb") as sink:
-        process = subprocess.Popen(GUNICORN, cwd=ROOT, env=env, stdout=sink, stderr=sink)
+        process = subprocess.Popen([*GUNICORN, *args], cwd=ROOT, env=env, stdout=sink, stderr=sink)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -683,10 +688,17 @@ def served(sandbox_server, tmp_path):
             except OSError:
                 assert process.poll() is None, output.read_text()
                 time.sleep(0.2)
-        yield Served(port, log)
+        yield Served(port, log, tls)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def served(sandbox_server, tmp_path):
+    """2 workers, a sandbox URL given, no secret key given (the start command makes one)."""
+    with gunicorn(tmp_path, PUSHSTACK_WORKERS="2", PUSHSTACK_SANDBOX_URL=sandbox_server.url) as s:
+        yield s
 
 
 def test_a_preview_made_by_one_worker_opens_in_another(served):
@@ -744,3 +756,78 @@ def test_off_loopback_startup_refuses_without_token_secret_and_tls(how):
     for needed in ("PUSHSTACK_SECRET_KEY", "PUSHSTACK_ACCESS_TOKEN", "TLS", "TRUSTED_HOSTS"):
         assert needed in output
     assert "Booting worker" not in output
+
+
+def test_with_tls_the_cookie_is_secure_and_hsts_is_sent(sandbox_server, tmp_path):
+    """gunicorn --certfile/--keyfile: the start command tells the app, which hardens the session."""
+    cert, key = self_signed(tmp_path)
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    with gunicorn(
+        tmp_path,
+        ["--certfile", str(cert), "--keyfile", str(key)],
+        tls=client_tls,
+        PUSHSTACK_WORKERS="1",
+        PUSHSTACK_SANDBOX_URL=sandbox_server.url,
+    ) as served:
+        response, _ = served.request("GET", "/")
+    assert response.status == 200
+    assert response.getheader("Strict-Transport-Security") == "max-age=63072000"
+    cookie = response.getheader("Set-Cookie")
+    assert cookie.startswith("__Host-pushstack_session=")
+    assert "Secure" in cookie
+
+
+def test_the_start_command_runs_one_sandbox_for_all_workers(fake_aws_env, tmp_path):
+    """No sandbox URL and no credentials: gunicorn.conf.py starts one before the workers fork."""
+    labels = set()
+    with gunicorn(tmp_path, PUSHSTACK_WORKERS="2") as served:
+        for _ in range(30):
+            response, page = served.request("GET", "/stacks")
+            assert response.status == 200
+            labels.add(re.search(r"Sandbox \(moto on (127\.0\.0\.1:\d+)\)", page).group(1))
+            if len(set(served.pids('"GET /stacks"'))) > 1:
+                break
+        assert len(set(served.pids('"GET /stacks"'))) > 1, "one worker served every request"
+    (address,) = labels  # every worker names the same sandbox
+    with pytest.raises(OSError):  # and it stopped with the wizard
+        socket.create_connection(tuple(address.split(":")), timeout=2).close()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path

@@ -58,9 +58,15 @@ def init_app(app) -> None:
     for check in (_trusted_host, _local_peer, _same_origin, _access):
         app.before_request(check)
     app.register_blueprint(bp)
-    app.context_processor(lambda: {"access_token_required": bool(app.config["ACCESS_TOKEN"])})
+    app.context_processor(_template_values)
     if app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = FromNamedProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
+
+
+def _template_values() -> dict:
+    """For the header's sign-out button."""
+    required = bool(current_app.config["ACCESS_TOKEN"])
+    return {"access_token_required": required, "signed_in": required and signed_in()}
 
 
 def _trusted_host():
@@ -177,9 +183,11 @@ def _safe_next(target: str | None) -> str | None:
 
 def _is_loopback(address: str) -> bool:
     try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+        peer = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
+    mapped = getattr(peer, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return (mapped or peer).is_loopback
 
 
 class FromNamedProxies:
