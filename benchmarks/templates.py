@@ -68,6 +68,9 @@ SECONDS = {
     "AWS::EC2::SecurityGroup": 5,
     "AWS::EC2::SecurityGroupIngress": 5,
     "AWS::EC2::SecurityGroupEgress": 5,
+    "AWS::SSM::Parameter": 5,
+    # An alias record until Route 53 reports it in sync: up to a minute.
+    "AWS::Route53::RecordSet": 60,
     # A Lambda-backed custom resource: one invocation and its response.
     "AWS::CloudFormation::CustomResource": 15,
     # Anything else: most simple resources complete within seconds.
@@ -84,7 +87,6 @@ _PROCESSOR = {
     "log_processing": "processor",
     "private_subnet_ids": "subnet-0123456789abcdef2,subnet-0123456789abcdef3",
     "messages_api_subnet_id": "subnet-0123456789abcdef2",
-    "processor_code_bucket": "autopush-bench-code",
 }
 VARIANTS = {
     "none": _BASE,
@@ -97,6 +99,10 @@ VARIANTS = {
         "12345678-1234-1234-1234-123456789012",
         "key_name": "ops",
         "ssh_cidr": "203.0.113.0/24",
+        "endpoint_hostname": "updates.push.example.com",
+        "websocket_hostname": "push.example.com",
+        "messages_api_hostname": "messages.push.example.com",
+        "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
     },
 }
 

@@ -1,19 +1,22 @@
-"""Command line: `python -m pushstack push [--firehose | --processor]` prints the template.
+"""Command line: `pushstack push [--firehose | --processor]` prints the template.
 
 Compatible with the original `deploy.py push`; every option of the wizard
 is a flag too. The crypto key is never taken as a flag (it would land in
 shell history and process lists): give it in a file or PUSHSTACK_CRYPTO_KEY.
+`pushstack processor-zip` writes the processor Lambda's zip. Also runs as
+`python -m pushstack`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
-from pushstack import render
-from pushstack.options import SPECS, OptionsError, from_input
+from pushstack import artifacts, render
+from pushstack.options import LIST_HINT, SPECS, OptionsError, from_input
 from pushstack.template import build_template
 
 CRYPTO_KEY_ENV = "PUSHSTACK_CRYPTO_KEY"
@@ -29,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m pushstack", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="pushstack", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     push = commands.add_parser("push", help="print the Push stack's CloudFormation template")
     logs = push.add_mutually_exclusive_group()
@@ -66,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         if spec.kind == "bool":
             push.add_argument(spec.cli_flag, dest=name, action="store_true", help=spec.help)
             continue
-        help_text = spec.help
+        help_text = spec.help.replace(LIST_HINT, "Comma-separated.")
         if spec.choices:  # checked by the options layer, like every other value
             help_text += f" One of: {', '.join(spec.choices)}."
         if spec.default is not None:
@@ -75,6 +78,24 @@ def _parser() -> argparse.ArgumentParser:
             help_text = f"With --{spec.only_for}: {help_text}"
         metavar = {"int": "N", "list": "ID,ID", "choice": "CHOICE"}.get(spec.kind, "VALUE")
         push.add_argument(spec.cli_flag, dest=name, help=help_text, metavar=metavar)
+    zip_command = commands.add_parser(
+        "processor-zip",
+        help="write the processor Lambda's zip and say where the stack reads it",
+    )
+    zip_command.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=Path,
+        help="where to write it (default: its name, push-processor-<hash>.zip, here)",
+    )
+    zip_command.add_argument(
+        "--region",
+        choices=SPECS["region"].choices,
+        default=SPECS["region"].default,
+        metavar="REGION",
+        help=f"region of the stack, for the upload command (default {SPECS['region'].default})",
+    )
     return parser
 
 
@@ -132,21 +153,87 @@ def push(args: argparse.Namespace) -> int:
                 "keep that file safe, an upgrade needs the same key.",
                 file=sys.stderr,
             )
-        template_file = render.template_filename(options, args.format)
-        command = render.create_stack_command(options, template_file, str(args.parameters_file))
-        print(
-            f"pushstack: save the template as {template_file}, then deploy with:\n  {command}",
-            file=sys.stderr,
-        )
     text = render.render(template, args.format)
+    if args.parameters_file:
+        template_file = render.template_filename(options, args.format)
+        print(deploy_instructions(options, template_file, args, text), file=sys.stderr)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
+    return 0
+
+
+ACCOUNT = "$ACCOUNT"  # the shell variable the printed commands set
+ACCOUNT_COMMAND = "ACCOUNT=$(aws sts get-caller-identity --query Account --output text)"
+
+
+def _artifacts_bucket(region: str) -> str:
+    """The artifacts bucket's name for the shell, the account left to ``$ACCOUNT``."""
+    return artifacts.bucket_name(ACCOUNT, region)
+
+
+def deploy_instructions(options, template_file: str, args, text: str) -> str:
+    """What to run with the files: create-stack, through S3 when the template is too large."""
+    parameters = str(args.parameters_file)
+    lines = []
+    if options.processor and not options.processor_code_bucket:
+        lines.append(
+            "the processor's code is read from pushstack's artifacts bucket: write and "
+            "upload it first with `pushstack processor-zip --region "
+            f"{options.region}` (it prints the commands)"
+        )
+    if render.fits_inline(text):
+        command = render.create_stack_command(options, template_file, parameters)
+        lines.append(f"save the template as {template_file}, then deploy with:\n  {command}")
+        return "pushstack: " + "\npushstack: ".join(lines)
+    # Larger than CloudFormation takes inline: through the artifacts bucket.
+    bucket = _artifacts_bucket(options.region)
+    key = artifacts.TEMPLATE_KEY_PREFIX + template_file
+    url = artifacts.object_url(bucket, options.region, key)
+    command = render.create_stack_command(
+        options, template_file, parameters, template_url="TEMPLATE_URL"
+    ).replace("TEMPLATE_URL", f'"{url}"')
+    lines.append(
+        f"save the template as {template_file}: at {len(text.encode()):,} bytes it is larger "
+        f"than CloudFormation takes inline ({render.INLINE_TEMPLATE_LIMIT:,}); upload it "
+        "and deploy with:\n"
+        f"  {ACCOUNT_COMMAND}\n"
+        f'  aws s3 mb "s3://{bucket}" --region {options.region}  # once\n'
+        f'  aws s3 cp {shlex.quote(template_file)} "s3://{bucket}/{key}"\n'
+        f"  {command}"
+    )
+    return "pushstack: " + "\npushstack: ".join(lines)
+
+
+def processor_zip(args: argparse.Namespace) -> int:
+    """Write the processor's zip; say where the template's defaults read it from."""
+    from pushstack import processor_zip as package  # builds the zip: only for this command
+
+    try:
+        key = package.zip_key()
+        output = args.output or Path(key.rsplit("/", 1)[-1])
+        package.write_zip(output)
+    except package.ProcessorZipError as exc:
+        raise UsageError(f"processor-zip: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--output: cannot write {args.output}: {exc.strerror}") from None
+    bucket = _artifacts_bucket(args.region)
+    print(
+        f"pushstack: wrote {output}; the stack reads it from its artifacts bucket as {key}"
+        " (the ProcessorCodeBucket and ProcessorCodeKey defaults). Upload it with:\n"
+        f"  {ACCOUNT_COMMAND}\n"
+        f'  aws s3 mb "s3://{bucket}" --region {args.region}  # once\n'
+        f'  aws s3 cp {shlex.quote(str(output))} "s3://{bucket}/{key}"',
+        file=sys.stderr,
+    )
+    print(output)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
+        if args.command == "processor-zip":
+            return processor_zip(args)
         return push(args)
     except UsageError as exc:
         print(f"pushstack: error: {exc}", file=sys.stderr)

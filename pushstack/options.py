@@ -69,13 +69,21 @@ REGIONS = (
 )
 
 # Suffixes appended to the table prefix; the longest decides the prefix length.
-TABLE_SUFFIXES = {"router": "_router", "message": "_message", "push_messages": "_push_messages"}
+TABLE_SUFFIXES = {"router": "_router", "message": "_message"}
 TABLE_NAME_MAX = 255
 
 # A Fernet key is 32 bytes in URL-safe base64: 43 characters and "=". The 43rd
 # character carries the last 4 bits of the key (its 2 low bits are zero), so it
 # is one of 16 letters.
 FERNET_KEY_PATTERN = r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]="
+
+# A CloudFormation parameter value holds at most 4,096 bytes: lists given as one
+# comma-separated parameter must fit.
+PARAMETER_VALUE_MAX = 4096
+# A key and its comma: how many keys one parameter holds.
+CRYPTO_KEYS_MAX = (PARAMETER_VALUE_MAX + 1) // 45
+# The hint of list options; the command line, which takes commas only, replaces it.
+LIST_HINT = "One per line or comma-separated."
 
 
 @dataclass(frozen=True)
@@ -95,10 +103,14 @@ class Spec:
     max_value: int | None = None
     choices: tuple[str, ...] = ()
     min_items: int | None = None
+    max_items: int | None = None  # most items of a list (or keys of the secret)
+    max_items_why: str = ""  # why, in words, for the message
     default: object = None
     required: bool = False  # needed to deploy (a template alone never needs it)
     only_for: str | None = None  # log_processing value this option belongs to
     flag: str | None = None  # CLI flag, when it differs from --name
+    parameter_help: str | None = None  # the parameter's description, when it differs from help
+    empty_allowed: bool = False  # the parameter takes "" (the template then picks a value)
 
     @property
     def cli_flag(self) -> str:
@@ -111,6 +123,8 @@ class Spec:
             return None
         if self.kind in ("list", "secret"):  # comma-separated lists
             return f"^{self.pattern}(,{self.pattern})*$"
+        if self.empty_allowed:
+            return f"^({self.pattern})?$"
         return f"^{self.pattern}$"
 
 
@@ -170,6 +184,40 @@ def _camel(name: str) -> str:
 
 SUBNET_PATTERN = r"subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?"
 S3_BUCKET_PATTERN = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+# A DNS name of two labels or more; each label of letters, digits and inner hyphens.
+HOSTNAME_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+# An IPv4 network, not the whole internet (/0).
+CIDR_PATTERN = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}/(?:[1-9]|[12][0-9]|3[0-2])"
+# Lambda takes at most 16 subnets; a load balancer one per availability zone, and
+# no region has more than 6.
+PRIVATE_SUBNETS_MAX = 16
+PUBLIC_SUBNETS_MAX = 6
+
+
+def _hostname_spec(name: str, label: str, what: str, only_for: str | None = None) -> Spec:
+    return Spec(
+        name,
+        label,
+        f"Host name of {what}, such as push.example.com. With it, the URLs use it; "
+        "point it at the load balancer in DNS, or give the hosted zone below. "
+        "Needed with a TLS certificate, which must cover it.",
+        parameter=_camel(name),
+        pattern=HOSTNAME_PATTERN,
+        allowed="a DNS name such as push.example.com, at most 253 characters",
+        max_length=253,
+        only_for=only_for,
+    )
+
+
+def _processor_code_key_default() -> str | None:
+    """The key of the zip pushstack builds, which names its content."""
+    from pushstack.processor_zip import ProcessorZipError, zip_key  # builds the zip: only here
+
+    try:
+        return zip_key()
+    except ProcessorZipError:
+        return None  # not run from a checkout: the key must be given
+
 
 _SPEC_LIST = [
     Spec(
@@ -201,6 +249,13 @@ _SPEC_LIST = [
         pattern=FERNET_KEY_PATTERN,
         allowed="one or more Fernet keys (44 characters of URL-safe base64 ending in '='), "
         "comma-separated, newest first",
+        max_items=CRYPTO_KEYS_MAX,
+        max_items_why="a CloudFormation parameter value holds at most 4,096 bytes",
+        parameter_help="Fernet key that encrypts endpoint URLs (44 characters of URL-safe "
+        "base64 ending in '='); several, comma-separated and newest first, rotate keys. "
+        "Keep it: an upgrade or a redeployment needs the same key. pushstack and its "
+        "wizard generate one; by hand: python3 -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'.",
     ),
     Spec(
         "table_prefix",
@@ -208,6 +263,8 @@ _SPEC_LIST = [
         "Prefix of the DynamoDB table names. Reuse the prefix of an earlier "
         "deployment to keep its subscriptions. Generated when left empty.",
         parameter="TablePrefix",
+        parameter_help="Prefix of the DynamoDB table names (the stack adds _router and "
+        "_message). Reuse the prefix of an earlier deployment to keep its subscriptions.",
         pattern=r"[A-Za-z0-9_.-]+",
         allowed="letters, digits, '_', '-' and '.', 3 to "
         f"{TABLE_NAME_MAX - max(len(s) for s in TABLE_SUFFIXES.values())} characters",
@@ -236,14 +293,17 @@ _SPEC_LIST = [
         "subnet_ids",
         "Subnets for the push nodes",
         "Public subnets, in at least two availability zones, for the load "
-        "balancers and the push nodes; they must give new instances a public "
-        "IP (auto-assign on), as nodes fetch packages and images at boot. "
-        "One per line or comma-separated.",
+        "balancers and the push nodes, with a "
+        "route to the internet, as nodes fetch packages and images at boot (the "
+        "nodes get a public IP). " + LIST_HINT,
         kind="list",
         parameter="SubnetIds",
         pattern=SUBNET_PATTERN,
-        allowed="subnet ids such as subnet-0123456789abcdef0, at least two",
+        allowed="subnet ids such as subnet-0123456789abcdef0",
         min_items=2,
+        max_items=PUBLIC_SUBNETS_MAX,
+        max_items_why="a load balancer takes one subnet per availability zone, "
+        f"and no region has more than {PUBLIC_SUBNETS_MAX}",
         required=True,
     ),
     Spec(
@@ -256,15 +316,29 @@ _SPEC_LIST = [
     ),
     Spec(
         "private_subnet_ids",
-        "Private subnets (NAT)",
-        "Private subnets with a NAT route for the processor Lambda and Redis. "
-        "One per line or comma-separated.",
+        "Private subnets",
+        "Private subnets for the processor Lambda and Redis. The processor reads "
+        "the logs from S3: the subnets need a route to it (an S3 gateway endpoint "
+        "or a NAT gateway); it needs no other AWS service. " + LIST_HINT,
         kind="list",
         parameter="PrivateSubnetIds",
         pattern=SUBNET_PATTERN,
         allowed="subnet ids such as subnet-0123456789abcdef0",
         min_items=1,
+        max_items=PRIVATE_SUBNETS_MAX,
+        max_items_why=f"a Lambda function takes at most {PRIVATE_SUBNETS_MAX} subnets",
         required=True,
+        only_for="processor",
+    ),
+    Spec(
+        "messages_api_cidr",
+        "Messages API network",
+        "Network (CIDR) allowed to reach the Push Messages API, which has no "
+        "authentication. Leave empty to keep it internal: its load balancer then "
+        "has private addresses only, reachable from the VPC and networks routed to it.",
+        parameter="MessagesApiCidr",
+        pattern=CIDR_PATTERN,
+        allowed="an IPv4 network such as 203.0.113.0/24, not the whole internet (/0)",
         only_for="processor",
     ),
     Spec(
@@ -282,22 +356,25 @@ _SPEC_LIST = [
     Spec(
         "processor_code_bucket",
         "Processor code bucket",
-        "S3 bucket, in the stack's region, holding the push-processor Lambda zip.",
+        "S3 bucket, in the stack's region, holding the processor Lambda's zip. "
+        "Leave empty for pushstack's artifacts bucket (pushstack-artifacts-<account>-"
+        "<region>), where the wizard uploads the zip it builds.",
         parameter="ProcessorCodeBucket",
         pattern=S3_BUCKET_PATTERN,
         allowed="an S3 bucket name: 3 to 63 lowercase letters, digits, '.' and '-'",
-        required=True,
+        empty_allowed=True,
         only_for="processor",
     ),
     Spec(
         "processor_code_key",
         "Processor code key",
-        "Key of the push-processor Lambda zip in that bucket.",
+        "Key of the processor Lambda's zip in that bucket. The default names the "
+        "zip this pushstack builds (pushstack processor-zip).",
         parameter="ProcessorCodeKey",
         pattern=r"[A-Za-z0-9!_.*'()/-]+\.zip",
         allowed="an S3 key ending in .zip, made of letters, digits and !_.*'()/-",
         max_length=1024,
-        default="push_processor.zip",
+        default=_processor_code_key_default(),
         only_for="processor",
     ),
     *_size_specs("connection", "Connection nodes"),
@@ -329,9 +406,9 @@ _SPEC_LIST = [
         "Container image of the Push Messages API.",
         parameter="MessagesApiImage",
         pattern=r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?",
-        allowed="a container image reference such as mozilla/push-messages:latest",
+        allowed="a container image reference such as mozilla/push-messages:0.7",
         max_length=255,
-        default="mozilla/push-messages:latest",
+        default="mozilla/push-messages:0.7",
         only_for="processor",
     ),
     Spec(
@@ -342,6 +419,21 @@ _SPEC_LIST = [
         parameter="CertificateArn",
         pattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}",
         allowed="an ACM certificate ARN, as the ACM console shows it (ending in :certificate/<id>)",
+    ),
+    _hostname_spec("endpoint_hostname", "Endpoint host name", "the push endpoints"),
+    _hostname_spec("websocket_hostname", "WebSocket host name", "the WebSocket service"),
+    _hostname_spec(
+        "messages_api_hostname", "Messages API host name", "the Messages API", "processor"
+    ),
+    Spec(
+        "hosted_zone_id",
+        "Route 53 hosted zone",
+        "Public hosted zone id (such as Z0123456789ABCDEFGHIJ) in which the stack "
+        "creates alias records for the host names above. Leave empty to create "
+        "the DNS records yourself.",
+        parameter="HostedZoneId",
+        pattern=r"Z[A-Z0-9]{1,31}",
+        allowed="a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ",
     ),
     Spec(
         "key_name",
@@ -358,12 +450,16 @@ _SPEC_LIST = [
         "Network (CIDR) allowed to SSH to the nodes; needed with a key pair.",
         parameter="SshCidr",
         # No /0: SSH from the whole internet is refused by the template too.
-        pattern=r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}/(?:[1-9]|[12][0-9]|3[0-2])",
+        pattern=CIDR_PATTERN,
         allowed="an IPv4 network such as 203.0.113.0/24, not the whole internet (/0)",
     ),
 ]
 
 SPECS: dict[str, Spec] = {spec.name: spec for spec in _SPEC_LIST}
+
+HOSTNAME_OPTIONS = ("endpoint_hostname", "websocket_hostname", "messages_api_hostname")
+# Options whose parameter exists only when they are given.
+OPTIONAL_SHAPES = (*HOSTNAME_OPTIONS, "hosted_zone_id", "messages_api_cidr")
 
 # Not asked for: derived from the crypto key (Options.crypto_key_revision).
 CRYPTO_KEY_REVISION = Spec(
@@ -403,6 +499,7 @@ class Options:
     subnet_ids: tuple[str, ...] = ()
     log_processing: str = _default("log_processing")
     private_subnet_ids: tuple[str, ...] = ()
+    messages_api_cidr: str | None = _default("messages_api_cidr")
     messages_api_subnet_id: str | None = _default("messages_api_subnet_id")
     processor_code_bucket: str | None = _default("processor_code_bucket")
     processor_code_key: str = _default("processor_code_key")
@@ -422,6 +519,10 @@ class Options:
     autopush_image: str = _default("autopush_image")
     messages_api_image: str = _default("messages_api_image")
     certificate_arn: str | None = _default("certificate_arn")
+    endpoint_hostname: str | None = _default("endpoint_hostname")
+    websocket_hostname: str | None = _default("websocket_hostname")
+    messages_api_hostname: str | None = _default("messages_api_hostname")
+    hosted_zone_id: str | None = _default("hosted_zone_id")
     key_name: str | None = _default("key_name")
     ssh_cidr: str | None = _default("ssh_cidr")
 
@@ -440,6 +541,16 @@ class Options:
     @property
     def ssh(self) -> bool:
         return bool(self.key_name)
+
+    @property
+    def messages_api_public(self) -> bool:
+        """Whether the Messages API's load balancer faces the internet (for one network)."""
+        return self.processor and bool(self.messages_api_cidr)
+
+    @property
+    def dns_records(self) -> bool:
+        """Whether the stack creates the host names' records in a hosted zone."""
+        return bool(self.hosted_zone_id)
 
     @property
     def crypto_key_revision(self) -> str:
@@ -462,6 +573,8 @@ class Options:
             return self.tls
         if name in ("key_name", "ssh_cidr"):
             return self.ssh
+        if name in OPTIONAL_SHAPES:  # each changes what the template creates when given
+            return bool(getattr(self, name))
         return True
 
     def missing_for_deploy(self) -> dict[str, str]:
@@ -516,13 +629,14 @@ def parse_value(spec: Spec, raw: object) -> object:
         raise ValueError("Must be yes or no.")
     if spec.kind == "list":
         items = split_list(raw)
+        _check_count(spec, len(items), "items")
         for item in items:
             if not re.fullmatch(spec.pattern, item):
                 raise ValueError(f"'{_shorten(item)}' is not valid: give {spec.allowed}.")
         if len(set(items)) != len(items):
             raise ValueError("Each subnet may be listed only once.")
         if items and spec.min_items and len(items) < spec.min_items:
-            raise ValueError(f"Give at least {spec.min_items}: {spec.allowed}.")
+            raise ValueError(f"Give at least {spec.min_items}, in different availability zones.")
         return items
     text = "" if raw is None else str(raw).strip()
     if spec.kind == "int":
@@ -546,6 +660,7 @@ def parse_value(spec: Spec, raw: object) -> object:
     if spec.kind == "secret":
         text = re.sub(r"\s+", "", text)
         keys = text.split(",")
+        _check_count(spec, len(keys), "keys")
         if not all(re.fullmatch(spec.pattern, key) and _is_fernet_key(key) for key in keys):
             # Never quote the value back: it is a secret.
             raise ValueError(f"Not a valid key list: give {spec.allowed}.")
@@ -559,6 +674,14 @@ def parse_value(spec: Spec, raw: object) -> object:
     if spec.pattern and not re.fullmatch(spec.pattern, text):
         raise ValueError(f"'{_shorten(text)}' is not valid: give {spec.allowed}.")
     return text
+
+
+def _check_count(spec: Spec, count: int, what: str) -> None:
+    """Refuse more items than the stack takes, before looking at each one."""
+    if spec.max_items and count > spec.max_items:
+        raise ValueError(
+            f"Too many {what} ({count}): give at most {spec.max_items}, as {spec.max_items_why}."
+        )
 
 
 def _shorten(text: str, limit: int = 60) -> str:
@@ -593,15 +716,26 @@ def _cross_checks(values: dict[str, object]) -> dict[str, str]:
             f"This certificate is in {certificate.split(':')[3]}; the stack is in "
             f"{values['region']}: give a certificate of {values['region']} (or request one there in ACM)."
         )
-    cidr = values.get("ssh_cidr")
-    if cidr and "ssh_cidr" not in errors:
-        try:
-            network = ipaddress.IPv4Network(cidr, strict=False)
-        except ValueError:
-            errors["ssh_cidr"] = f"Not an IPv4 network: give {SPECS['ssh_cidr'].allowed}."
-        else:
-            if str(network.network_address) != cidr.split("/")[0]:
-                errors["ssh_cidr"] = f"Not a network address: host bits are set (try {network})."
+    for name in ("ssh_cidr", "messages_api_cidr"):
+        cidr = values.get(name)
+        if cidr and name not in errors:
+            try:
+                network = ipaddress.IPv4Network(cidr, strict=False)
+            except ValueError:
+                errors[name] = f"Not an IPv4 network: give {SPECS[name].allowed}."
+            else:
+                if str(network.network_address) != cidr.split("/")[0]:
+                    errors[name] = f"Not a network address: host bits are set (try {network})."
+    processor = values.get("log_processing") == "processor"
+    names = [n for n in HOSTNAME_OPTIONS if processor or not SPECS[n].only_for]
+    for reason, why in (
+        ("certificate_arn", "Give the host name the TLS certificate covers: clients check it."),
+        ("hosted_zone_id", "Give the host name to create in the hosted zone."),
+    ):
+        if values.get(reason):
+            for name in names:
+                if not values.get(name):
+                    errors.setdefault(name, why)
     return errors
 
 

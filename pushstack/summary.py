@@ -15,6 +15,7 @@ _AWS_MANAGED_POLICY = re.compile(
 )
 _NO_VALUE = {"Ref": "AWS::NoValue"}
 STACK_ID = "<stack id>"
+STACK_NAME = "<stack name>"
 # arn:partition:service:region:account:resource; a field may hold ${AWS::Partition}.
 _ARN_FIELD = r"(?:\$\{[^}]*\}|[^:$])*"
 _ARN = re.compile(rf"arn:{_ARN_FIELD}:({_ARN_FIELD}):({_ARN_FIELD}):({_ARN_FIELD}):(.+)", re.S)
@@ -202,6 +203,7 @@ def _with_note(sentence: str, note: str) -> str:
 def network_rules(resources: dict, parameter_names: set[str] = frozenset()) -> list[str]:
     """One sentence per security-group rule, ingress then egress, in template order."""
     sentences: list[str] = []
+    internal = _internal_only_groups(resources)
     for kind in ("ingress", "egress"):
         for name, resource in resources.items():
             kind_type = resource.get("Type")
@@ -213,12 +215,38 @@ def network_rules(resources: dict, parameter_names: set[str] = frozenset()) -> l
                 key = "SecurityGroupIngress" if kind == "ingress" else "SecurityGroupEgress"
                 for rule, note in _items(properties.get(key, [])):
                     note = _join_notes(resource_note, note)
-                    sentences.append(_with_note(_rule(name, rule, kind, parameter_names), note))
+                    sentence = _with_note(_rule(name, rule, kind, parameter_names), note)
+                    if name in internal and "open to anyone" in sentence:
+                        sentence += f" through the internal load balancer {internal[name]}"
+                    sentences.append(sentence)
             elif kind_type == f"AWS::EC2::SecurityGroup{kind.capitalize()}":
                 group = properties.get("GroupId", properties.get("GroupName", name))
                 sentence = _rule(text(group), properties, kind, parameter_names)
                 sentences.append(_with_note(sentence, resource_note))
     return sentences
+
+
+def _internal_only_groups(resources: dict) -> dict[str, str]:
+    """Security groups used only by internal load balancers, each with one of them:
+    "anyone" there means anyone who can reach the VPC, not the internet."""
+    users: dict[str, list[bool]] = {}
+    balancer_of: dict[str, str] = {}
+    for name, resource in resources.items():
+        properties = resource.get("Properties")
+        if not isinstance(properties, dict):
+            continue
+        groups = properties.get("SecurityGroups", properties.get("SecurityGroupIds", []))
+        if not isinstance(groups, list):
+            continue
+        is_internal = (
+            resource.get("Type") == "AWS::ElasticLoadBalancingV2::LoadBalancer"
+            and properties.get("Scheme") == "internal"
+        )
+        for group in groups:
+            if isinstance(group, dict) and set(group) == {"Ref"}:
+                users.setdefault(group["Ref"], []).append(is_internal)
+                balancer_of.setdefault(group["Ref"], name)
+    return {group: balancer_of[group] for group, flags in users.items() if all(flags)}
 
 
 def _resource_note(resource: dict) -> str:
@@ -441,7 +469,8 @@ def _resource_words(value: object, resources: dict) -> str:
             return f"objects {name}{rest}" if rest.startswith("/") else f"bucket {name}{rest}"
         return name + rest
     match = _ARN.fullmatch(words)
-    return _arn_words(*match.groups()) if match else words
+    words = _arn_words(*match.groups()) if match else words
+    return words.replace("${AWS::StackName}", STACK_NAME)
 
 
 def _arn_words(service: str, region: str, account: str, resource: str) -> str:

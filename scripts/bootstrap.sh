@@ -3,6 +3,7 @@
 # shellcheck shell=bash
 
 PYTHON=${PYTHON:-python3}
+PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # ensure_venv DIR FILE...: a virtual environment with exactly these pins; files
 # named constraints* constrain (-c), the others are requirements (-r).
@@ -35,6 +36,16 @@ ensure_venv() {
             | { grep -v "is ignored: it is neither a file nor a directory" || true; }
         [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
         echo "$want" > "$stamp"
+    fi
+    # The project itself, editable, for its `pushstack` command: into the venv of
+    # its requirements, which pin the build backend (setuptools), so nothing is
+    # downloaded for the build.
+    if [[ " $* " == *" requirements.txt "* ]] && [ ! -x "$dir/bin/pushstack" ]; then
+        echo "== installing pushstack (editable) into $dir"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+            --no-build-isolation -e "$PROJECT_ROOT" 2>&1 \
+            | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+        [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
     fi
     flock -u "$lock"
     exec {lock}>&-

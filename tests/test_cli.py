@@ -60,6 +60,10 @@ def test_options_shape_the_template():
         "admin",
         "--ssh-cidr",
         "203.0.113.0/24",
+        "--endpoint-hostname",
+        "updates.push.example.com",
+        "--websocket-hostname",
+        "push.example.com",
     )
     template = json.loads(result.stdout)
     assert "ConnectionHttpsListener" in template["Resources"]
@@ -154,7 +158,7 @@ def test_every_problem_of_a_deployment_is_named_on_one_line(tmp_path):
                  "--parameters-file", str(tmp_path / "p.json"))  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""
     [line] = result.stderr.strip().splitlines()
-    for flag in ("--vpc-id", "--subnet-ids", "--private-subnet-ids", "--processor-code-bucket"):
+    for flag in ("--vpc-id", "--subnet-ids", "--private-subnet-ids", "--messages-api-subnet-id"):
         assert flag in line
     assert not (tmp_path / "p.json").exists()
 
@@ -164,3 +168,92 @@ def test_a_bad_key_from_the_environment_is_named_as_such():
     assert result.returncode == 2
     assert result.stderr.startswith("pushstack: error: PUSHSTACK_CRYPTO_KEY:")
     assert "not-a-key" not in result.stderr
+
+
+# The console command, the processor's zip, and commands that always work (issue 7) --------
+
+
+def test_the_console_command_works_from_any_folder(tmp_path):
+    command = os.path.join(os.path.dirname(sys.executable), "pushstack")
+    assert os.access(command, os.X_OK), "install with scripts/bootstrap.sh (pip install -e .)"
+    result = subprocess.run(
+        [command, "push", "--firehose"], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LogDeliveryStream" in json.loads(result.stdout)["Resources"]
+
+
+def test_processor_zip_is_written_with_the_upload_commands(tmp_path):
+    from pushstack.processor_zip import build_zip, zip_key
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pushstack", "processor-zip", "--region", "eu-west-1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / zip_key().rsplit("/", 1)[-1]
+    assert result.stdout.strip() == written.name
+    assert written.read_bytes() == build_zip()
+    bucket = "pushstack-artifacts-$ACCOUNT-eu-west-1"
+    assert f'aws s3 cp {written.name} "s3://{bucket}/{zip_key()}"' in result.stderr
+    assert "ACCOUNT=$(aws sts get-caller-identity" in result.stderr
+
+
+def test_processor_zip_goes_where_asked(tmp_path):
+    target = tmp_path / "code.zip"
+    result = run("processor-zip", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.stat().st_size > 0 and f"aws s3 cp {target} " in result.stderr
+
+
+def test_list_flags_say_how_to_give_several():
+    result = run("push", "--help")
+    text = " ".join(result.stdout.split())
+    assert "One per line" not in text
+    assert "Comma-separated." in text
+
+
+def test_the_printed_command_works_for_the_largest_yaml_template(tmp_path):
+    """A new user's first try: --processor --format yaml with TLS and SSH."""
+    result = run(
+        "push", "--processor", "--format", "yaml", *DEPLOY_FLAGS,
+        "--private-subnet-ids", "subnet-0123456789abcdef2",
+        "--messages-api-subnet-id", "subnet-0123456789abcdef2",
+        "--certificate-arn",
+        "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+        "--endpoint-hostname", "updates.push.example.com",
+        "--websocket-hostname", "push.example.com",
+        "--messages-api-hostname", "messages.push.example.com",
+        "--hosted-zone-id", "Z0123456789ABCDEFGHIJ",
+        "--key-name", "admin", "--ssh-cidr", "203.0.113.0/24",
+        "--parameters-file", str(tmp_path / "p.json"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.encode()) <= 51_200
+    assert "ProcessorFunction" in yaml.safe_load(result.stdout)["Resources"]
+    assert "--template-body file://autopush.template.yaml" in result.stderr
+    assert "--tags Key=pushstack:managed,Value=true" in result.stderr
+    assert "pushstack processor-zip --region us-east-1" in result.stderr
+
+
+def test_a_template_too_large_to_pass_inline_is_deployed_through_s3(tmp_path):
+    from argparse import Namespace
+
+    from pushstack import cli
+    from pushstack.options import Options
+
+    text = "x" * 51_201
+    args = Namespace(parameters_file=tmp_path / "p.json")
+    words = cli.deploy_instructions(Options(region="eu-west-1"), "t.yaml", args, text)
+    assert "--template-body" not in words
+    assert (
+        'aws s3 cp t.yaml "s3://pushstack-artifacts-$ACCOUNT-eu-west-1/templates/t.yaml"' in words
+    )
+    assert (
+        '--template-url "https://pushstack-artifacts-$ACCOUNT-eu-west-1.s3.eu-west-1'
+        '.amazonaws.com/templates/t.yaml"'
+    ) in words

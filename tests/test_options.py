@@ -23,7 +23,13 @@ CERT = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-1
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 # Options some options cannot be given without.
-COMPANIONS = {"key_name": {"ssh_cidr": "203.0.113.0/24"}, "ssh_cidr": {"key_name": "ops"}}
+HOSTNAMES = {"endpoint_hostname": "push.example.com", "websocket_hostname": "ws.example.com"}
+COMPANIONS = {
+    "key_name": {"ssh_cidr": "203.0.113.0/24"},
+    "ssh_cidr": {"key_name": "ops"},
+    "certificate_arn": HOSTNAMES,
+    "hosted_zone_id": HOSTNAMES,
+}
 
 
 def companions(name):
@@ -61,7 +67,7 @@ GOOD = [
     ("table_prefix", "abc", "abc"),
     ("table_prefix", "autopush_1a2b3c4d", "autopush_1a2b3c4d"),
     ("table_prefix", "My.Push-Tables_2", "My.Push-Tables_2"),
-    ("table_prefix", "p" * 241, "p" * 241),
+    ("table_prefix", "p" * 247, "p" * 247),
     ("reuse_tables", "", False),
     ("vpc_id", "vpc-0123abcd", "vpc-0123abcd"),
     ("vpc_id", VPC, VPC),
@@ -83,7 +89,7 @@ GOOD = [
     ("processor_code_bucket", "abc", "abc"),
     ("processor_code_bucket", "my-code.bucket-1", "my-code.bucket-1"),
     ("processor_code_bucket", "b" * 63, "b" * 63),
-    ("processor_code_key", "", "push_processor.zip"),
+    ("processor_code_key", "", SPECS["processor_code_key"].default),
     ("processor_code_key", "code/v1/push-processor_2.zip", "code/v1/push-processor_2.zip"),
     ("processor_code_key", "k" * 1020 + ".zip", "k" * 1020 + ".zip"),
     ("connection_instance_type", "c5.2xlarge", "c5.2xlarge"),
@@ -149,8 +155,8 @@ BAD = [
     ("stack_name", "s" * 129, "at most 128 characters"),
     ("region", "US-EAST-1", "us-east-1, us-east-2"),
     ("region", "mars-north-1", "Must be one of"),
-    ("table_prefix", "ab", "3 to 241 characters"),
-    ("table_prefix", "p" * 242, "3 to 241 characters"),
+    ("table_prefix", "ab", "3 to 247 characters"),
+    ("table_prefix", "p" * 248, "3 to 247 characters"),
     ("table_prefix", "push tables", "letters, digits, '_', '-' and '.'"),
     ("table_prefix", "push/tables", "letters, digits, '_', '-' and '.'"),
     ("table_prefix", "tablés", "letters, digits, '_', '-' and '.'"),
@@ -162,7 +168,7 @@ BAD = [
     ("vpc_id", "0123abcd", "vpc-0123456789abcdef0"),
     ("vpc_id", SUBNET_A, "vpc-0123456789abcdef0"),
     ("vpc_id", f"{VPC}\nvpc-0123abcd", "vpc-0123456789abcdef0"),
-    ("subnet_ids", SUBNET_A, "at least two"),
+    ("subnet_ids", SUBNET_A, "Give at least 2, in different availability zones."),
     ("subnet_ids", f"{SUBNET_A},{SUBNET_A}", "only once"),
     ("subnet_ids", f"{SUBNET_A},subnet-0123abc", "subnet-0123456789abcdef0"),
     ("subnet_ids", f"{SUBNET_A};{SUBNET_B}", "subnet-0123456789abcdef0"),
@@ -402,7 +408,6 @@ def test_crypto_keys_and_table_names():
     assert opts.crypto_keys == [KEY1, KEY2]
     assert opts.table_name("router") == "push_router"
     assert opts.table_name("message") == "push_message"
-    assert opts.table_name("push_messages") == "push_push_messages"
     longest = from_input({"table_prefix": "p" * SPECS["table_prefix"].max_length})
     assert max(len(longest.table_name(t)) for t in options.TABLE_SUFFIXES) == 255
     assert Options().crypto_keys == []
@@ -431,7 +436,6 @@ PROCESSOR = {
                 "subnet_ids",
                 "private_subnet_ids",
                 "messages_api_subnet_id",
-                "processor_code_bucket",
             },
         ),
         ({"vpc_id": VPC}, {"subnet_ids"}),
@@ -439,7 +443,7 @@ PROCESSOR = {
         ({**DEPLOYABLE, "log_processing": "firehose"}, set()),
         (
             {**DEPLOYABLE, "log_processing": "processor"},
-            {"private_subnet_ids", "messages_api_subnet_id", "processor_code_bucket"},
+            {"private_subnet_ids", "messages_api_subnet_id"},
         ),
         ({**DEPLOYABLE, **PROCESSOR}, set()),
         ({**PROCESSOR, "log_processing": "none"}, {"vpc_id", "subnet_ids"}),
@@ -457,7 +461,9 @@ def test_missing_for_deploy(data, missing):
     ("data", "applies", "ignored"),
     [
         ({}, ["vpc_id", "connection_min_size"], ["certificate_arn", "key_name", "redis_node_type"]),
-        ({"certificate_arn": CERT}, ["certificate_arn"], ["processor_code_bucket"]),
+        ({"certificate_arn": CERT, **HOSTNAMES}, ["certificate_arn"], ["processor_code_bucket"]),
+        ({}, [], ["endpoint_hostname", "hosted_zone_id", "messages_api_cidr"]),
+        ({**PROCESSOR, "messages_api_cidr": "10.1.0.0/16"}, ["messages_api_cidr"], []),
         ({"key_name": "ops", "ssh_cidr": "10.0.0.0/8"}, ["key_name", "ssh_cidr"], []),
         (PROCESSOR, ["redis_node_type", "messages_api_min_size"], []),
         ({"log_processing": "firehose"}, [], ["redis_node_type", "messages_api_image"]),
@@ -585,7 +591,15 @@ PATTERN_SAMPLES = {
         ["mozilla/autopush:1.57.0", f"mozilla/autopush@{DIGEST}"],
         ["Mozilla/autopush", "a b", "mozilla/autopush@sha256:abc"],
     ),
-    "messages_api_image": (["mozilla/push-messages:latest"], ["push messages"]),
+    "messages_api_image": (["mozilla/push-messages:0.7"], ["push messages"]),
+    "messages_api_cidr": (["10.1.0.0/16"], ["0.0.0.0/0", "10.1.0.0/33"]),
+    "endpoint_hostname": (
+        ["push.example.com", "a-1.b.example"],
+        ["example", "-push.example.com", "push..example.com", "push.example.com."],
+    ),
+    "websocket_hostname": (["ws.push.example.com"], ["ws_push.example.com"]),
+    "messages_api_hostname": (["messages.example.com"], ["messages example.com"]),
+    "hosted_zone_id": (["Z0123456789ABCDEFGHIJ"], ["z0123", "Z", "/hostedzone/Z0123"]),
     "certificate_arn": ([CERT], [CERT[:-1], CERT + "0", "arn:aws:acm:us-east-1:1:certificate/x"]),
     "key_name": (["ops", "ops key (2024)"], ["ключ", "tab\tkey"]),
     "ssh_cidr": (["203.0.113.0/24", "10.0.0.0/8"], ["203.0.113.0/33", "203.0.113.0", "::/0"]),
@@ -677,7 +691,7 @@ def test_certificate_must_be_in_the_stack_region():
     arn = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
     errors = errors_of({"region": "us-west-2", "certificate_arn": arn})
     assert "eu-west-1" in errors["certificate_arn"] and "us-west-2" in errors["certificate_arn"]
-    assert from_input({"region": "eu-west-1", "certificate_arn": arn}).tls
+    assert from_input({"region": "eu-west-1", "certificate_arn": arn, **HOSTNAMES}).tls
 
 
 @pytest.mark.parametrize("cidr", ["0.0.0.0/0", "10.0.0.0/0"])
@@ -685,3 +699,117 @@ def test_whole_internet_ssh_is_refused_by_the_parameter_pattern_too(cidr):
     """Someone editing the parameters file or the console meets the same rule."""
     assert not re.fullmatch(options.SPECS["ssh_cidr"].parameter_pattern, cidr)
     assert "whole internet" in errors_of({"ssh_cidr": cidr, "key_name": "ops"})["ssh_cidr"]
+
+
+# Host names, the Messages API's network and the processor's code -----------------
+
+
+@pytest.mark.parametrize(
+    ("data", "needed"),
+    [
+        ({"certificate_arn": CERT}, {"endpoint_hostname", "websocket_hostname"}),
+        (
+            {"certificate_arn": CERT, "endpoint_hostname": "push.example.com"},
+            {"websocket_hostname"},
+        ),
+        (
+            {**PROCESSOR, "certificate_arn": CERT, **HOSTNAMES},
+            {"messages_api_hostname"},
+        ),
+        ({"hosted_zone_id": "Z0123456789ABCDEFGHIJ"}, {"endpoint_hostname", "websocket_hostname"}),
+    ],
+)
+def test_tls_and_dns_records_need_the_host_names(data, needed):
+    """No certificate matches the load balancer's own name: TLS needs a host name."""
+    errors = errors_of(data)
+    assert set(errors) == needed
+    assert all("host name" in message for message in errors.values())
+
+
+def test_host_names_alone_need_neither_tls_nor_a_zone():
+    opts = from_input(HOSTNAMES)
+    assert opts.endpoint_hostname == "push.example.com" and not opts.tls
+    assert opts.applies("endpoint_hostname") and not opts.applies("hosted_zone_id")
+
+
+@pytest.mark.parametrize(
+    ("cidr", "message"),
+    [("10.1.2.3/16", "host bits are set (try 10.1.0.0/16)"), ("0.0.0.0/0", "whole internet")],
+)
+def test_messages_api_network_is_a_network_and_not_the_internet(cidr, message):
+    errors = errors_of({**PROCESSOR, "messages_api_cidr": cidr})
+    assert message in errors["messages_api_cidr"]
+
+
+def test_messages_api_is_internal_unless_a_network_is_named():
+    assert not from_input(PROCESSOR).messages_api_public
+    assert from_input({**PROCESSOR, "messages_api_cidr": "203.0.113.0/24"}).messages_api_public
+
+
+def test_processor_code_defaults_to_the_zip_pushstack_builds():
+    from pushstack.processor_zip import zip_key
+
+    opts = from_input({**PROCESSOR, "processor_code_bucket": ""})
+    assert opts.processor_code_key == zip_key()
+    assert opts.processor_code_bucket is None  # the artifacts bucket, chosen by the template
+    assert not SPECS["processor_code_bucket"].required
+    assert re.fullmatch(SPECS["processor_code_bucket"].parameter_pattern, "")
+
+
+# List lengths: what CloudFormation and the stack accept (issue 8, finding 5) ----------
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "message"),
+    [
+        ("subnet_ids", 7, "Too many items (7): give at most 6, as a load balancer takes one"),
+        ("subnet_ids", 15_000, "Too many items (15000): give at most 6"),
+        ("private_subnet_ids", 17, "Too many items (17): give at most 16, as a Lambda function"),
+    ],
+)
+def test_subnet_lists_are_capped_with_a_reason(name, count, message):
+    subnets = ",".join(f"subnet-{i:08x}" for i in range(count))
+    errors = errors_of({**PROCESSOR, name: subnets})
+    assert errors[name].startswith(message)
+    assert len(errors[name]) < 200  # the items are not echoed back
+
+
+def test_crypto_keys_are_capped_by_the_parameter_size_and_never_echoed():
+    keys = [Fernet.generate_key().decode() for _ in range(options.CRYPTO_KEYS_MAX + 1)]
+    errors = errors_of({"crypto_key": ",".join(keys)})
+    assert errors["crypto_key"] == (
+        f"Too many keys ({options.CRYPTO_KEYS_MAX + 1}): give at most "
+        f"{options.CRYPTO_KEYS_MAX}, as a CloudFormation parameter value holds at most "
+        "4,096 bytes."
+    )
+    most = ",".join(keys[: options.CRYPTO_KEYS_MAX])
+    assert len(most.encode()) <= options.PARAMETER_VALUE_MAX
+    assert from_input({"crypto_key": most}).crypto_keys == keys[: options.CRYPTO_KEYS_MAX]
+
+
+@pytest.mark.parametrize("name", ["subnet_ids", "private_subnet_ids"])
+def test_the_longest_accepted_subnet_list_fits_a_parameter_value(name):
+    spec = SPECS[name]
+    longest = ",".join("subnet-" + f"{i:017x}" for i in range(spec.max_items))
+    assert len(longest.encode()) <= options.PARAMETER_VALUE_MAX
+    assert len(parse_value(spec, longest)) == spec.max_items
+
+
+def test_every_node_group_is_checked_even_after_one_fails_to_parse():
+    """A bad number in one group must not hide the size errors of the next ones."""
+    errors = errors_of(
+        {
+            **PROCESSOR,
+            "connection_min_size": "two",
+            "endpoint_min_size": "3",
+            "endpoint_max_size": "3",
+            "messages_api_min_size": "1",
+            "messages_api_max_size": "4",
+            "messages_api_desired_capacity": "5",
+        }
+    )
+    assert set(errors) == {
+        "connection_min_size",
+        "endpoint_max_size",
+        "messages_api_desired_capacity",
+    }

@@ -243,3 +243,29 @@ def test_limits_are_cloudformations():
     assert render.INLINE_TEMPLATE_LIMIT == 51_200
     assert render.PARAMETERS_LIMIT == 200
     assert render.RESOURCES_LIMIT == 500
+
+
+def test_yaml_too_large_for_the_inline_limit_is_written_compact():
+    """Block-style YAML of a large template passes 51,200 bytes; flow style fits."""
+    t = Template()
+    # Long lists: block style spends a line and its indent on each item.
+    t.add_parameter(Parameter("P", Type="String", AllowedValues=[f"{i:x}" for i in range(8000)]))
+    block = render.to_yaml(t, compact=False)
+    assert len(block.encode()) > render.INLINE_TEMPLATE_LIMIT
+    text = render.to_yaml(t)
+    assert render.fits_inline(text)
+    assert text.startswith(render.COMPACT_YAML_NOTE)
+    assert yaml.safe_load(text) == t.to_dict()
+
+
+def test_small_yaml_stays_block_style(template):
+    assert render.to_yaml(template) == render.to_yaml(template, compact=False)
+
+
+def test_yaml_is_the_same_with_or_without_libyaml(template):
+    class PurePython(yaml.SafeDumper):
+        pass
+
+    PurePython.add_representer(str, render._str_presenter)
+    expected = yaml.dump(template.to_dict(), Dumper=PurePython, sort_keys=False, width=100)
+    assert render.to_yaml(template) == expected

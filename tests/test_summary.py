@@ -545,8 +545,9 @@ def test_real_node_role_names_its_tables_secret_and_stream(real):
     options, summary = real
     node_role = summary.permissions["PushNodeRole"]
     assert node_role[0] == "assumed by ec2.amazonaws.com"
-    (tables,) = [s for s in node_role if s.startswith("dynamodb: ")]
-    assert tables.endswith(" on RouterTable, MessageTable")
+    (tables,) = [s for s in node_role if s.startswith("dynamodb: ") and "ListTables" not in s]
+    assert tables.endswith(" on table ${TablePrefix}_router, table ${TablePrefix}_message")
+    assert "dynamodb: ListTables on any resource" in node_role
     assert "secretsmanager: GetSecretValue on CryptoKeySecret" in node_role
     assert "AWS managed policy AmazonSSMManagedInstanceCore" in node_role
     assert any(s.startswith("firehose: PutRecord") for s in node_role) == options.firehose
@@ -562,15 +563,18 @@ def test_real_processor_permissions_in_plain_words():
     template = pytest.importorskip("pushstack.template")
     options = Options(log_processing="processor")
     processor = summarize(template.build_template(options).to_dict()).permissions["ProcessorRole"]
-    assert "s3: GetObject on objects push-logs-<stack id>/*" in processor
-    assert "elasticache: DescribeCacheClusters on cluster push-redis-<stack id>" in processor
-    assert any(s.endswith(" on PushMessagesTable") for s in processor)
+    assert processor == [
+        "assumed by lambda.amazonaws.com",
+        "s3: GetObject on objects push-logs-<stack id>/*",
+        "s3: ListBucket on bucket push-logs-<stack id>",
+        "AWS managed policy AWSLambdaVPCAccessExecutionRole",
+    ]
 
 
 def test_real_tables_and_redis_of_the_processor(real):
     options, summary = real
     counts = dict(summary.resource_counts)
-    assert counts["AWS::DynamoDB::Table"] == (3 if options.processor else 2)
+    assert counts["AWS::DynamoDB::Table"] == 2
     redis_rules = [s for s in summary.ingress if s.startswith("RedisSecurityGroup:")]
     assert redis_rules == (
         [
@@ -589,3 +593,19 @@ def test_real_ssh_is_open_only_to_the_given_network():
     ssh = [s for s in summary.ingress if SSH.search(s)]
     assert ssh
     assert all(s.endswith("TCP port 22 open to the network given as SshCidr") for s in ssh)
+
+
+def test_real_internal_messages_api_is_not_called_open_to_the_internet():
+    template = pytest.importorskip("pushstack.template")
+    summary = summarize(template.build_template(Options(log_processing="processor")).to_dict())
+    [rule] = [s for s in summary.ingress if s.startswith("MessagesApiLoadBalancerSecurityGroup")]
+    assert rule.endswith("through the internal load balancer MessagesApiLoadBalancer")
+
+
+def test_real_names_made_from_the_stack_name_read_plainly():
+    template = pytest.importorskip("pushstack.template")
+    summary = summarize(template.build_template(Options()).to_dict())
+    assert (
+        "ssm: GetParameter on parameter pushstack/<stack name>/endpoint-hostname"
+        in summary.permissions["PushNodeRole"]
+    )

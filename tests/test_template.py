@@ -8,6 +8,7 @@ from variants import CRYPTO_KEY, OLD_CRYPTO_KEY, VARIANTS
 
 from pushstack.graph import dependencies
 from pushstack.options import REGIONS, SPECS, Options
+from pushstack.processor_zip import zip_key
 from pushstack.render import INLINE_TEMPLATE_LIMIT, to_json
 from pushstack.template import (
     AMI_PARAMETER,
@@ -144,7 +145,6 @@ TABLE_KEYS = {
         "expiry",
         "${TablePrefix}_message",
     ),
-    "PushMessagesTable": ({"api_key": "HASH"}, "expiry", "${TablePrefix}_push_messages"),
 }
 
 
@@ -152,8 +152,6 @@ def test_tables_are_on_demand_encrypted_recoverable_and_retained(variant):
     options, t = variant
     tables = resources_of(t, "AWS::DynamoDB::Table")
     expected = {"RouterTable", "MessageTable"}
-    if options.processor:
-        expected.add("PushMessagesTable")
     if options.reuse_tables:  # an earlier deployment's tables: creating them would fail
         expected = set()
     assert set(tables) == expected
@@ -167,6 +165,9 @@ def test_tables_are_on_demand_encrypted_recoverable_and_retained(variant):
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
         assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
+
+
+TABLE_ARN = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TablePrefix}"
 
 
 def test_reused_tables_are_still_named_exactly_in_the_node_policy():
@@ -200,19 +201,48 @@ def test_connection_and_endpoint_nodes_are_separate_groups_behind_load_balancers
         assert t["Resources"][f"{name}LoadBalancer"]["Properties"]["Scheme"] == "internet-facing"
 
 
-def test_the_two_groups_create_in_parallel(variant):
-    _, t = variant
+def test_the_groups_create_in_parallel_without_waiting_for_a_load_balancer(variant):
+    """A load balancer takes minutes: no node group waits for one (issue 7, item 7)."""
+    _options, t = variant
     graph = dependencies(t)
-    connection = closure(graph, "ConnectionNodes")
-    assert "EndpointLoadBalancer" in connection  # the endpoint URL comes from it
-    assert "EndpointNodes" not in connection
-    assert "ConnectionNodes" not in closure(graph, "EndpointNodes")
+    groups = resources_of(t, "AWS::AutoScaling::AutoScalingGroup")
+    for name in groups:
+        waits = closure(graph, name)
+        assert not [n for n in waits if n.endswith("LoadBalancer")], name
+        assert not (set(groups) & waits), name
 
 
-def test_connection_nodes_learn_the_endpoint_url_from_its_load_balancer(variant):
+def test_push_nodes_start_after_their_tables_and_log_stream(variant):
+    """autopush's Firehose sender dies on a failed write: the stream exists first (item 8)."""
+    options, t = variant
+    for name in ("ConnectionNodes", "EndpointNodes"):
+        waits = closure(dependencies(t), name)
+        assert ("LogDeliveryStream" in waits) == options.firehose
+        if not options.reuse_tables:
+            assert {"RouterTable", "MessageTable"} <= waits
+
+
+def test_connection_nodes_learn_the_endpoint_host_name(variant):
     options, t = variant
     header = user_data_header(t["Resources"]["ConnectionLaunchTemplate"])
-    assert "echo ENDPOINT_HOSTNAME=${EndpointLoadBalancer.DNSName}" in header
+    if options.endpoint_hostname:
+        assert "echo ENDPOINT_HOSTNAME=${EndpointHostname}" in header
+        assert "EndpointHostnameParameter" not in t["Resources"]
+    else:
+        # From the parameter the stack writes once the load balancer exists.
+        assert "echo ENDPOINT_HOSTNAME=$ENDPOINT_HOSTNAME" in header
+        assert (
+            "ENDPOINT_HOSTNAME_PARAMETER=/pushstack/${AWS::StackName}/endpoint-hostname" in header
+        )
+        parameter = t["Resources"]["EndpointHostnameParameter"]["Properties"]
+        assert parameter["Name"] == {"Fn::Sub": "/pushstack/${AWS::StackName}/endpoint-hostname"}
+        assert parameter["Value"] == {"Fn::GetAtt": ["EndpointLoadBalancer", "DNSName"]}
+        assert node_statements(t)["ssm"]["Resource"] == [
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
+                "parameter/pushstack/${AWS::StackName}/endpoint-hostname"
+            }
+        ]
     scheme, port = ("https", "443") if options.tls else ("http", "80")
     assert f"echo ENDPOINT_SCHEME={scheme}" in header
     assert f"echo ENDPOINT_PORT={port}" in header
@@ -228,8 +258,8 @@ def test_internal_router_port_is_open_only_to_the_internal_router_group(variant)
             if rule["FromPort"] <= ROUTER_PORT <= rule["ToPort"]:
                 assert name == "ConnectionNodeSecurityGroup"
                 assert rule["SourceSecurityGroupId"] == {"Ref": "InternalRouterSecurityGroup"}
-    endpoint_groups = t["Resources"]["EndpointLaunchTemplate"]["Properties"]["LaunchTemplateData"]
-    assert {"Ref": "InternalRouterSecurityGroup"} in endpoint_groups["SecurityGroupIds"]
+    data = t["Resources"]["EndpointLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert {"Ref": "InternalRouterSecurityGroup"} in data["NetworkInterfaces"][0]["Groups"]
 
 
 def test_nodes_take_traffic_only_from_their_load_balancer(variant):
@@ -270,9 +300,7 @@ def test_tls_listeners_when_a_certificate_is_given(variant):
         if listener["Properties"]["Protocol"] == "HTTP":
             action = listener["Properties"]["DefaultActions"][0]
             assert action["Type"] == "redirect", name
-    assert t["Outputs"]["WebSocketURL"]["Value"] == {
-        "Fn::Sub": "wss://${ConnectionLoadBalancer.DNSName}"
-    }
+    assert t["Outputs"]["WebSocketURL"]["Value"] == {"Fn::Sub": "wss://${WebsocketHostname}"}
 
 
 def test_nodes_signal_when_healthy_and_are_tuned_for_many_connections(variant):
@@ -343,8 +371,12 @@ def policy_documents(t):
 
 
 def node_statements(t):
+    """The push nodes' statements by service; ListTables, alone on "*", by its action."""
     document = t["Resources"]["PushNodeRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    return {s["Action"][0].split(":")[0]: s for s in document["Statement"]}
+    return {
+        s["Action"][0] if s["Resource"] == ["*"] else s["Action"][0].split(":")[0]: s
+        for s in document["Statement"]
+    }
 
 
 def test_every_policy_document_has_a_version(variant):
@@ -356,22 +388,33 @@ def test_every_policy_document_has_a_version(variant):
 
 
 def test_no_allow_statement_grants_every_resource(variant):
+    """Except ListTables, which has no resource-level permissions (and shows names only)."""
     _, t = variant
     for document in policy_documents(t):
         for statement in document["Statement"]:
             if statement["Effect"] == "Allow" and "Resource" in statement:
-                assert "*" not in statement["Resource"]
+                if statement["Action"] != ["dynamodb:ListTables"]:
+                    assert "*" not in statement["Resource"]
                 assert not any(a.endswith(":*") or a == "*" for a in statement["Action"])
+
+
+def test_push_nodes_may_list_tables_as_autopush_does_at_start(variant):
+    """autopush 1.57.0 finds its message table with ListTables and exits without it."""
+    _, t = variant
+    assert node_statements(t)["dynamodb:ListTables"] == {
+        "Action": ["dynamodb:ListTables"],
+        "Effect": "Allow",
+        "Resource": ["*"],
+    }
 
 
 def test_node_role_names_its_tables_secret_and_stream(variant):
     options, t = variant
     statements = node_statements(t)
-    if not options.reuse_tables:
-        assert statements["dynamodb"]["Resource"] == [
-            {"Fn::GetAtt": ["RouterTable", "Arn"]},
-            {"Fn::GetAtt": ["MessageTable", "Arn"]},
-        ]
+    assert statements["dynamodb"]["Resource"] == [
+        {"Fn::Sub": f"{TABLE_ARN}_router"},
+        {"Fn::Sub": f"{TABLE_ARN}_message"},
+    ]
     assert "dynamodb:CreateTable" not in statements["dynamodb"]["Action"]
     assert statements["secretsmanager"] == {
         "Action": ["secretsmanager:GetSecretValue"],
@@ -418,11 +461,32 @@ def test_processor_is_wired_to_the_bucket_in_the_template(variant):
         return
     function = t["Resources"]["ProcessorFunction"]["Properties"]
     assert function["Runtime"] == LAMBDA_RUNTIME and LAMBDA_RUNTIME.startswith("python3.")
-    assert function["Handler"] == "lambda.handler"
+    assert function["Handler"] == "push_processor.handler"  # pushstack's own processor
+    # Unless another bucket is named, the zip is in pushstack's artifacts bucket.
     assert function["Code"] == {
-        "S3Bucket": {"Ref": "ProcessorCodeBucket"},
+        "S3Bucket": {
+            "Fn::If": [
+                "UseArtifactsBucket",
+                {"Fn::Sub": "pushstack-artifacts-${AWS::AccountId}-${AWS::Region}"},
+                {"Ref": "ProcessorCodeBucket"},
+            ]
+        },
         "S3Key": {"Ref": "ProcessorCodeKey"},
     }
+    assert t["Conditions"]["UseArtifactsBucket"] == {
+        "Fn::Equals": [{"Ref": "ProcessorCodeBucket"}, ""]
+    }
+    assert t["Parameters"]["ProcessorCodeBucket"]["Default"] == ""
+    assert t["Parameters"]["ProcessorCodeKey"]["Default"] == zip_key()
+    # Redis's address is in its settings object: no ElastiCache API, no table.
+    processor_actions = {
+        action
+        for statement in t["Resources"]["ProcessorRole"]["Properties"]["Policies"][0][
+            "PolicyDocument"
+        ]["Statement"]
+        for action in statement["Action"]
+    }
+    assert processor_actions == {"s3:GetObject", "s3:ListBucket"}
     assert function["VpcConfig"]["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
     notification = t["Resources"]["LogBucket"]["Properties"]["NotificationConfiguration"]
     [trigger] = notification["LambdaConfigurations"]
@@ -456,15 +520,14 @@ def test_settings_object_is_written_by_code_inside_the_template(variant):
     props = settings["Properties"]
     assert props["ServiceToken"] == {"Fn::GetAtt": ["SettingsWriterFunction", "Arn"]}
     assert props["Key"] == "processor_settings.json"
-    assert props["Settings"]["file_type"] == "json"
-    assert props["Settings"]["redis_name"] == t["Resources"]["Redis"]["Properties"]["ClusterName"]
+    assert props["RedisClusterId"] == t["Resources"]["Redis"]["Properties"]["ClusterName"]
     code = t["Resources"]["SettingsWriterFunction"]["Properties"]["Code"]
     assert set(code) == {"ZipFile"}
     compile(code["ZipFile"], "settings_writer", "exec")
     # No function's code comes from anyone else's bucket.
     for function in resources_of(t, "AWS::Lambda::Function").values():
-        bucket = function["Properties"]["Code"].get("S3Bucket")
-        assert bucket in (None, {"Ref": "ProcessorCodeBucket"})
+        bucket = json.dumps(function["Properties"]["Code"].get("S3Bucket"))
+        assert bucket == "null" or "pushstack-artifacts-" in bucket
 
 
 def test_nothing_waits_for_redis_that_does_not_need_it(variant):
@@ -512,7 +575,6 @@ def test_outputs_give_what_a_user_needs_next(variant):
     if options.processor:
         expected |= {
             "ProcessorFunctionName",
-            "PushMessagesTableName",
             "RedisClusterId",
             "MessagesApiURL",
         }
@@ -533,9 +595,14 @@ def test_template_fits_cloudformation_limits(name):
 def test_every_shape_fits_the_inline_limit(log_processing, tls, ssh, reuse):
     """Values go to the parameters file, so the shape alone decides the size:
     every downloaded template works with create-stack --template-body."""
+    big = VARIANTS["processor-tls-ssh"]
+    names = ("endpoint_hostname", "websocket_hostname", "messages_api_hostname")
     options = Options(
+        **({name: getattr(big, name) for name in names} if tls else {}),
+        hosted_zone_id=big.hosted_zone_id if tls else None,
+        messages_api_cidr=big.messages_api_cidr if tls else None,
         log_processing=log_processing,
-        certificate_arn=VARIANTS["processor-tls-ssh"].certificate_arn if tls else None,
+        certificate_arn=big.certificate_arn if tls else None,
         key_name="admin" if ssh else None,
         ssh_cidr="203.0.113.0/24" if ssh else None,
         reuse_tables=reuse,
@@ -548,17 +615,6 @@ def test_default_options_build_a_complete_template():
     """The CLI's plain `push` needs nothing else."""
     t = build_template(Options()).to_dict()
     assert "CryptoKey" in t["Parameters"] and "ConnectionNodes" in t["Resources"]
-
-
-def test_reused_push_messages_table_is_named_not_created():
-    t = build_template(VARIANTS["reuse-tables"]).to_dict()
-    assert "PushMessagesTable" not in t["Resources"]
-    header = user_data_header(t["Resources"]["MessagesApiLaunchTemplate"])
-    assert "echo PUSH_MESSAGES_TABLE=${TablePrefix}_push_messages" in header
-    processor_policy = t["Resources"]["ProcessorRole"]["Properties"]["Policies"][0]
-    assert {
-        "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TablePrefix}_push_messages"
-    } in list(walk(processor_policy))
 
 
 def test_a_new_crypto_key_replaces_every_push_node(variant):
@@ -578,10 +634,16 @@ def test_load_balancer_and_boot_script_agree_on_healthy(variant):
     _, t = variant
     for name, group in resources_of(t, "AWS::ElasticLoadBalancingV2::TargetGroup").items():
         prefix = name.removesuffix("TargetGroup")
-        highest = group["Properties"]["Matcher"]["HttpCode"].split("-")[1]
+        highest = group["Properties"]["Matcher"]["HttpCode"].split("-")[-1]
         header = user_data_header(t["Resources"][f"{prefix}LaunchTemplate"])
         assert f"HEALTHY_MAX={highest}\n" in header
-        assert f"HEALTH={group['Properties']['HealthCheckPath']}\n" in header
+        path = group["Properties"]["HealthCheckPath"]
+        if prefix == "MessagesApi":
+            # Its load balancer asks without Redis; a booting node waits until Redis answers.
+            assert (path, highest) == ("/__lbheartbeat__", "200")
+            assert "HEALTH=/__heartbeat__\n" in header
+        else:
+            assert f"HEALTH={path}\n" in header
     assert '-le "$HEALTHY_MAX"' in BOOT_SCRIPT and "curl -sf -o /dev/null" not in BOOT_SCRIPT
 
 
@@ -591,15 +653,203 @@ def test_a_failed_key_read_stops_the_boot_instead_of_starting_keyless():
     assert 'echo "CRYPTO_KEY=$(' not in BOOT_SCRIPT
 
 
-def test_created_push_messages_table_is_waited_for_by_its_users():
-    t = build_template(VARIANTS["processor"]).to_dict()
-    for role in ("ProcessorRole", "MessagesApiRole"):
-        assert {"Fn::GetAtt": ["PushMessagesTable", "Arn"]} in list(walk(t["Resources"][role]))
-    header = user_data_header(t["Resources"]["MessagesApiLaunchTemplate"])
-    assert "echo PUSH_MESSAGES_TABLE=${PushMessagesTable}" in header
-
-
 def test_boot_script_neither_hangs_on_a_silent_service_nor_gives_up_on_one_slow_read():
     assert "curl -s --max-time 5" in BOOT_SCRIPT
     assert "for attempt in 1 2 3 4 5 6; do" in BOOT_SCRIPT
-    assert "{ signal 1; exit 1; }" in BOOT_SCRIPT
+    assert 'fail() { echo "boot: $*" >&2; signal 1; exit 1; }' in BOOT_SCRIPT
+
+
+# --- what autopush, push-messages and the processor need (issue 7) -----------------------
+
+
+def test_endpoint_nodes_log_deliveries_at_debug_level_for_the_processor(variant):
+    """autopush logs "Successful delivery" at debug level and sends Firehose only its level."""
+    options, t = variant
+    endpoint = user_data_header(t["Resources"]["EndpointLaunchTemplate"])
+    connection = user_data_header(t["Resources"]["ConnectionLaunchTemplate"])
+    assert ("echo LOG_LEVEL=debug" in endpoint) == options.processor
+    assert "LOG_LEVEL" not in connection
+
+
+def test_nodes_get_a_public_ip_whatever_the_subnet_default(variant):
+    _, t = variant
+    for lt in resources_of(t, "AWS::EC2::LaunchTemplate").values():
+        data = lt["Properties"]["LaunchTemplateData"]
+        [interface] = data["NetworkInterfaces"]
+        assert interface["AssociatePublicIpAddress"] is True
+        assert interface["DeviceIndex"] == 0
+        assert "SecurityGroupIds" not in data  # they are the interface's groups
+        assert interface["Groups"]
+
+
+def test_messages_api_reads_redis_host_and_port_found_at_boot(variant):
+    options, t = variant
+    if not options.processor:
+        return
+    header = user_data_header(t["Resources"]["MessagesApiLaunchTemplate"])
+    assert "echo REDIS_HOST=$REDIS_HOST" in header and "echo REDIS_PORT=$REDIS_PORT" in header
+    assert "REDIS_ELASTICACHE" not in json.dumps(t)  # its botocore cannot use IMDSv2
+    assert "REDIS_CLUSTER_ID=${RedisClusterId}" in header
+    assert "aws elasticache describe-cache-clusters" in BOOT_SCRIPT
+    role = json.dumps(t["Resources"]["MessagesApiRole"]["Properties"]["Policies"])
+    assert "elasticache:DescribeCacheClusters" in role and "dynamodb" not in role
+    assert t["Parameters"]["MessagesApiImage"]["Default"] == "mozilla/push-messages:0.7"
+
+
+def test_messages_api_is_internal_unless_a_network_is_named(variant):
+    """push-messages has no authentication (its own README calls it internal)."""
+    options, t = variant
+    if not options.processor:
+        return
+    balancer = t["Resources"]["MessagesApiLoadBalancer"]["Properties"]
+    rules = ingress_rules(t, "MessagesApiLoadBalancerSecurityGroup")
+    if options.messages_api_public:
+        assert balancer["Scheme"] == "internet-facing"
+        assert {json.dumps(rule["CidrIp"]) for rule in rules} == {'{"Ref": "MessagesApiCidr"}'}
+    else:
+        assert balancer["Scheme"] == "internal"
+        assert "MessagesApiCidr" not in t["Parameters"]
+        assert "internal" in t["Outputs"]["MessagesApiURL"]["Description"]
+
+
+def test_host_names_are_used_and_recorded_in_the_hosted_zone(variant):
+    options, t = variant
+    records = resources_of(t, "AWS::Route53::RecordSet")
+    scheme = "https" if options.tls else "http"
+    if not options.endpoint_hostname:
+        assert not records and "EndpointHostname" not in t["Parameters"]
+        assert t["Outputs"]["EndpointURL"]["Value"] == {
+            "Fn::Sub": f"{scheme}://${{EndpointLoadBalancer.DNSName}}"
+        }
+        return
+    assert t["Outputs"]["EndpointURL"]["Value"] == {"Fn::Sub": f"{scheme}://${{EndpointHostname}}"}
+    assert t["Outputs"]["MessagesApiURL"]["Value"] == {
+        "Fn::Sub": f"{scheme}://${{MessagesApiHostname}}"
+    }
+    assert t["Parameters"]["HostedZoneId"]["Type"] == "AWS::Route53::HostedZone::Id"
+    targets = {
+        record["Properties"]["Name"]["Ref"]: record["Properties"]["AliasTarget"]["DNSName"]
+        for record in records.values()
+    }
+    assert targets == {
+        "EndpointHostname": {"Fn::GetAtt": ["EndpointLoadBalancer", "DNSName"]},
+        "WebsocketHostname": {"Fn::GetAtt": ["ConnectionLoadBalancer", "DNSName"]},
+        "MessagesApiHostname": {"Fn::GetAtt": ["MessagesApiLoadBalancer", "DNSName"]},
+    }
+    for record in records.values():
+        assert record["Properties"]["HostedZoneId"] == {"Ref": "HostedZoneId"}
+        assert record["Properties"]["Type"] == "A"
+
+
+def test_no_push_messages_table_and_redis_keeps_daily_snapshots(variant):
+    """Nothing reads a Push Messages table; Redis holds the registered keys."""
+    options, t = variant
+    assert "push_messages" not in json.dumps(t) and "PushMessages" not in json.dumps(t)
+    if options.processor:
+        assert t["Resources"]["Redis"]["Properties"]["SnapshotRetentionLimit"] >= 3
+
+
+def test_console_descriptions_promise_nothing_the_console_does_not_do(variant):
+    """The console neither generates a key nor a prefix: no "Generated when left empty"."""
+    _, t = variant
+    for name in ("CryptoKey", "TablePrefix"):
+        assert "Generated" not in t["Parameters"][name]["Description"]
+    assert "Fernet" in t["Parameters"]["CryptoKey"]["Description"]
+
+
+class _Context:
+    def __init__(self, millis=600_000):
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self):
+        self.millis -= 5000
+        return self.millis
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _Cache:
+    """ElastiCache answering what the settings writer asks, cluster by cluster state."""
+
+    exceptions = type("exceptions", (), {"CacheClusterNotFoundFault": _NotFound})
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+
+    def describe_cache_clusters(self, CacheClusterId, ShowCacheNodeInfo):
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if answer is None:
+            raise _NotFound(CacheClusterId)
+        return {"CacheClusters": [answer]}
+
+
+def run_settings_writer(answers, request="Create", millis=600_000):
+    """The writer's code from the template, with ElastiCache, S3 and CloudFormation faked."""
+    import sys
+    import types
+
+    code = build_template(VARIANTS["processor"]).to_dict()["Resources"]["SettingsWriterFunction"]
+    written, sent = [], []
+    cache = _Cache(answers)
+    s3 = types.SimpleNamespace(put_object=lambda **kw: written.append(kw))
+    fake_boto3 = types.SimpleNamespace(client=lambda name: {"elasticache": cache, "s3": s3}[name])
+    fake_response = types.SimpleNamespace(
+        SUCCESS="SUCCESS",
+        FAILED="FAILED",
+        send=lambda event, context, status, data, physical: sent.append(status),
+    )
+    saved = {name: sys.modules.get(name) for name in ("boto3", "cfnresponse")}
+    sys.modules.update(boto3=fake_boto3, cfnresponse=fake_response)
+    try:
+        namespace = {}
+        exec(code["Properties"]["Code"]["ZipFile"], namespace)
+        namespace["time"].sleep = lambda seconds: None
+        event = {
+            "RequestType": request,
+            "ResourceProperties": {
+                "Bucket": "b",
+                "Key": "processor_settings.json",
+                "RedisClusterId": "r",
+            },
+        }
+        namespace["handler"](event, _Context(millis))
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    return written, sent
+
+
+def test_settings_writer_waits_for_redis_and_writes_its_address():
+    available = {
+        "CacheClusterStatus": "available",
+        "CacheNodes": [
+            {"Endpoint": {"Address": "push-redis.abc.cache.amazonaws.com", "Port": 6379}}
+        ],
+    }
+    written, sent = run_settings_writer([None, {"CacheClusterStatus": "creating"}, available])
+    assert sent == ["SUCCESS"]
+    [put] = written
+    assert put["Key"] == "processor_settings.json"
+    assert json.loads(put["Body"]) == {
+        "redis_host": "push-redis.abc.cache.amazonaws.com",
+        "redis_port": 6379,
+    }
+
+
+@pytest.mark.parametrize(
+    ("answers", "millis"),
+    [([{"CacheClusterStatus": "create-failed"}], 600_000), ([None], 60_000)],
+)
+def test_settings_writer_reports_failure_when_redis_never_gets_an_address(answers, millis):
+    written, sent = run_settings_writer(answers, millis=millis)
+    assert sent == ["FAILED"] and written == []
+
+
+def test_settings_writer_leaves_the_object_on_delete():
+    written, sent = run_settings_writer([None], request="Delete")
+    assert sent == ["SUCCESS"] and written == []

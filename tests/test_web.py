@@ -156,7 +156,6 @@ def test_lead_names_every_option_needed_to_deploy(client):
         "subnet_ids": "subnets",
         "private_subnet_ids": "private subnets",
         "messages_api_subnet_id": "Messages API subnet",
-        "processor_code_bucket": "code bucket",
     }
     assert {name for name, spec in SPECS.items() if spec.required} == set(in_words)
     for words in in_words.values():
@@ -246,7 +245,6 @@ BAD_INPUTS = [
     (PROCESSOR_FORM, {"private_subnet_ids": ""}, "private_subnet_ids", "Required"),
     (PROCESSOR_FORM, {"private_subnet_ids": "subnet-x"}, "private_subnet_ids", "not valid"),
     (PROCESSOR_FORM, {"messages_api_subnet_id": ""}, "messages_api_subnet_id", "Required"),
-    (PROCESSOR_FORM, {"processor_code_bucket": ""}, "processor_code_bucket", "Required"),
     (PROCESSOR_FORM, {"processor_code_bucket": "No_Bucket"}, "processor_code_bucket", "not valid"),
     (PROCESSOR_FORM, {"processor_code_key": "code.tar"}, "processor_code_key", "not valid"),
     (PROCESSOR_FORM, {"redis_node_type": "cache.huge"}, "redis_node_type", "one of"),

@@ -17,7 +17,11 @@ PROCESSOR = {
     "log_processing": "processor",
     "private_subnet_ids": ("subnet-0123456789abcdef2", "subnet-0123456789abcdef3"),
     "messages_api_subnet_id": "subnet-0123456789abcdef2",
-    "processor_code_bucket": "my-processor-code",
+}
+HOSTNAMES = {
+    "endpoint_hostname": "updates.push.example.com",
+    "websocket_hostname": "push.example.com",
+    "messages_api_hostname": "messages.push.example.com",
 }
 CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 
@@ -31,10 +35,14 @@ VARIANTS: dict[str, Options] = {
         certificate_arn=CERTIFICATE,
         key_name="admin",
         ssh_cidr="203.0.113.0/24",
+        **HOSTNAMES,
+        hosted_zone_id="Z0123456789ABCDEFGHIJ",
+        messages_api_cidr="198.51.100.0/24",
     ),
     "reuse-tables": Options(
         **{**COMMON, "crypto_key": f"{CRYPTO_KEY},{OLD_CRYPTO_KEY}"},
         **PROCESSOR,
         reuse_tables=True,
+        processor_code_bucket="my-processor-code",
     ),
 }

@@ -23,7 +23,6 @@ from pushstack.template.processor import messages_api, processor, processor_sett
 from pushstack.template.tables import (
     crypto_key_secret,
     message_table,
-    push_messages_table,
     router_table,
 )
 
@@ -57,8 +56,6 @@ def build_template(opts: Options) -> Template:
         log_bucket(t, opts)
         log_delivery_stream(t)
     if opts.processor:
-        if not opts.reuse_tables:
-            t.add_resource(push_messages_table())
         redis(t)
         processor(t)
         processor_settings(t)

@@ -12,6 +12,7 @@ BOOT_SCRIPT = """\
 set -euo pipefail
 signal() { /opt/aws/bin/cfn-signal -e "$1" --stack "$STACK" --resource "$RESOURCE" --region "$REGION" || true; }
 trap 'signal 1' ERR
+fail() { echo "boot: $*" >&2; signal 1; exit 1; }
 # Many open connections: raise the kernel's limits.
 cat > /etc/sysctl.d/90-push.conf <<'CONF'
 fs.file-max = 2097152
@@ -29,25 +30,46 @@ systemctl enable --now docker
 TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
 PRIVATE_IP=$(curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/local-ipv4)
 umask 077
+# Everything below, health included, must be done by the deadline (within the
+# group's signal timeout).
+deadline=$((SECONDS + WAIT_SECONDS))
 # The crypto key goes from Secrets Manager into a root-only file, never into a log.
 # A new instance's credentials may take a moment: a few tries, then stop (and
 # signal failure) rather than start without a key.
 if [ -n "${SECRET_ID:-}" ]; then
   for attempt in 1 2 3 4 5 6; do
     KEY=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$SECRET_ID" --query SecretString --output text) && break
-    [ "$attempt" -lt 6 ] || { signal 1; exit 1; }
+    [ "$attempt" -lt 6 ] || fail "cannot read the crypto key"
     sleep 10
   done
+fi
+# What the stack creates while the nodes boot: wait for it here, not in
+# CloudFormation, so that the nodes boot meanwhile.
+if [ -n "${ENDPOINT_HOSTNAME_PARAMETER:-}" ]; then
+  # The endpoint load balancer's name, written by the stack once it exists.
+  until ENDPOINT_HOSTNAME=$(aws ssm get-parameter --region "$REGION" --name "$ENDPOINT_HOSTNAME_PARAMETER" --query Parameter.Value --output text 2>/dev/null); do
+    [ "$SECONDS" -lt "$deadline" ] || fail "no endpoint host name in $ENDPOINT_HOSTNAME_PARAMETER"
+    sleep 10
+  done
+fi
+if [ -n "${REDIS_CLUSTER_ID:-}" ]; then
+  # Redis's address, once the cluster has one (about 8 minutes after it is started).
+  until REDIS=$(aws elasticache describe-cache-clusters --region "$REGION" --cache-cluster-id "$REDIS_CLUSTER_ID" --show-cache-node-info --query 'CacheClusters[0].CacheNodes[0].Endpoint.[Address,Port]' --output text 2>/dev/null) \\
+      && [ -n "$REDIS" ] && [ "$REDIS" != None ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "Redis $REDIS_CLUSTER_ID has no address yet"
+    sleep 10
+  done
+  read -r REDIS_HOST REDIS_PORT <<< "$REDIS"
 fi
 {
   echo "AWS_DEFAULT_REGION=$REGION"
   push_env
-  if [ -n "${KEY:-}" ]; then echo "CRYPTO_KEY=$KEY"; fi
+  # autopush reads CRYPTO_KEY as a list only in its list syntax: [newest, older].
+  if [ -n "${KEY:-}" ]; then echo "CRYPTO_KEY=[${KEY//,/, }]"; fi
 } > /etc/push.env
 docker run -d --name push --restart always --network host --ulimit nofile=1000000:1000000 \\
   --log-driver journald --env-file /etc/push.env "$IMAGE" $COMMAND
 # Healthy by the load balancer's own rule: a status from 200 to HEALTHY_MAX.
-deadline=$((SECONDS + WAIT_SECONDS))
 while [ "$SECONDS" -lt "$deadline" ]; do
   code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$HEALTH" || true)
   if [ "$code" -ge 200 ] && [ "$code" -le "$HEALTHY_MAX" ]; then signal 0; exit 0; fi
@@ -58,7 +80,14 @@ signal 1
 
 
 def user_data(
-    group: NodeGroup, command: str, image: str, env: dict, *, secret: bool, variables=None
+    group: NodeGroup,
+    command: str,
+    image: str,
+    env: dict,
+    *,
+    secret: bool,
+    variables=None,
+    settings: dict | None = None,
 ) -> Base64:
     """Boot script of one group: its settings, then the shared BOOT_SCRIPT.
 
@@ -67,11 +96,12 @@ def user_data(
     is read from Secrets Manager at boot; it is never in the template.
     """
     settings = {
+        **(settings or {}),
         "STACK": "${AWS::StackName}",
         "REGION": "${AWS::Region}",
         "RESOURCE": f"{group.name}Nodes",
         "PORT": str(group.port),
-        "HEALTH": group.health_path,
+        "HEALTH": group.boot_check_path,
         "HEALTHY_MAX": str(group.healthy_max),
         "WAIT_SECONDS": str(group.wait_seconds),
         "IMAGE": image,

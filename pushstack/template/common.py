@@ -41,6 +41,15 @@ class NodeGroup:
     health_path: str
     healthy_max: int  # highest HTTP status of a healthy answer, for ALB and boot script alike
     wait_seconds: int  # how long a booted node may take to answer healthy
+    boot_health_path: str = ""  # what the boot script waits for, when not health_path
+
+    @property
+    def boot_check_path(self) -> str:
+        return self.boot_health_path or self.health_path
+
+    @property
+    def matcher(self) -> str:
+        return "200" if self.healthy_max == 200 else f"200-{self.healthy_max}"
 
     @property
     def signal_timeout(self) -> str:
@@ -50,8 +59,20 @@ class NodeGroup:
 
 CONNECTION = NodeGroup("Connection", "connection", CONNECTION_PORT, "/status", 399, 600)
 ENDPOINT = NodeGroup("Endpoint", "endpoint", ENDPOINT_PORT, "/status", 399, 600)
-# The Messages API may answer only once Redis, created alongside it, is up (~8 min).
-MESSAGES_API = NodeGroup("MessagesApi", "messages_api", MESSAGES_API_PORT, "/", 499, 900)
+# push-messages answers /__lbheartbeat__ without Redis (for its load balancer) and
+# /__heartbeat__ only with it: a node is up once Redis, created alongside, is (~8 min).
+MESSAGES_API = NodeGroup(
+    "MessagesApi",
+    "messages_api",
+    MESSAGES_API_PORT,
+    "/__lbheartbeat__",
+    200,
+    900,
+    boot_health_path="/__heartbeat__",
+)
+# Where the stack writes the endpoint load balancer's name for nodes that cannot
+# have it in their user data without waiting for the load balancer (~3 min).
+ENDPOINT_HOSTNAME_PARAMETER = "/pushstack/${AWS::StackName}/endpoint-hostname"
 
 
 def skip_checks(*checks: tuple[str, str]) -> dict:

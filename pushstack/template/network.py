@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from troposphere import Ref, Sub, Template, ec2
+from troposphere import GetAtt, Ref, Sub, Template, ec2, route53
 from troposphere import elasticloadbalancingv2 as elb
 
-from pushstack.options import Options
+from pushstack.options import SPECS, Options
 from pushstack.template.common import (
     CONNECTION_PORT,
     ENDPOINT_PORT,
@@ -41,16 +41,17 @@ def public_listener_ports(opts: Options) -> list[int]:
     return [80, 443] if opts.tls else [80]
 
 
-def load_balancer_security_group(logical_id: str, what: str, opts: Options):
+def load_balancer_security_group(
+    logical_id: str, what: str, opts: Options, *, cidr="0.0.0.0/0", why: str = ""
+):
+    """Clients to the listener ports: from anywhere, unless a network is named."""
     rules = [
-        ingress(port, f"{what} clients ({'HTTPS' if port == 443 else 'HTTP'})", cidr="0.0.0.0/0")
+        ingress(port, f"{what} clients ({'HTTPS' if port == 443 else 'HTTP'})", cidr=cidr)
         for port in public_listener_ports(opts)
     ]
+    checks = (("CKV_AWS_260", why),) if cidr == "0.0.0.0/0" else ()
     return security_group(
-        logical_id,
-        f"{what} load balancer: open to clients",
-        rules,
-        skip_checks(("CKV_AWS_260", "A public push service: clients connect from anywhere.")),
+        logical_id, f"{what} load balancer: open to its clients", rules, skip_checks(*checks)
     )
 
 
@@ -69,11 +70,16 @@ def security_groups(t: Template, opts: Options) -> None:
             skip_checks(("CKV2_AWS_5", "Attached to the endpoint nodes' launch template.")),
         )
     )
+    public = "A public push service: clients connect from anywhere."
     t.add_resource(
-        load_balancer_security_group("ConnectionLoadBalancerSecurityGroup", "WebSocket", opts)
+        load_balancer_security_group(
+            "ConnectionLoadBalancerSecurityGroup", "WebSocket", opts, why=public
+        )
     )
     t.add_resource(
-        load_balancer_security_group("EndpointLoadBalancerSecurityGroup", "Endpoint", opts)
+        load_balancer_security_group(
+            "EndpointLoadBalancerSecurityGroup", "Endpoint", opts, why=public
+        )
     )
     t.add_resource(
         node_security_group(
@@ -106,8 +112,16 @@ def security_groups(t: Template, opts: Options) -> None:
     )
 
 
-def load_balancer(t: Template, group: NodeGroup, opts: Options, subnets, security_group: str):
-    """An internet-facing ALB, its target group and listeners (HTTPS when TLS)."""
+def load_balancer(
+    t: Template,
+    group: NodeGroup,
+    opts: Options,
+    subnets,
+    security_group: str,
+    *,
+    internal: bool = False,
+):
+    """An ALB, its target group and listeners (HTTPS when TLS); internet-facing by default."""
     attributes = [
         elb.LoadBalancerAttributes(
             Key="routing.http.drop_invalid_header_fields.enabled", Value="true"
@@ -127,7 +141,7 @@ def load_balancer(t: Template, group: NodeGroup, opts: Options, subnets, securit
         elb.LoadBalancer(
             f"{group.name}LoadBalancer",
             Type="application",
-            Scheme="internet-facing",
+            Scheme="internal" if internal else "internet-facing",
             Subnets=subnets,
             SecurityGroups=[Ref(security_group)],
             LoadBalancerAttributes=attributes,
@@ -144,7 +158,7 @@ def load_balancer(t: Template, group: NodeGroup, opts: Options, subnets, securit
             HealthCheckPath=group.health_path,
             HealthCheckIntervalSeconds=15,
             HealthyThresholdCount=2,
-            Matcher=elb.Matcher(HttpCode=f"200-{group.healthy_max}"),
+            Matcher=elb.Matcher(HttpCode=group.matcher),
             TargetGroupAttributes=[
                 elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value="30")
             ],
@@ -190,6 +204,32 @@ def load_balancer(t: Template, group: NodeGroup, opts: Options, subnets, securit
     )
 
 
-def public_url(opts: Options, logical_id: str, secure: str, plain: str) -> Sub:
+def host_name(opts: Options, option: str, load_balancer: str) -> str:
+    """The name clients use, as Fn::Sub text: the given host name, or the load balancer's."""
+    if getattr(opts, option):
+        return "${" + SPECS[option].parameter + "}"
+    return "${" + load_balancer + ".DNSName}"
+
+
+def public_url(opts: Options, option: str, load_balancer: str, secure: str, plain: str) -> Sub:
     scheme = secure if opts.tls else plain
-    return Sub(f"{scheme}://${{{logical_id}.DNSName}}")
+    return Sub(f"{scheme}://{host_name(opts, option, load_balancer)}")
+
+
+def dns_record(t: Template, opts: Options, option: str, load_balancer: str) -> None:
+    """An alias record of a host name to its load balancer, in the given hosted zone."""
+    if not (opts.dns_records and getattr(opts, option)):
+        return
+    t.add_resource(
+        route53.RecordSetType(
+            f"{SPECS[option].parameter}Record",
+            HostedZoneId=Ref("HostedZoneId"),
+            Name=Ref(SPECS[option].parameter),
+            Type="A",
+            AliasTarget=route53.AliasTarget(
+                HostedZoneId=GetAtt(load_balancer, "CanonicalHostedZoneID"),
+                DNSName=GetAtt(load_balancer, "DNSName"),
+                EvaluateTargetHealth=False,
+            ),
+        )
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from awacs import dynamodb as ddb
 from awacs import firehose as fh_actions
 from awacs import secretsmanager as sm_actions
-from troposphere import GetAtt, Ref, Sub, Tags, Template, ec2, iam
+from awacs import ssm as ssm_actions
+from troposphere import GetAtt, Ref, Sub, Tags, Template, ec2, iam, ssm
 from troposphere import autoscaling as asg
 from troposphere.policies import (
     AutoScalingRollingUpdate,
@@ -19,32 +21,41 @@ from pushstack.template.common import (
     CONNECTION,
     CONNECTION_PORT,
     ENDPOINT,
+    ENDPOINT_HOSTNAME_PARAMETER,
     ENDPOINT_PORT,
     ROUTER_PORT,
     TABLE_ITEM_ACTIONS,
     NodeGroup,
     allow,
+    arn,
     assume_role_policy,
     role,
 )
 from pushstack.template.logs import LOG_STREAM_ARN, LOG_STREAM_NAME
-from pushstack.template.network import load_balancer
-from pushstack.template.tables import table_arn
+from pushstack.template.network import dns_record, load_balancer
+from pushstack.template.tables import TABLE_IDS, table_arn
 
 
 def node_role(t: Template, opts: Options) -> None:
     """The push nodes' role: their tables, the key's secret, the log stream; SSM for admins."""
-    tables = [table_arn(t, "RouterTable", "router"), table_arn(t, "MessageTable", "message")]
+    tables = [table_arn("router"), table_arn("message")]
     statements = [
         allow(TABLE_ITEM_ACTIONS, tables),
+        # autopush looks its message table up with ListTables when it starts (and
+        # exits without it). ListTables has no resource-level permissions: "*" is
+        # the only resource it takes, and it reveals table names, not their items.
+        allow([ddb.ListTables], ["*"]),
         allow([sm_actions.GetSecretValue], [Ref("CryptoKeySecret")]),
     ]
-    if opts.firehose:
+    if not opts.endpoint_hostname:
         statements.append(
             allow(
-                [fh_actions.PutRecord, fh_actions.PutRecordBatch],
-                [LOG_STREAM_ARN],
+                [ssm_actions.GetParameter], [arn("ssm", "parameter" + ENDPOINT_HOSTNAME_PARAMETER)]
             )
+        )
+    if opts.firehose:
+        statements.append(
+            allow([fh_actions.PutRecord, fh_actions.PutRecordBatch], [LOG_STREAM_ARN])
         )
     t.add_resource(
         role(
@@ -58,9 +69,6 @@ def node_role(t: Template, opts: Options) -> None:
     t.add_resource(iam.InstanceProfile("PushNodeInstanceProfile", Roles=[Ref("PushNodeRole")]))
 
 
-# --- Nodes -------------------------------------------------------------------------
-
-
 def launch_template(
     t: Template, group: NodeGroup, opts: Options, security_groups: list, script, profile: str
 ) -> None:
@@ -68,7 +76,16 @@ def launch_template(
         "ImageId": Ref("LatestAmiId"),
         "InstanceType": Ref(f"{group.name}InstanceType"),
         "IamInstanceProfile": ec2.IamInstanceProfile(Arn=GetAtt(profile, "Arn")),
-        "SecurityGroupIds": [Ref(sg) for sg in security_groups],
+        # Said here, not left to the subnet's default: a node pulls its image and
+        # reaches AWS from a public subnet without auto-assigned public IPs too.
+        "NetworkInterfaces": [
+            ec2.NetworkInterfaces(
+                DeviceIndex=0,
+                AssociatePublicIpAddress=True,
+                Groups=[Ref(sg) for sg in security_groups],
+                DeleteOnTermination=True,
+            )
+        ],
         "MetadataOptions": ec2.MetadataOptions(HttpTokens="required", HttpEndpoint="enabled"),
         "BlockDeviceMappings": [
             ec2.LaunchTemplateBlockDeviceMapping(
@@ -94,8 +111,9 @@ def launch_template(
     )
 
 
-def auto_scaling_group(t: Template, group: NodeGroup, subnets) -> None:
+def auto_scaling_group(t: Template, group: NodeGroup, subnets, depends_on=()) -> None:
     """Nodes that signal when healthy, replaced one batch at a time on update."""
+    extra = {"DependsOn": list(depends_on)} if depends_on else {}
     t.add_resource(
         asg.AutoScalingGroup(
             f"{group.name}Nodes",
@@ -124,6 +142,7 @@ def auto_scaling_group(t: Template, group: NodeGroup, subnets) -> None:
                 )
             ),
             Tags=[asg.Tag("Service", "autopush", True)],
+            **extra,
         )
     )
 
@@ -134,7 +153,10 @@ def autopush_env(opts: Options) -> dict:
         "ROUTER_TABLENAME": "${TablePrefix}" + TABLE_SUFFIXES["router"],
         "MESSAGE_TABLENAME": "${TablePrefix}" + TABLE_SUFFIXES["message"],
         "NO_TABLE_ROTATION": "true",
-        "ENDPOINT_HOSTNAME": "${EndpointLoadBalancer.DNSName}",
+        # The given host name, or the load balancer's name, read at boot.
+        "ENDPOINT_HOSTNAME": "${EndpointHostname}"
+        if opts.endpoint_hostname
+        else "$ENDPOINT_HOSTNAME",
         "ENDPOINT_SCHEME": "https" if opts.tls else "http",
         "ENDPOINT_PORT": "443" if opts.tls else "80",
     }
@@ -143,13 +165,34 @@ def autopush_env(opts: Options) -> dict:
     return env
 
 
+def endpoint_hostname_parameter(t: Template) -> None:
+    """The endpoint load balancer's name, where booting nodes wait for it."""
+    t.add_resource(
+        ssm.Parameter(
+            "EndpointHostnameParameter",
+            Name=Sub(ENDPOINT_HOSTNAME_PARAMETER),
+            Type="String",
+            Value=GetAtt("EndpointLoadBalancer", "DNSName"),
+            Description="Host name of the push endpoints, read by the push nodes at boot",
+        )
+    )
+
+
 def push_nodes(t: Template, opts: Options) -> None:
-    """Connection and endpoint nodes: separate groups that create in parallel."""
+    """Connection and endpoint nodes: separate groups that create in parallel.
+
+    Neither waits for a load balancer: the endpoint host name is given, or the
+    nodes read the endpoint load balancer's name at boot, while it is created.
+    """
     subnets = Ref("SubnetIds")
     load_balancer(t, CONNECTION, opts, subnets, "ConnectionLoadBalancerSecurityGroup")
     load_balancer(t, ENDPOINT, opts, subnets, "EndpointLoadBalancerSecurityGroup")
-    # Connection nodes learn the endpoint URL from the endpoint load balancer,
-    # not from an endpoint instance, so neither group waits for the other.
+    dns_record(t, opts, "websocket_hostname", "ConnectionLoadBalancer")
+    dns_record(t, opts, "endpoint_hostname", "EndpointLoadBalancer")
+    boot_settings = {}
+    if not opts.endpoint_hostname:
+        endpoint_hostname_parameter(t)
+        boot_settings["ENDPOINT_HOSTNAME_PARAMETER"] = ENDPOINT_HOSTNAME_PARAMETER
     connection_env = {
         **autopush_env(opts),
         "PORT": str(CONNECTION_PORT),
@@ -157,26 +200,33 @@ def push_nodes(t: Template, opts: Options) -> None:
         "ROUTER_HOSTNAME": "$PRIVATE_IP",
     }
     endpoint_env = {**autopush_env(opts), "PORT": str(ENDPOINT_PORT)}
+    if opts.processor:
+        # autopush logs the deliveries the processor counts at debug level, and
+        # sends Firehose only what its level lets through.
+        endpoint_env["LOG_LEVEL"] = "debug"
     names = {"LogStreamName": LOG_STREAM_NAME} if opts.firehose else None
-    launch_template(
-        t,
-        CONNECTION,
-        opts,
-        ["ConnectionNodeSecurityGroup"],
-        user_data(
-            CONNECTION, "autopush", "${AutopushImage}", connection_env, secret=True, variables=names
+    for group, command, env, security_groups in (
+        (CONNECTION, "autopush", connection_env, ["ConnectionNodeSecurityGroup"]),
+        (
+            ENDPOINT,
+            "autoendpoint",
+            endpoint_env,
+            ["EndpointNodeSecurityGroup", "InternalRouterSecurityGroup"],
         ),
-        "PushNodeInstanceProfile",
-    )
-    launch_template(
-        t,
-        ENDPOINT,
-        opts,
-        ["EndpointNodeSecurityGroup", "InternalRouterSecurityGroup"],
-        user_data(
-            ENDPOINT, "autoendpoint", "${AutopushImage}", endpoint_env, secret=True, variables=names
-        ),
-        "PushNodeInstanceProfile",
-    )
-    auto_scaling_group(t, CONNECTION, subnets)
-    auto_scaling_group(t, ENDPOINT, subnets)
+    ):
+        script = user_data(
+            group,
+            command,
+            "${AutopushImage}",
+            env,
+            secret=True,
+            variables=names,
+            settings=boot_settings,
+        )
+        launch_template(t, group, opts, security_groups, script, "PushNodeInstanceProfile")
+        # autopush needs its tables; its Firehose sender dies on its first failed
+        # write: the nodes start once both exist.
+        waits = [name for name in TABLE_IDS if name in t.resources]
+        if opts.firehose:
+            waits.append("LogDeliveryStream")
+        auto_scaling_group(t, group, subnets, depends_on=waits)

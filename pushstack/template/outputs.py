@@ -14,11 +14,11 @@ def outputs(t: Template, opts: Options) -> None:
     values = {
         "WebSocketURL": (
             "URL push clients connect to",
-            public_url(opts, "ConnectionLoadBalancer", "wss", "ws"),
+            public_url(opts, "websocket_hostname", "ConnectionLoadBalancer", "wss", "ws"),
         ),
         "EndpointURL": (
             "Base URL of the push endpoints (application servers send here)",
-            public_url(opts, "EndpointLoadBalancer", "https", "http"),
+            public_url(opts, "endpoint_hostname", "EndpointLoadBalancer", "https", "http"),
         ),
         "RouterTableName": ("DynamoDB router table", table_name("router")),
         "MessageTableName": ("DynamoDB message table", table_name("message")),
@@ -39,14 +39,11 @@ def outputs(t: Template, opts: Options) -> None:
         )
     if opts.processor:
         values["ProcessorFunctionName"] = ("Push processor Lambda", Ref("ProcessorFunction"))
-        values["PushMessagesTableName"] = (
-            "DynamoDB Push Messages table",
-            table_name("push_messages"),
-        )
         values["RedisClusterId"] = ("ElastiCache Redis cluster id", REDIS_CLUSTER_ID)
         values["MessagesApiURL"] = (
-            "Push Messages API",
-            public_url(opts, "MessagesApiLoadBalancer", "https", "http"),
+            "Push Messages API"
+            + ("" if opts.messages_api_public else " (internal: reachable from the VPC)"),
+            public_url(opts, "messages_api_hostname", "MessagesApiLoadBalancer", "https", "http"),
         )
     for name, (description, value) in values.items():
         t.add_output(Output(name, Description=description, Value=value))

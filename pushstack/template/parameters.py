@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from troposphere import Parameter, Template
 
-from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options, Spec
+from pushstack.options import CRYPTO_KEY_REVISION, LIST_HINT, SPECS, Options, Spec
 from pushstack.template.common import AMI_PARAMETER
 
 AWS_PARAMETER_TYPES = {
@@ -13,12 +13,15 @@ AWS_PARAMETER_TYPES = {
     "private_subnet_ids": "List<AWS::EC2::Subnet::Id>",
     "messages_api_subnet_id": "AWS::EC2::Subnet::Id",
     "key_name": "AWS::EC2::KeyPair::KeyName",
+    "hosted_zone_id": "AWS::Route53::HostedZone::Id",
 }
 
 
 def parameter(t: Template, spec: Spec) -> Parameter:
     """The template Parameter of an option, carrying the option's constraints."""
-    kwargs: dict = {"Description": f"{spec.label}: {spec.help}"[:4000]}
+    # The console picks list items itself: no hint on how to type them.
+    help_text = (spec.parameter_help or spec.help).replace(" " + LIST_HINT, "")
+    kwargs: dict = {"Description": f"{spec.label}: {help_text}"[:4000]}
     if spec.name in AWS_PARAMETER_TYPES:
         kwargs["Type"] = AWS_PARAMETER_TYPES[spec.name]
     elif spec.kind == "int":
@@ -38,6 +41,8 @@ def parameter(t: Template, spec: Spec) -> Parameter:
         kwargs["NoEcho"] = True  # and no default: the key is never in the template
     elif spec.default is not None and spec.kind != "bool":
         kwargs["Default"] = spec.default
+    elif spec.empty_allowed:
+        kwargs["Default"] = ""  # the template then picks the value (see its Conditions)
     return t.add_parameter(Parameter(spec.parameter, **kwargs))
 
 
@@ -60,7 +65,14 @@ def parameters(t: Template, opts: Options) -> None:
 def parameter_groups(t: Template, opts: Options) -> None:
     """Console labels and groups, so the stack's parameters read as the form does."""
     groups = {
-        "Push service": ["CryptoKey", "TablePrefix", "AutopushImage", "CertificateArn"],
+        "Push service": ["CryptoKey", "TablePrefix", "AutopushImage"],
+        "Host names and TLS": [
+            "EndpointHostname",
+            "WebsocketHostname",
+            "MessagesApiHostname",
+            "HostedZoneId",
+            "CertificateArn",
+        ],
         "Network": ["VpcId", "SubnetIds", "KeyName", "SshCidr"],
         "Connection nodes": [p for p in t.parameters if p.startswith("Connection")],
         "Endpoint nodes": [p for p in t.parameters if p.startswith("Endpoint")],
@@ -70,6 +82,7 @@ def parameter_groups(t: Template, opts: Options) -> None:
             "ProcessorCodeKey",
             "RedisNodeType",
             "MessagesApiSubnetId",
+            "MessagesApiCidr",
             "MessagesApiImage",
             *[p for p in t.parameters if p.startswith("MessagesApi") and "Subnet" not in p],
         ],
@@ -79,13 +92,19 @@ def parameter_groups(t: Template, opts: Options) -> None:
         for spec in SPECS.values()
         if spec.parameter in t.parameters
     }
+    placed: set[str] = set()  # each parameter in its first group only
+    present = {}
+    for label, names in groups.items():
+        mine = [n for n in dict.fromkeys(names) if n in t.parameters and n not in placed]
+        placed.update(mine)
+        if mine:
+            present[label] = mine
     t.set_metadata(
         {
             "AWS::CloudFormation::Interface": {
                 "ParameterGroups": [
-                    {"Label": {"default": label}, "Parameters": present}
-                    for label, names in groups.items()
-                    if (present := list(dict.fromkeys(n for n in names if n in t.parameters)))
+                    {"Label": {"default": label}, "Parameters": names}
+                    for label, names in present.items()
                 ],
                 "ParameterLabels": labels,
             }

@@ -5,10 +5,23 @@ from __future__ import annotations
 from awacs import elasticache as ec_actions
 from awacs import logs as logs_actions
 from awacs import s3 as s3_actions
-from troposphere import AccountId, GetAtt, Ref, Sub, Template, awslambda, elasticache, iam, logs
+from troposphere import (
+    AccountId,
+    Equals,
+    GetAtt,
+    If,
+    Ref,
+    Sub,
+    Template,
+    awslambda,
+    elasticache,
+    iam,
+    logs,
+)
 from troposphere.cloudformation import CustomResource
 
-from pushstack.options import TABLE_SUFFIXES, Options
+from pushstack.artifacts import BUCKET_SUB
+from pushstack.options import Options
 from pushstack.template.boot import user_data
 from pushstack.template.common import (
     LAMBDA_RUNTIME,
@@ -17,7 +30,6 @@ from pushstack.template.common import (
     REDIS_PORT,
     SETTINGS_KEY,
     STACK_UUID_SHORT,
-    TABLE_ITEM_ACTIONS,
     allow,
     assume_role_policy,
     role,
@@ -25,6 +37,7 @@ from pushstack.template.common import (
 )
 from pushstack.template.logs import created_bucket_arn, log_bucket_arn
 from pushstack.template.network import (
+    dns_record,
     ingress,
     load_balancer,
     load_balancer_security_group,
@@ -32,8 +45,8 @@ from pushstack.template.network import (
     security_group,
 )
 from pushstack.template.nodes import auto_scaling_group, launch_template
-from pushstack.template.tables import table_arn
 
+PROCESSOR_HANDLER = "push_processor.handler"  # processor/push_processor.py in the zip
 REDIS_NAME = "push-redis-${Id}"
 REDIS_CLUSTER_ID = Sub(REDIS_NAME, Id=STACK_UUID_SHORT)
 REDIS_CLUSTER_ARN = Sub(
@@ -103,23 +116,30 @@ def redis(t: Template) -> None:
             NumCacheNodes=1,
             CacheSubnetGroupName=Ref("RedisSubnetGroup"),
             VpcSecurityGroupIds=[Ref("RedisSecurityGroup")],
+            # Redis holds the Messages API's registered keys: a daily snapshot, kept 5 days.
+            SnapshotRetentionLimit=5,
         )
     )
 
 
+def processor_code_bucket(t: Template):
+    """The bucket of the processor's zip: the one given, or pushstack's artifacts bucket."""
+    t.add_condition("UseArtifactsBucket", Equals(Ref("ProcessorCodeBucket"), ""))
+    return If("UseArtifactsBucket", Sub(BUCKET_SUB), Ref("ProcessorCodeBucket"))
+
+
 def processor(t: Template) -> None:
-    """The push-processor Lambda, triggered by new log objects in the bucket."""
+    """The processor Lambda (pushstack's own, processor/push_processor.py), fed by new logs."""
     lambda_log_group(t, "ProcessorLogGroup")
     t.add_resource(
         role(
             "ProcessorRole",
             assume_role_policy("lambda.amazonaws.com"),
             "process-logs",
+            # The logs and its settings object; Redis's address is in the settings.
             [
                 allow([s3_actions.GetObject], [log_bucket_arn("/*")]),
                 allow([s3_actions.ListBucket], [log_bucket_arn()]),
-                allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
-                allow(TABLE_ITEM_ACTIONS, [table_arn(t, "PushMessagesTable", "push_messages")]),
             ],
             managed=["service-role/AWSLambdaVPCAccessExecutionRole"],
         )
@@ -129,8 +149,8 @@ def processor(t: Template) -> None:
             "ProcessorFunction",
             Description="Push processor: turns push logs into Push Messages API data",
             Runtime=LAMBDA_RUNTIME,
-            Handler="lambda.handler",
-            Code=awslambda.Code(S3Bucket=Ref("ProcessorCodeBucket"), S3Key=Ref("ProcessorCodeKey")),
+            Handler=PROCESSOR_HANDLER,
+            Code=awslambda.Code(S3Bucket=processor_code_bucket(t), S3Key=Ref("ProcessorCodeKey")),
             Role=GetAtt("ProcessorRole", "Arn"),
             MemorySize=512,
             Timeout=300,
@@ -160,11 +180,34 @@ def processor(t: Template) -> None:
     )
 
 
+# Waits for Redis's address itself, rather than CloudFormation waiting for Redis
+# before starting it: the stack is then done as soon as Redis is.
 SETTINGS_WRITER_CODE = """\
 import json
+import time
 
 import boto3
 import cfnresponse
+
+GONE = ("deleting", "deleted", "create-failed", "incompatible-network")
+
+
+def redis_address(cluster_id, context):
+    cache = boto3.client("elasticache")
+    while context.get_remaining_time_in_millis() > 30000:
+        try:
+            [cluster] = cache.describe_cache_clusters(
+                CacheClusterId=cluster_id, ShowCacheNodeInfo=True
+            )["CacheClusters"]
+        except cache.exceptions.CacheClusterNotFoundFault:
+            cluster = {}  # not created yet
+        if cluster.get("CacheClusterStatus") in GONE:
+            raise RuntimeError("Redis is " + cluster["CacheClusterStatus"])
+        endpoint = (cluster.get("CacheNodes") or [{}])[0].get("Endpoint")
+        if endpoint:
+            return {"redis_host": endpoint["Address"], "redis_port": endpoint["Port"]}
+        time.sleep(5)
+    raise RuntimeError("Redis has no address yet")
 
 
 def handler(event, context):
@@ -173,10 +216,11 @@ def handler(event, context):
     try:
         # The bucket and this object outlive the stack: nothing to do on Delete.
         if event["RequestType"] in ("Create", "Update"):
+            settings = redis_address(props["RedisClusterId"], context)
             boto3.client("s3").put_object(
                 Bucket=props["Bucket"],
                 Key=props["Key"],
-                Body=json.dumps(props["Settings"]).encode(),
+                Body=json.dumps(settings).encode(),
                 ContentType="application/json",
             )
     except Exception as exc:
@@ -187,7 +231,7 @@ def handler(event, context):
 
 
 def processor_settings(t: Template) -> None:
-    """The processor's settings object, written by the stack (code inside the template)."""
+    """The processor's settings object (Redis's address), written by the stack."""
     lambda_log_group(t, "SettingsWriterLogGroup")
     t.add_resource(
         role(
@@ -196,6 +240,7 @@ def processor_settings(t: Template) -> None:
             "write-settings",
             [
                 allow([s3_actions.PutObject], [created_bucket_arn("/" + SETTINGS_KEY)]),
+                allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
                 allow(
                     [logs_actions.CreateLogStream, logs_actions.PutLogEvents],
                     [GetAtt("SettingsWriterLogGroup", "Arn")],
@@ -211,10 +256,13 @@ def processor_settings(t: Template) -> None:
             Handler="index.handler",
             Code=awslambda.Code(ZipFile=SETTINGS_WRITER_CODE),
             Role=GetAtt("SettingsWriterRole", "Arn"),
-            Timeout=60,
+            Timeout=900,  # Redis takes about 8 minutes to get an address
             LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref("SettingsWriterLogGroup")),
             Metadata=lambda_checks(
-                ("CKV_AWS_117", "Needs only S3 and the CloudFormation response URL, not the VPC."),
+                (
+                    "CKV_AWS_117",
+                    "Needs only S3, ElastiCache's API and the CloudFormation response URL.",
+                ),
                 ("CKV_AWS_50", "Runs once per stack operation; tracing adds nothing."),
             ),
         )
@@ -225,16 +273,32 @@ def processor_settings(t: Template) -> None:
             ServiceToken=GetAtt("SettingsWriterFunction", "Arn"),
             Bucket=Ref("LogBucket"),
             Key=SETTINGS_KEY,
-            Settings={"redis_name": REDIS_CLUSTER_ID, "file_type": "json"},
+            RedisClusterId=REDIS_CLUSTER_ID,
         )
     )
 
 
 def messages_api(t: Template, opts: Options) -> None:
-    """Push Messages API nodes next to Redis, behind their own public load balancer."""
-    t.add_resource(
-        load_balancer_security_group("MessagesApiLoadBalancerSecurityGroup", "Messages API", opts)
-    )
+    """Push Messages API nodes next to Redis, behind their own load balancer.
+
+    push-messages has no authentication: its load balancer is internal unless the
+    operator names the one network allowed to reach it.
+    """
+    if opts.messages_api_public:
+        lb_group = load_balancer_security_group(
+            "MessagesApiLoadBalancerSecurityGroup",
+            "Messages API",
+            opts,
+            cidr=Ref("MessagesApiCidr"),
+        )
+    else:
+        lb_group = load_balancer_security_group(
+            "MessagesApiLoadBalancerSecurityGroup",
+            "Messages API",
+            opts,
+            why="An internal load balancer: only the VPC and networks routed to it reach it.",
+        )
+    t.add_resource(lb_group)
     t.add_resource(
         node_security_group(
             "MessagesApiNodeSecurityGroup",
@@ -254,27 +318,27 @@ def messages_api(t: Template, opts: Options) -> None:
             "MessagesApiRole",
             assume_role_policy("ec2.amazonaws.com"),
             "messages-api",
-            [
-                allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
-                allow(TABLE_ITEM_ACTIONS, [table_arn(t, "PushMessagesTable", "push_messages")]),
-            ],
+            # The boot script looks up Redis's address (push-messages itself cannot:
+            # its botocore is too old for IMDSv2).
+            [allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN])],
             managed=["AmazonSSMManagedInstanceCore"],
         )
     )
     t.add_resource(
         iam.InstanceProfile("MessagesApiInstanceProfile", Roles=[Ref("MessagesApiRole")])
     )
-    load_balancer(t, MESSAGES_API, opts, Ref("SubnetIds"), "MessagesApiLoadBalancerSecurityGroup")
-    env = {
-        "PORT": str(MESSAGES_API_PORT),
-        "REDIS_ELASTICACHE": "${RedisClusterId}",
-        "PUSH_MESSAGES_TABLE": (
-            "${PushMessagesTable}"
-            if "PushMessagesTable" in t.resources
-            else "${TablePrefix}" + TABLE_SUFFIXES["push_messages"]
-        ),
-    }
-    # The cluster id is known before Redis exists, so the nodes need not wait for it.
+    load_balancer(
+        t,
+        MESSAGES_API,
+        opts,
+        Ref("SubnetIds"),
+        "MessagesApiLoadBalancerSecurityGroup",
+        internal=not opts.messages_api_public,
+    )
+    dns_record(t, opts, "messages_api_hostname", "MessagesApiLoadBalancer")
+    env = {"PORT": str(MESSAGES_API_PORT), "REDIS_HOST": "$REDIS_HOST", "REDIS_PORT": "$REDIS_PORT"}
+    # The cluster id is known before Redis exists: the nodes boot while Redis is
+    # created, and wait for its address within their signal timeout.
     script = user_data(
         MESSAGES_API,
         "",
@@ -282,6 +346,7 @@ def messages_api(t: Template, opts: Options) -> None:
         env,
         secret=False,
         variables={"RedisClusterId": REDIS_CLUSTER_ID},
+        settings={"REDIS_CLUSTER_ID": "${RedisClusterId}"},
     )
     launch_template(
         t,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, Template, secretsmanager
+from troposphere import Ref, Sub, Template, secretsmanager
 from troposphere import dynamodb as ddb_res
 
 from pushstack.options import TABLE_SUFFIXES
@@ -63,12 +63,14 @@ def message_table() -> ddb_res.Table:
     return table("MessageTable", "message", [("uaid", "HASH"), ("chidmessageid", "RANGE")])
 
 
-def push_messages_table() -> ddb_res.Table:
-    return table("PushMessagesTable", "push_messages", [("api_key", "HASH")])
+def table_arn(table: str) -> Sub:
+    """A table's ARN built from its name, created or reused alike.
 
-
-def table_arn(t: Template, logical_id: str, table: str):
-    """A created table's ARN, or the reused table's ARN built from its name."""
-    if logical_id in t.resources:
-        return GetAtt(logical_id, "Arn")
+    Built rather than read from the table, so that the nodes' role (and the
+    instance profile, which takes minutes) need not wait for the tables; the
+    node groups wait for them instead (``TABLE_IDS``).
+    """
     return arn("dynamodb", "table/${TablePrefix}" + TABLE_SUFFIXES[table])
+
+
+TABLE_IDS = ("RouterTable", "MessageTable")
