@@ -58,6 +58,28 @@ def test_sealed_options_round_trip_exactly(name):
         assert store.recall(store.remember(changed)) == changed
 
 
+def test_every_option_field_round_trips_with_its_type():
+    """Whatever fields Options gains, each changed value comes back, tuples as tuples."""
+    changed = {}
+    for field in dataclasses.fields(Options):
+        default = field.default
+        if isinstance(default, bool):
+            changed[field.name] = not default
+        elif isinstance(default, int):
+            changed[field.name] = default + 1
+        elif isinstance(default, tuple):
+            changed[field.name] = (f"{field.name}-1", f"{field.name}-2")
+        else:
+            changed[field.name] = f"{field.name}-value"
+    options = Options(**changed)
+    app = make_app()
+    with app.test_request_context():
+        back = store.recall(store.remember(options))
+    assert back == options
+    for field in dataclasses.fields(Options):
+        assert type(getattr(back, field.name)) is type(changed[field.name]), field.name
+
+
 def test_the_token_reveals_nothing_of_the_options():
     app = make_app()
     with app.test_request_context():
