@@ -359,6 +359,21 @@ def test_update_shows_the_changes_then_applies_them(client, cloud):
     assert "mozilla/autopush:1.58.0" in text  # the parameters table
 
 
+def test_update_warns_before_new_tables_or_a_lost_log_bucket(client):
+    """The sandbox lists no change for new values; the page still warns."""
+    name = new_name("risky")
+    launch(client, name, log_processing="firehose")
+    form = FormValues(client.get(f"/stacks/{name}/update").get_data(as_text=True)).values
+    form.update(table_prefix="autopush_other", log_processing="none", acknowledge="y")
+    response = client.post(f"/stacks/{name}/update", data=form)
+    assert response.status_code == 303, page_text(response)[:1500]
+    text = page_text(client.get(response.headers["Location"]))
+    assert "Warning: this update puts data at risk" in text
+    assert "The table prefix changes: the stack would use new, empty tables" in text
+    assert "the log bucket leaves the stack" in text
+    assert "Apply these changes anyway" in text
+
+
 def test_change_set_flags_data_at_risk(client, cloud, monkeypatch):
     risky = ChangeSetView(
         change_set_id="arn:aws:cloudformation:us-east-1:123456789012:changeSet/pushstack-1/abc",

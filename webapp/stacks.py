@@ -294,10 +294,47 @@ def update(name: str):
         )
     except CloudError as exc:
         return _update_page(form, stack, region, error=exc), _http_status(exc), _NO_STORE
+    risks = update_risks(stack, options, new_key=not form.keeps_crypto_key)
     return redirect(
-        url_for("stacks.change_set", name=name, id=change_set_id, **_region_args(region)),
+        url_for(
+            "stacks.change_set",
+            name=name,
+            id=change_set_id,
+            risk=risks,
+            **_region_args(region),
+        ),
         code=303,
     )
+
+
+# What an update's new values put at risk, whatever the change set lists (the
+# sandbox lists no change for new parameter values).
+UPDATE_RISKS = {
+    "table_prefix": "The table prefix changes: the stack would use new, empty tables. The "
+    "old tables are kept, but the service would no longer read its subscriptions from them.",
+    "log_bucket": "Log processing is turned off: the log bucket leaves the stack. It is kept, "
+    "with its logs, but nothing writes to it any more.",
+    "crypto_key": "A new crypto key list: subscriptions made with the old key stay readable "
+    "only if the old key is still in the list (after the new one).",
+    "reuse_tables": "The stack would stop creating its own tables and use existing ones: its "
+    "current tables leave the stack (they are kept).",
+}
+
+
+def update_risks(stack, options: Options, *, new_key: bool) -> list[str]:
+    """Codes (keys of ``UPDATE_RISKS``) of what the new values put at risk."""
+    risks = []
+    current_prefix = stack.parameters.get("TablePrefix")
+    if current_prefix and current_prefix != options.table_prefix:
+        risks.append("table_prefix")
+    outputs = {*stack.output_values, *(stack.missing_outputs or ())}
+    if "LogBucketName" in outputs and not options.firehose:
+        risks.append("log_bucket")
+    if new_key:
+        risks.append("crypto_key")
+    if options.reuse_tables and "RouterTableName" in outputs:
+        risks.append("reuse_tables")
+    return risks
 
 
 def _update_page(form, stack, region, error: CloudError | None = None):
@@ -324,11 +361,11 @@ def change_set(name: str):
     except CloudError as exc:
         return _error_page(f"Changes to {name}", exc, name=name, region=region)
     form = ExecuteForm(data={"change_set_id": change_set_id})
-    return (
-        render_template("change_set.html", name=name, region=region, change_set=view, form=form),
-        200,
-        _NO_STORE,
+    risks = [UPDATE_RISKS[code] for code in request.args.getlist("risk") if code in UPDATE_RISKS]
+    page = render_template(
+        "change_set.html", name=name, region=region, change_set=view, form=form, risks=risks
     )
+    return page, 200, _NO_STORE
 
 
 @bp.post("/stacks/<name>/change-set/execute")
