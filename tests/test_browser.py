@@ -78,7 +78,7 @@ def page(browser):
 def test_fill_fix_preview_and_download(page, base_url):
     page.goto(base_url + "/")
     expect = _expect()
-    expect(page.get_by_text("Template only: nothing is launched yet")).to_be_visible()
+    expect(page.locator("header .target")).to_contain_text("Target: Sandbox")
 
     page.get_by_label("Stack name").fill("push-browser")
     page.get_by_label("Region").select_option("eu-central-1")

@@ -83,7 +83,7 @@ def test_form_shows_every_option_with_label_and_help(client):
     response = client.get("/")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "Template only: nothing is launched yet" in page
+    assert "Target: Sandbox (moto on 127.0.0.1:" in page  # the header names the live target
     for name, spec in SPECS.items():
         if name != "log_processing":
             assert f'<label for="{name}">' in page, name
