@@ -30,6 +30,7 @@ from pushstack.template.common import (
     arn,
     assume_role_policy,
     role,
+    skip_checks,
 )
 from pushstack.template.logs import LOG_STREAM_ARN, LOG_STREAM_NAME
 from pushstack.template.network import dns_record, load_balancer
@@ -106,7 +107,15 @@ def launch_template(
         data["KeyName"] = Ref("KeyName")
     t.add_resource(
         ec2.LaunchTemplate(
-            f"{group.name}LaunchTemplate", LaunchTemplateData=ec2.LaunchTemplateData(**data)
+            f"{group.name}LaunchTemplate",
+            LaunchTemplateData=ec2.LaunchTemplateData(**data),
+            Metadata=skip_checks(
+                (
+                    "CKV_AWS_88",
+                    "Nodes pull their image and reach AWS from public subnets; their "
+                    "security groups admit only their load balancer (and SSH when asked).",
+                )
+            ),
         )
     )
 
