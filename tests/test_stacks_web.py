@@ -359,6 +359,17 @@ def test_update_shows_the_changes_then_applies_them(client, cloud):
     assert "mozilla/autopush:1.58.0" in text  # the parameters table
 
 
+def test_update_form_holds_the_stacks_values_not_the_sandbox_network(client, cloud, monkeypatch):
+    name = new_name("values")
+    launch(client, name)
+    values = {**cloud.stack_options(name), "vpc_id": "vpc-0aaaaaaaaaaaaaaaa"}
+    values["subnet_ids"] = ("subnet-0bbbbbbbbbbbbbbbb", "subnet-0cccccccccccccccc")
+    monkeypatch.setattr(cloud, "stack_options", lambda ref: values)
+    form = FormValues(client.get(f"/stacks/{name}/update").get_data(as_text=True)).values
+    assert form["vpc_id"] == "vpc-0aaaaaaaaaaaaaaaa"
+    assert form["subnet_ids"].split() == ["subnet-0bbbbbbbbbbbbbbbb", "subnet-0cccccccccccccccc"]
+
+
 def test_update_warns_before_new_tables_or_a_lost_log_bucket(client):
     """The sandbox lists no change for new values; the page still warns."""
     name = new_name("risky")

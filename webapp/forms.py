@@ -83,8 +83,10 @@ class OptionsForm(FlaskForm):
         offer = account_offer()
         if offer.prefill and not _is_submitted():
             # The sandbox's seeded network, unless a share link or the caller says otherwise.
+            given = kwargs.get("data") or {}
             for name, value in offer.prefill.items():
-                kwargs.setdefault(name, value)
+                if name not in given:
+                    kwargs.setdefault(name, value)
         super().__init__(*args, **kwargs)
         self.offer = offer
         for name, (choices, hint) in offer.fields.items():
