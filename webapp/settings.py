@@ -49,9 +49,9 @@ class SettingsError(RuntimeError):
     """Settings the wizard cannot start with; the message says what to set."""
 
 
-def load(config, test_config: dict | None = None, environ=None) -> None:
+def load(config, test_config: dict | None = None) -> None:
     """Fill a Flask ``config``; raises ``SettingsError`` naming every problem at once."""
-    environ = os.environ if environ is None else environ
+    environ = os.environ
     config.from_mapping(DEFAULTS)
     config.from_prefixed_env(prefix="PUSHSTACK")
     for name in RAW_STRINGS:
@@ -127,8 +127,7 @@ def load(config, test_config: dict | None = None, environ=None) -> None:
         # Loopback only: a fresh key per process (scripts/serve exports one for all its
         # workers); a restart only asks for a new form.
         config["SECRET_KEY"] = secrets.token_urlsafe(32)
-    config.setdefault("SESSION_COOKIE_NAME", COOKIE_NAME)
-    if config["SESSION_COOKIE_NAME"] == "session":  # Flask's default, shared by every local app
+    if config.get("SESSION_COOKIE_NAME", "session") == "session":  # Flask's, shared by every app
         config["SESSION_COOKIE_NAME"] = COOKIE_NAME
     if tls:
         config["SESSION_COOKIE_SECURE"] = True
