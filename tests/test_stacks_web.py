@@ -126,7 +126,9 @@ def test_launch_needs_the_acknowledgement(client, cloud):
 
     response = client.post(path + "/launch", data={})
     assert response.status_code == 422
-    assert "Tick this box" in page_text(response)
+    text = page_text(response)
+    assert "Tick this box" in text
+    assert "Check the values" in text  # what is about to be launched, again
     assert name not in [stack.name for stack in cloud.list_stacks()]
 
 
