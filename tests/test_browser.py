@@ -107,7 +107,7 @@ def test_fill_fix_preview_and_download(page, base_url):
 
     page.get_by_label("VPC").fill("vpc-0123456789abcdef0")
     page.get_by_label("Subnets for the push nodes").fill("subnet-0123456789abcdef0\nsubnet-bad")
-    page.get_by_label("Private subnets (NAT)").fill("subnet-0123456789abcdef2")
+    page.get_by_label("Private subnets").fill("subnet-0123456789abcdef2")
     page.get_by_label("Messages API subnet").fill("subnet-0123456789abcdef2")
     page.get_by_label("Processor code bucket").fill("my-processor-code")
     page.screenshot(path=str(SCREENSHOTS / "pushstack-form.png"), full_page=True)
