@@ -30,10 +30,6 @@ class LaunchForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
-    """A POST-only button: its CSRF token is the whole form."""
-
-
 class ExecuteForm(FlaskForm):
     change_set_id = HiddenField(validators=[DataRequired()])
 

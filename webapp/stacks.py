@@ -35,7 +35,6 @@ from webapp.cloud import get_access
 from webapp.forms import LOG_PROCESSING_EXPLAINED
 from webapp.preview_cache import shape_key
 from webapp.stack_forms import (
-    ConfirmForm,
     ContinueRollbackForm,
     DeleteForm,
     ExecuteForm,
@@ -211,15 +210,17 @@ def show(name: str):
         stack = cloud.stack(ref)
     except CloudError as exc:
         return _error_page(f"Stack {name}", exc, name=name, region=region)
+    # The stack was found: a failure of the other reads leaves the rest of the page useful.
     problems = []
+    progress, resources = None, []
     try:
         progress = access.watch(ref, region)
     except CloudError as exc:
-        progress, _ = None, problems.append(exc)
+        problems.append(exc)
     try:
         resources = cloud.resources(ref)
     except CloudError as exc:
-        resources, _ = [], problems.append(exc)
+        problems.append(exc)
     target = access.target()
     return (
         render_template(
@@ -229,13 +230,11 @@ def show(name: str):
             resources=resources,
             problems=problems,
             region=region,
-            ref=ref,
             target=target,
             recovery=RECOVERY.get(stack.status),
             retained=retained_resources(resources, stack),
             relaunch_url=_relaunch_url(),
             api_url=url_for("stacks.api", name=name, **_ref_args(ref, name, region)),
-            confirm=ConfirmForm(),
             rollback_form=_rollback_form(resources),
             endpoint_flag=f" --endpoint-url {target.endpoint_url}" if target.endpoint_url else "",
         ),
