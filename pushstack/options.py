@@ -215,7 +215,7 @@ def _processor_code_key_default() -> str | None:
 
     try:
         return zip_key()
-    except ProcessorZipError:
+    except (ProcessorZipError, OSError):
         return None  # not run from a checkout: the key must be given
 
 

@@ -285,20 +285,14 @@ def messages_api(t: Template, opts: Options) -> None:
     operator names the one network allowed to reach it.
     """
     if opts.messages_api_public:
-        lb_group = load_balancer_security_group(
-            "MessagesApiLoadBalancerSecurityGroup",
-            "Messages API",
-            opts,
-            cidr=Ref("MessagesApiCidr"),
-        )
+        clients = {"cidr": Ref("MessagesApiCidr")}
     else:
-        lb_group = load_balancer_security_group(
-            "MessagesApiLoadBalancerSecurityGroup",
-            "Messages API",
-            opts,
-            why="An internal load balancer: only the VPC and networks routed to it reach it.",
+        clients = {"why": "An internal load balancer: only the VPC and networks routed to it."}
+    t.add_resource(
+        load_balancer_security_group(
+            "MessagesApiLoadBalancerSecurityGroup", "Messages API", opts, **clients
         )
-    t.add_resource(lb_group)
+    )
     t.add_resource(
         node_security_group(
             "MessagesApiNodeSecurityGroup",
