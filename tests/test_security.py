@@ -687,9 +687,15 @@ class Served:
         return response, text
 
     def pids(self, needle: str) -> list[str]:
-        """Which worker served each logged request whose line contains ``needle``."""
-        lines = self.log.read_text().splitlines()
-        return [re.search(r"pid=<?(\d+)", line).group(1) for line in lines if needle in line]
+        """Which worker served each logged request whose line contains ``needle``
+        (gunicorn logs a request just after answering it: wait for the line)."""
+        deadline = time.monotonic() + 10
+        while True:
+            lines = self.log.read_text().splitlines() if self.log.exists() else []
+            found = [re.search(r"pid=<?(\d+)", line).group(1) for line in lines if needle in line]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager
