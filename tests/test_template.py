@@ -502,13 +502,18 @@ def test_redis_is_open_only_to_the_processor_and_messages_api(variant):
     options, t = variant
     if not options.processor:
         return
-    sources = {
-        rule["SourceSecurityGroupId"]["Ref"] for rule in ingress_rules(t, "RedisSecurityGroup")
-    }
+    # Its rules are resources of their own, so that Redis need not wait for their sources.
+    rules = ingress_rules(t, "RedisSecurityGroup") + [
+        rule["Properties"]
+        for rule in resources_of(t, "AWS::EC2::SecurityGroupIngress").values()
+        if rule["Properties"]["GroupId"] == {"Ref": "RedisSecurityGroup"}
+    ]
+    sources = {rule["SourceSecurityGroupId"]["Ref"] for rule in rules}
     assert sources == {"ProcessorSecurityGroup", "MessagesApiNodeSecurityGroup"}
-    assert all("CidrIp" not in rule for rule in ingress_rules(t, "RedisSecurityGroup"))
+    assert all("CidrIp" not in rule and rule["FromPort"] == 6379 for rule in rules)
     cluster = t["Resources"]["Redis"]["Properties"]
     assert cluster["VpcSecurityGroupIds"] == [{"Ref": "RedisSecurityGroup"}]
+    assert closure(dependencies(t), "Redis") == {"RedisSecurityGroup", "RedisSubnetGroup"}
 
 
 def test_settings_object_is_written_by_code_inside_the_template(variant):

@@ -14,6 +14,7 @@ from troposphere import (
     Sub,
     Template,
     awslambda,
+    ec2,
     elasticache,
     iam,
     logs,
@@ -88,18 +89,28 @@ def redis(t: Template) -> None:
             skip_checks(("CKV2_AWS_5", "Attached to the processor Lambda's VPC configuration.")),
         )
     )
+    # The rules apart from the group, so that Redis (the longest to create) need
+    # not wait for the groups they name.
     t.add_resource(
         security_group(
-            "RedisSecurityGroup",
-            "Redis: only from the processor and the Messages API",
-            [
-                ingress(REDIS_PORT, "Redis from the processor", source="ProcessorSecurityGroup"),
-                ingress(
-                    REDIS_PORT, "Redis from the Messages API", source="MessagesApiNodeSecurityGroup"
-                ),
-            ],
+            "RedisSecurityGroup", "Redis: only from the processor and the Messages API", []
         )
     )
+    for logical_id, client, what in (
+        ("RedisFromProcessor", "ProcessorSecurityGroup", "the processor"),
+        ("RedisFromMessagesApi", "MessagesApiNodeSecurityGroup", "the Messages API"),
+    ):
+        t.add_resource(
+            ec2.SecurityGroupIngress(
+                logical_id,
+                GroupId=Ref("RedisSecurityGroup"),
+                IpProtocol="tcp",
+                FromPort=REDIS_PORT,
+                ToPort=REDIS_PORT,
+                SourceSecurityGroupId=Ref(client),
+                Description=f"Redis from {what}",
+            )
+        )
     t.add_resource(
         elasticache.SubnetGroup(
             "RedisSubnetGroup",
