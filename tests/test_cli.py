@@ -257,3 +257,25 @@ def test_a_template_too_large_to_pass_inline_is_deployed_through_s3(tmp_path):
         '--template-url "https://pushstack-artifacts-$ACCOUNT-eu-west-1.s3.eu-west-1'
         '.amazonaws.com/templates/t.yaml"'
     ) in words
+
+
+def test_the_readme_sample_command_is_the_one_the_tool_prints():
+    from pushstack import render
+    from pushstack.options import Options
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    section = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    sample = " ".join(
+        section.split("    aws cloudformation create-stack", 1)[1]
+        .split("\n\n", 1)[0]
+        .replace("\\\n", " ")
+        .split()
+    )
+    printed = render.create_stack_command(
+        Options(stack_name="push", region="us-west-2"),
+        "push.template.json",
+        "push.parameters.json",
+    )
+    assert "aws cloudformation create-stack " + sample == printed
+    assert "pushstack push" in section and "python -m pushstack push" not in section
