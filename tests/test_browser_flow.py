@@ -69,6 +69,13 @@ def test_fill_preview_launch_watch_and_delete(page, served):
     # The sandbox's network is already filled in; only a name and a key are typed.
     expect(page.get_by_label("VPC")).to_have_value(_starts_with("vpc-"))
     page.get_by_label("Stack name").fill(name)
+    # The account's subnets, listed under the field, go in with one click each.
+    subnets = page.locator("#subnet_ids")
+    seeded = subnets.input_value().split()
+    subnets.fill("")
+    for subnet_id in seeded:
+        page.locator(f'#subnet_ids-choices button[data-value="{subnet_id}"]').click()
+    assert subnets.input_value().split() == seeded
     page.get_by_role("button", name="Generate").click()
     key = page.locator("#crypto_key").input_value()
     page.get_by_role("button", name="Preview the template").click()
