@@ -620,3 +620,32 @@ def test_the_sign_in_page_names_no_account(sandbox_url):
     assert "sign in to see it" in text
     assert not re.search(r"account \d{12}", text)
     assert client.get("/api/stacks/anything").status_code == 401
+
+
+def test_without_credentials_every_page_says_so(monkeypatch, fake_aws_env):
+    """PUSHSTACK_TARGET=aws and no credentials: plain messages, the form still works."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    app = create_app(
+        {"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "no-target", "TARGET": "aws"}
+    )
+    client = app.test_client()
+    form = client.get("/")
+    assert form.status_code == 200
+    assert "Target: No target: No AWS credentials were found." in page_text(form)
+    assert "vpc_id-choices" not in form.get_data(as_text=True)  # typing only
+
+    listing = client.get("/stacks")
+    assert listing.status_code == 502
+    assert "AWS_PROFILE" in page_text(listing)  # what to do about it
+    api = client.get("/api/stacks/anything")
+    assert api.status_code == 502
+    assert api.get_json()["advice"]
+
+    from conftest import VALID_FORM
+
+    response = client.post("/", data=VALID_FORM)
+    assert response.status_code == 303
+    preview_page = page_text(client.get(urlsplit(response.headers["Location"]).path))
+    assert "No target is reachable, so the stack cannot be launched from here" in preview_page
+    assert "Launch the stack" not in preview_page
