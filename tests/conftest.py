@@ -44,9 +44,11 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def fake_aws_env():
-    """Fake credentials and no AWS config files: nothing can reach or read a real account."""
+    """Fake credentials, no AWS config files and the sandbox as target, for every test:
+    nothing can reach or read a real account. A wizard without PUSHSTACK_SANDBOX_URL
+    starts its own sandbox; the ``sandbox_target`` fixture points it at the session's."""
     import os
 
     with pytest.MonkeyPatch.context() as patch:
@@ -63,6 +65,7 @@ def fake_aws_env():
         patch.setenv("AWS_CONFIG_FILE", os.devnull)
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
         patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        patch.setenv("PUSHSTACK_TARGET", "sandbox")
         yield
 
 
@@ -74,3 +77,11 @@ def sandbox_server(fake_aws_env):
     server = sandbox.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sandbox_target(sandbox_server, monkeypatch):
+    """The wizard of this test targets the session's sandbox (PUSHSTACK_SANDBOX_URL)."""
+    monkeypatch.setenv("PUSHSTACK_TARGET", "sandbox")
+    monkeypatch.setenv("PUSHSTACK_SANDBOX_URL", sandbox_server.url)
+    return sandbox_server
