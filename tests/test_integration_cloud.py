@@ -170,8 +170,13 @@ def test_delete_keeps_the_tables_and_a_new_launch_says_the_prefix_is_taken(
     cloud, launch, sandbox_server
 ):
     opts = launch("firehose")
-    bucket = cloud.stack(opts.stack_name).output_values["LogBucketName"]
+    stack = cloud.stack(opts.stack_name)
+    bucket = stack.output_values["LogBucketName"]
     cloud.delete(opts.stack_name)
+    # By its id, the deleted stack is still there to read.
+    assert cloud.stack(stack.stack_id).status == "DELETE_COMPLETE"
+    assert cloud.progress(stack.stack_id).status == "DELETE_COMPLETE"
+    assert all(row.emulated for row in cloud.resources(stack.stack_id))
     progress = cloud.progress(opts.stack_name)
     assert progress.status == "DELETE_COMPLETE" and progress.finished
     assert progress.events[0].status == "DELETE_IN_PROGRESS"
