@@ -167,14 +167,34 @@ def test_a_rejected_template_says_what_aws_found(cloud, cfn):
 def test_a_large_template_to_a_missing_bucket_says_which(cloud):
     large = '{"Description": "' + "x" * 52_000 + '"}'
     with Stubber(cloud._client("s3")) as s3:
+        for _attempt in range(2):  # the bucket is checked again once, then the error shows
+            s3.add_response("head_bucket", {})
+            s3.add_client_error(
+                "put_object", "NoSuchBucket", "The specified bucket does not exist", 404
+            )
+        with pytest.raises(CloudError) as caught:
+            cloud.validate(large)
+        s3.assert_no_pending_responses()
+    assert "bucket does not exist" in caught.value.message
+    assert caught.value.code == "NoSuchBucket"
+
+
+def test_an_artifacts_bucket_deleted_meanwhile_is_made_again(cloud, cfn):
+    large = '{"Description": "' + "x" * 52_000 + '"}'
+    bucket = f"pushstack-artifacts-{ACCOUNT}-us-east-1"
+    with Stubber(cloud._client("s3")) as s3:
         s3.add_response("head_bucket", {})
         s3.add_client_error(
             "put_object", "NoSuchBucket", "The specified bucket does not exist", 404
         )
-        with pytest.raises(CloudError) as caught:
-            cloud.validate(large)
-    assert "bucket does not exist" in caught.value.message
-    assert caught.value.code == "NoSuchBucket"
+        s3.add_client_error("head_bucket", "404", "Not Found", 404)
+        s3.add_response("create_bucket", {}, {"Bucket": bucket})
+        s3.add_response("put_public_access_block", {})
+        s3.add_response("put_bucket_encryption", {})
+        s3.add_response("put_object", {})
+        cfn.add_response("validate_template", {})
+        cloud.validate(large)
+        s3.assert_no_pending_responses()
 
 
 def test_a_missing_key_says_which():

@@ -36,8 +36,8 @@ LAUNCH_ID_TAG = "pushstack:launch-id"
 LAUNCHED_BY = "pushstack"
 EVENT_PAGES = 20  # pages of DescribeStackEvents read at most to find an operation's start
 STACKS_REMEMBERED = 256
-SANDBOX_SEED_SECONDS = 30.0
-SANDBOX_STUCK_SECONDS = 30.0  # an operation the sandbox left in progress longer is abandoned  # how long a seeded sandbox network is trusted before re-checking
+SANDBOX_SEED_SECONDS = 30.0  # how long a seeded sandbox network is trusted before re-checking
+SANDBOX_STUCK_SECONDS = 30.0  # an operation the sandbox left in progress longer is abandoned
 # Types whose replacement or removal puts data at risk, in the user's words.
 DATA_TYPES = {
     "AWS::DynamoDB::Table": "the DynamoDB table {id} (subscriptions and stored messages)",
@@ -82,7 +82,6 @@ class _Watch:
     events: list[Event] = dataclasses.field(default_factory=list)
     template_for: str = ""  # event id of the operation start the template was read for
     total: int = 0
-    resource_ids: tuple[str, ...] = ()
 
 
 class Cloud:
@@ -221,16 +220,24 @@ class Cloud:
 
     def _upload(self, key: str, body: bytes, content_type: str) -> str:
         """Put one object in the artifacts bucket; returns its URL for CloudFormation."""
-        bucket = self._ensure_artifacts_bucket()
-        self._call(
-            "s3",
-            "put_object",
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ContentType=content_type,
-            ServerSideEncryption="AES256",
-        )
+        for attempt in (1, 2):
+            bucket = self._ensure_artifacts_bucket()
+            try:
+                self._call(
+                    "s3",
+                    "put_object",
+                    Bucket=bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType=content_type,
+                    ServerSideEncryption="AES256",
+                )
+            except CloudError as error:
+                if error.code != "NoSuchBucket" or attempt == 2:
+                    raise
+                self._artifacts_ready = False  # deleted since this process checked: again
+            else:
+                break
         return artifacts.object_url(bucket, self.region, key)
 
     def _template_argument(self, name: str, body: str) -> dict[str, str]:
