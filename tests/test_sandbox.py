@@ -137,3 +137,15 @@ def test_the_sandbox_target_starts_its_own_server_when_none_is_given(env):
         assert target.account_id == "123456789012"
     finally:
         sandbox.stop_shared()
+
+
+def test_workers_seeding_at_once_make_one_network(own_sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        networks = list(pool.map(lambda _: sandbox.seed(own_sandbox.url, "ap-south-1"), range(3)))
+    assert len({network.vpc_id for network in networks}) == 1
+    tagged = _ec2(own_sandbox.url, "ap-south-1").describe_vpcs(
+        Filters=[{"Name": "tag:pushstack:sandbox", "Values": ["network"]}]
+    )
+    assert len(tagged["Vpcs"]) == 1
