@@ -270,3 +270,14 @@ def test_a_subnet_is_public_when_its_route_table_reaches_an_internet_gateway(clo
     # Key pairs may not be read: the rest is still offered, and the page can say why.
     assert choices.key_pairs == ()
     assert len(choices.problems) == 1 and "key pairs" in choices.problems[0]
+
+
+def test_a_deleted_stack_whose_template_is_gone_still_shows(cloud):
+    with Stubber(cloud._client("cloudformation")) as cfn:
+        cfn.add_response(
+            "describe_stacks", _describe({"CryptoKey": "****"}, status="DELETE_COMPLETE")
+        )
+        cfn.add_client_error("get_template", "ValidationError", "Stack with id push does not exist")
+        stack = cloud.stack("push")
+    assert stack.status == "DELETE_COMPLETE"
+    assert stack.parameters == {"CryptoKey": MASK}

@@ -471,6 +471,16 @@ class Cloud:
             for item in stack.get("Parameters") or ()
         }
 
+    def _template_of(self, stack: Mapping) -> dict:
+        """The stack's template; empty when it cannot be read (e.g. long deleted), since the
+        page still has its status, parameters and outputs to show."""
+        try:
+            return self._deployed_template(stack["StackId"], self._version(stack))
+        except CloudError:
+            if not stack["StackStatus"].startswith("DELETE"):
+                raise
+            return {}
+
     def _version(self, stack: Mapping) -> str:
         """What changes when the stack's template may have changed."""
         return f"{stack.get('LastUpdatedTime') or stack.get('CreationTime')}/{stack['StackStatus']}"
@@ -478,7 +488,7 @@ class Cloud:
     def stack(self, name: str) -> StackView:
         """Status, parameters (secrets masked), outputs and tags of a stack."""
         stack = self._describe(name)
-        template = self._deployed_template(stack["StackId"], self._version(stack))
+        template = self._template_of(stack)
         secret = templates.secret_parameters(template) | _SECRET_PARAMETERS
         parameters = self._parameters(stack)
         masked = {key: (MASK if key in secret else value) for key, value in parameters.items()}
@@ -516,7 +526,7 @@ class Cloud:
         ``emulated=False`` rows.
         """
         stack = self._describe(name)
-        template = self._deployed_template(stack["StackId"], self._version(stack))
+        template = self._template_of(stack)
         expected = templates.resources(template, self._parameters(stack))
         rows = {}
         for item in self._pages(
@@ -682,7 +692,7 @@ class Cloud:
         tables) from its template. The crypto key is never returned.
         """
         stack = self._describe(name)
-        template = self._deployed_template(stack["StackId"], self._version(stack))
+        template = self._template_of(stack)
         kinds = set(templates.resources(template).values())
         values: dict[str, object] = {
             "stack_name": stack["StackName"],
