@@ -7,12 +7,19 @@ any of them: a finding about some regions only names them in its message, and
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import functools
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cfnlint.api import ManualArgs, lint
+from cfnlint.version import __version__ as CFN_LINT_VERSION
 
 from pushstack.options import REGIONS
 
@@ -42,17 +49,52 @@ def for_region(found: Iterable[Finding], region: str) -> list[Finding]:
     return [finding for finding in found if not finding.regions or region in finding.regions]
 
 
-def findings(template_json: str, regions: Iterable[str] = DEFAULT_REGIONS) -> list[Finding]:
+def findings(
+    template_json: str, regions: Iterable[str] = DEFAULT_REGIONS, *, shared_dir: Path | None = None
+) -> list[Finding]:
     """cfn-lint's findings, errors first; never raises.
 
     The same text and regions give the same list object back: do not modify it.
+    With ``shared_dir``, processes share the work through files there: the first
+    to need a template's findings lints it while the others wait for its file.
     """
-    return _cached_findings(template_json, tuple(regions))
+    return _cached_findings(template_json, tuple(regions), shared_dir)
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_findings(template_json: str, regions: tuple[str, ...]) -> list[Finding]:
-    return _lint(template_json, regions)
+def _cached_findings(
+    template_json: str, regions: tuple[str, ...], shared_dir: Path | None
+) -> list[Finding]:
+    if shared_dir is None:
+        return _lint(template_json, regions)
+    return _shared_findings(template_json, regions, Path(shared_dir))
+
+
+def _shared_findings(template_json: str, regions: tuple[str, ...], folder: Path) -> list[Finding]:
+    """Findings through a file named by the text, the regions and cfn-lint's version.
+
+    The template holds no secret (no option value at all), so neither does the file.
+    """
+    key = json.dumps([CFN_LINT_VERSION, regions, template_json])
+    path = folder / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_uid != os.getuid():
+        return _lint(template_json, regions)  # not ours: trust no file in it
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process lints; the others wait, then read
+        try:
+            return [
+                Finding(**{**item, "regions": tuple(item["regions"])})
+                for item in json.loads(path.read_text())
+            ]
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+        result = _lint(template_json, regions)
+        if not any(finding.rule == "E0002" for finding in result):  # keep no crash for good
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps([dataclasses.asdict(finding) for finding in result]))
+            partial.replace(path)
+        return result
 
 
 clear_cache = _cached_findings.cache_clear

@@ -68,8 +68,36 @@ function setupErrorSummary() {
   });
 }
 
+// The preview's cfn-lint findings, when the page came before them: ask until they are
+// ready (202 means not yet), more slowly each time, for two minutes at most.
+function setupPendingFindings() {
+  const body = document.getElementById("findings-body");
+  if (!body || !body.dataset.fetch) return;
+  const until = Date.now() + 120000;
+  let delay = 1000;
+  const poll = async () => {
+    try {
+      const response = await fetch(body.dataset.fetch, { credentials: "same-origin" });
+      if (response.status === 200) {
+        body.innerHTML = await response.text();
+        delete body.dataset.fetch;
+        return;
+      }
+      if (response.status !== 202) return;
+    } catch (error) {
+      // the wizard restarted or the network blinked: try again below
+    }
+    if (Date.now() < until) {
+      delay = Math.min(delay * 1.5, 5000);
+      setTimeout(poll, delay);
+    }
+  };
+  setTimeout(poll, delay);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupErrorSummary();
+  setupPendingFindings();
   setupCryptoKey();
   setupCopyButtons();
 });

@@ -174,6 +174,35 @@ def test_processor_options_show_without_javascript(browser, base_url):
     context.close()
 
 
+def test_error_summary_takes_the_focus_and_leads_to_each_field(page, base_url):
+    """GOV.UK's pattern: the summary is focused first; its links focus their fields."""
+    expect = _expect()
+    page.goto(base_url + "/")
+    page.get_by_label("Stack name").fill("1-starts-with-a-digit")
+    page.get_by_label("VPC").fill("")
+    page.get_by_role("button", name="Preview the template").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("heading")).to_have_text("Some options need fixing")
+    summary.get_by_role("link", name="Stack name:").click()
+    expect(page.get_by_label("Stack name")).to_be_focused()
+    summary.get_by_role("link", name="VPC:").click()
+    expect(page.locator("#vpc_id")).to_be_focused()
+
+
+def test_preview_shows_cfn_lint_findings_once_ready(page, base_url):
+    """A preview that came before cfn-lint's findings fetches them by itself."""
+    expect = _expect()
+    page.goto(base_url + "/")
+    page.get_by_label("VPC").fill("vpc-0123456789abcdef0")
+    page.get_by_label("Subnets for the push nodes").fill(
+        "subnet-0123456789abcdef0\nsubnet-0123456789abcdef1"
+    )
+    page.get_by_role("button", name="Preview the template").click()
+    findings = page.locator("#findings-body")
+    expect(findings.get_by_text("No findings.")).to_be_visible(timeout=60_000)
+
+
 def _is_problem(message) -> bool:
     """A script error or CSP violation; the 422 of a form with errors is expected."""
     return message.type == "error" and "status of 422" not in message.text

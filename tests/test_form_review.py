@@ -4,12 +4,14 @@ from the defaults, the plain-HTTP warning, the processor's package, region-filte
 import html
 import io
 import re
+import threading
 import zipfile
 from urllib.parse import urlencode, urlsplit
 
 from conftest import PROCESSOR_FORM, VALID_FORM
 
 from pushstack import lint, processor_zip
+from webapp import create_app
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 
@@ -115,9 +117,12 @@ def test_preview_with_default_images_and_access_says_so(client):
 def test_preview_without_certificate_warns_of_plain_ws_and_http(client):
     page = text_of(client.get(preview_path(client, VALID_FORM)))
     assert "No TLS certificate: clients will use unencrypted ws:// and http://." in page
-    with_tls = text_of(
-        client.get(preview_path(client, {**VALID_FORM, "certificate_arn": CERTIFICATE}))
-    )
+    tls = {
+        "certificate_arn": CERTIFICATE,
+        "endpoint_hostname": "updates.push.example.com",
+        "websocket_hostname": "push.example.com",
+    }
+    with_tls = text_of(client.get(preview_path(client, {**VALID_FORM, **tls})))
     assert "unencrypted ws://" not in with_tls
 
 
@@ -126,7 +131,8 @@ def test_processor_preview_offers_the_processor_package(client):
     page = client.get(path).get_data(as_text=True)
     name = processor_zip.zip_key().rsplit("/", 1)[-1]
     assert f'href="{path}/processor.zip"' in page
-    assert f"aws s3 cp {name} s3://my-processor-code/push_processor.zip" in html.unescape(page)
+    key = PROCESSOR_FORM["processor_code_key"]
+    assert f"aws s3 cp {name} s3://my-processor-code/{key}" in html.unescape(page)
     response = client.get(path + "/processor.zip")
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
@@ -149,7 +155,7 @@ def test_findings_are_those_of_the_stack_region(client, monkeypatch):
     ]
     asked = []
 
-    def findings(template_json, regions):
+    def findings(template_json, regions, **_):
         asked.append(tuple(regions))
         return every
 
@@ -162,3 +168,41 @@ def test_findings_are_those_of_the_stack_region(client, monkeypatch):
     assert "Missing in 'sa-east-1'" in other
     assert "Missing in 'eu-west-1'" not in other
     assert len(asked) == 1 and len(asked[0]) == 29  # linted once, for every region
+
+
+def app_with(**config):
+    settings = {"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test" * 10}
+    return create_app({**settings, **config})
+
+
+def test_the_real_template_has_no_findings_in_its_region():
+    client = app_with(PREVIEW_LINT_WAIT_SECONDS=120).test_client()
+    page = text_of(client.get(preview_path(client, PROCESSOR_FORM)))
+    assert "No findings." in page
+
+
+def test_findings_follow_the_page_when_cfn_lint_is_slow(monkeypatch):
+    release = threading.Event()
+    late = lint.Finding("W9", "warning", "Found after the page", "Resources/A")
+
+    def slow(template_json, regions, **_):
+        release.wait(10)
+        return [late]
+
+    monkeypatch.setattr(lint, "findings", slow)
+    client = app_with(PREVIEW_LINT_WAIT_SECONDS=0).test_client()
+    path = preview_path(client, VALID_FORM)
+    page = client.get(path).get_data(as_text=True)
+    assert "cfn-lint is still checking this template" in page
+    assert f'data-fetch="{path}/findings"' in page
+    pending = client.get(path + "/findings")
+    assert pending.status_code == 202
+    release.set()
+    for _ in range(50):
+        ready = client.get(path + "/findings")
+        if ready.status_code == 200:
+            break
+        threading.Event().wait(0.1)
+    assert ready.status_code == 200
+    assert "Found after the page" in ready.get_data(as_text=True)
+    assert "still checking" not in text_of(client.get(path))

@@ -15,7 +15,7 @@ from pushstack import render
 from pushstack.options import SPECS, Options, generate_crypto_key
 from pushstack.template import build_template
 from webapp import create_app
-from webapp.preview_cache import Busy, ShapeCache, shape_key
+from webapp.preview_cache import NOT_IN_TEMPLATE, Busy, ShapeCache, shape_key
 
 # Values each option may take in a random deployment: "" leaves it empty (or default).
 # Every option must be here, so a new option is exercised by the shape test too.
@@ -43,6 +43,11 @@ EXAMPLES = {
     "certificate_arn": ["", "CERTIFICATE"],  # of the options' own region
     "key_name": ["", "admin", "ops key"],
     "ssh_cidr": ["203.0.113.0/24", "10.0.0.0/8"],  # given with a key name only
+    "messages_api_cidr": ["", "10.0.0.0/16", "198.51.100.0/24"],
+    "endpoint_hostname": ["", "updates.push.example.com"],
+    "websocket_hostname": ["", "push.example.com", "ws.example.org"],
+    "messages_api_hostname": ["", "messages.example.com"],
+    "hosted_zone_id": ["", "Z0123456789ABCDEFGHIJ"],
 }
 for _group in ("connection", "endpoint", "messages_api"):
     EXAMPLES[f"{_group}_instance_type"] = ["t3.small", "c5.large"]
@@ -66,31 +71,76 @@ def random_options(rng: random.Random) -> Options:
 
 
 def test_every_option_has_examples():
-    assert set(EXAMPLES) == set(SPECS), "add the new option's values to EXAMPLES"
+    assert set(SPECS) <= set(EXAMPLES), "add the new option's values to EXAMPLES"
 
 
 def template_text(options: Options) -> str:
     return render.to_json(build_template(options), indent=2)
 
 
+def twin(options: Options, rng: random.Random) -> Options:
+    """Other random values where ``options`` has values, empty where it is empty."""
+    other = random_options(rng)
+    values = {}
+    for name in SPECS:
+        mine, theirs = getattr(options, name), getattr(other, name)
+        if mine in (None, "", (), False) or SPECS[name].parameter is None:
+            theirs = mine if name not in NOT_IN_TEMPLATE else theirs
+        elif theirs in (None, "", ()):
+            theirs = (
+                next(v for v in EXAMPLES[name] if v not in ("", ()))
+                if name != "crypto_key"
+                else mine
+            )
+        values[name] = theirs
+    if values["certificate_arn"]:
+        values["certificate_arn"] = options.certificate_arn.replace(
+            options.region, values["region"]
+        )
+    return dataclasses.replace(options, **values)
+
+
 def test_same_shape_means_the_same_template():
     """The key covers every branch of build_template: equal keys, byte-equal templates."""
     rng = random.Random(20261128)
-    seen: dict[tuple, tuple[str, Options]] = {}
-    repeats = 0
-    for _ in range(160):
+    shapes = set()
+    for _ in range(80):
         options = random_options(rng)
-        key = shape_key(options)
-        text = template_text(options)
-        if key in seen:
-            repeats += 1
-            first_text, first = seen[key]
-            assert text == first_text, f"same key, different templates:\n{first}\n{options}"
-        else:
-            seen[key] = (text, options)
-    assert repeats >= 60  # the test compared templates, not only collected keys
-    shapes = {(options.log_processing, options.tls, options.ssh) for _, options in seen.values()}
+        other = twin(options, rng)
+        assert shape_key(other) == shape_key(options)
+        assert other.non_secret_values() != options.non_secret_values()
+        assert template_text(other) == template_text(options), f"{options}\n{other}"
+        shapes.add((options.log_processing, options.tls, options.ssh))
     assert len(shapes) == 12  # every log processing with and without TLS and SSH
+
+
+@pytest.mark.parametrize("log_processing", ["none", "processor"])
+def test_every_option_that_changes_the_template_changes_the_key(log_processing):
+    """One option at a time, through every example value: a new template means a new key."""
+    region = "eu-west-1"
+    base = Options(
+        **{
+            name: next(v for v in EXAMPLES[name] if v not in ("", ()))
+            for name in SPECS
+            if name != "crypto_key"
+        },
+    )
+    base = dataclasses.replace(
+        base,
+        region=region,
+        log_processing=log_processing,
+        crypto_key=generate_crypto_key(),
+        certificate_arn=f"arn:aws:acm:{region}:123456789012:certificate/"
+        "12345678-1234-1234-1234-123456789012",
+    )
+    base_text = template_text(base)
+    for name in SPECS:
+        for value in EXAMPLES[name]:
+            if name == "certificate_arn" and value:
+                continue
+            changed = dataclasses.replace(base, **{name: None if value == "" else value})
+            if template_text(changed) != base_text:
+                assert shape_key(changed) != shape_key(base), (name, value)
 
 
 def test_values_alone_do_not_change_the_key_or_the_template():

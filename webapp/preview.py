@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import re
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from markupsafe import Markup
@@ -15,12 +18,12 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import JsonLexer, YamlLexer
 from troposphere import Template
 
-from pushstack import diagram, lint, processor_zip, render, summary
+from pushstack import artifacts, diagram, lint, processor_zip, render, summary
 from pushstack.options import REGIONS, Options
 from pushstack.template import build_template
 from webapp import store
 from webapp.forms import share_query
-from webapp.preview_cache import Busy, ShapeCache, shape_key
+from webapp.preview_cache import Background, Busy, ShapeCache, shape_key
 from webapp.review import changed_from_defaults, link_changes
 
 bp = Blueprint("preview", __name__)
@@ -70,9 +73,10 @@ def show(preview_id: str):
         summary=shape.summary,
         svg=shape.svg,
         diagram_problem=shape.diagram_problem,
-        findings=lint.for_region(shape.findings, options.region),
+        findings=findings_of(options, shape, wait=current_app.config["PREVIEW_LINT_WAIT_SECONDS"]),
         missing=render.missing_parameters(options, shape.template),
         processor_zip=_processor_zip_name() if options.processor else None,
+        artifacts_bucket=artifacts.bucket_name("ACCOUNT_ID", options.region),
         command=render.create_stack_command(options),
         template_name=render.template_filename(options, "json"),
         yaml_name=render.template_filename(options, "yaml"),
@@ -81,6 +85,21 @@ def show(preview_id: str):
         share_path=share_url(options, external=False),
     )
     return html, 200, _NO_STORE
+
+
+@bp.get("/preview/<preview_id>/findings")
+def findings(preview_id: str):
+    """The findings part of the preview, for its script: 202 while cfn-lint still runs."""
+    options = store.recall(preview_id)
+    if options is None:
+        return _expired()
+    try:
+        shape = artifacts_of(options)
+    except Busy:
+        return _busy()
+    found = findings_of(options, shape, wait=0)  # never hold a server thread: the script retries
+    html = render_template("_findings.html", findings=found)
+    return html, 200 if found is not None else 202, _NO_STORE
 
 
 # Only these names: any other file under a preview is a plain "no page here" 404.
@@ -144,7 +163,6 @@ class Artifacts:
     summary: summary.Summary
     svg: Markup | None
     diagram_problem: str | None
-    findings: list[lint.Finding]  # every region's; lint.for_region picks a stack's
 
 
 def get_cache() -> ShapeCache[Artifacts]:
@@ -155,12 +173,32 @@ def get_cache() -> ShapeCache[Artifacts]:
             cache = app.extensions.setdefault(
                 "pushstack_shapes",
                 ShapeCache(
-                    max_shapes=app.config.get("PREVIEW_CACHE_SHAPES", 32),
-                    max_cold_renders=app.config.get("PREVIEW_COLD_RENDERS", 2),
-                    wait_seconds=app.config.get("PREVIEW_WAIT_SECONDS", 30),
+                    max_shapes=app.config["PREVIEW_CACHE_SHAPES"],
+                    max_cold_renders=app.config["PREVIEW_COLD_RENDERS"],
+                    wait_seconds=app.config["PREVIEW_WAIT_SECONDS"],
                 ),
             )
     return cache
+
+
+@bp.record_once
+def _settings(state) -> None:
+    """Settings of the preview's caches, unless the environment (PUSHSTACK_PREVIEW_*) or
+    the test config gave them."""
+    for name, default in _SETTINGS.items():
+        state.app.config.setdefault(name, default)
+
+
+# Each process keeps 32 shapes (about 1 MB each); 2 cold renders at a time; a request
+# waits at most 30 s for one, and 0.5 s for cfn-lint before showing the page without it.
+_SETTINGS = {
+    "PREVIEW_CACHE_SHAPES": 32,
+    "PREVIEW_COLD_RENDERS": 2,
+    "PREVIEW_WAIT_SECONDS": 30,
+    "PREVIEW_LINT_WAIT_SECONDS": 0.5,
+    # cfn-lint's findings shared by the wizard's processes ("" keeps them in memory only).
+    "PREVIEW_LINT_SHARED_DIR": str(Path(tempfile.gettempdir()) / f"pushstack-lint-{os.getuid()}"),
+}
 
 
 _CACHE_LOCK = threading.Lock()
@@ -193,8 +231,30 @@ def _render_artifacts(options: Options) -> Artifacts:
         summary=summary.summarize(template_dict),
         svg=svg,
         diagram_problem=diagram_problem,
-        findings=lint.findings(template_json, regions=REGIONS),
     )
+
+
+def findings_of(options: Options, shape: Artifacts, wait: float) -> list[lint.Finding] | None:
+    """cfn-lint's findings for the stack's region, or None while they are being made.
+
+    The shape is linted once for every region (the template names none), off the
+    request path; ``wait`` is how long this request may wait for it.
+    """
+    shared_dir = current_app.config["PREVIEW_LINT_SHARED_DIR"] or None
+    everywhere = _background(current_app).get(
+        shape_key(options),
+        lambda: lint.findings(shape.json, regions=REGIONS, shared_dir=shared_dir),
+        wait=wait,
+    )
+    return None if everywhere is None else lint.for_region(everywhere, options.region)
+
+
+def _background(app) -> Background[list[lint.Finding]]:
+    background = app.extensions.get("pushstack_lint")
+    if background is None:
+        with _CACHE_LOCK:
+            background = app.extensions.setdefault("pushstack_lint", Background())
+    return background
 
 
 def _highlight(text: str, fmt: str) -> Markup:

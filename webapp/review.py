@@ -24,9 +24,9 @@ REVIEW_FIRST = (
     "certificate_arn",
     "reuse_tables",
     "messages_api_cidr",
-    "messages_api_allowed_cidr",
     "endpoint_hostname",
     "websocket_hostname",
+    "messages_api_hostname",
     "hosted_zone_id",
 )
 
