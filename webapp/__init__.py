@@ -52,7 +52,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # Not "no-referrer": browsers then send "Origin: null" with the wizard's own forms,
+    # and the same-origin check (webapp.auth) could not tell them from a foreign page's.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     if request.endpoint != "static":
         # Pages carry form tokens and a user's values: never kept by a browser or proxy.

@@ -21,8 +21,8 @@ DEFAULTS = {
     "PREVIEW_TTL_SECONDS": 30 * 60,
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session cookie
-    # Flask-WTF's strict Referer check over HTTPS fails with Referrer-Policy:
-    # no-referrer; the Origin check of webapp.auth takes its place.
+    # Flask-WTF's own Referer check over HTTPS: the Origin check of webapp.auth
+    # (Origin, else Referer, over HTTP too) takes its place.
     "WTF_CSRF_SSL_STRICT": False,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
