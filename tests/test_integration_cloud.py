@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import uuid
 
 import pytest
@@ -215,3 +216,12 @@ def test_the_account_choices_offer_the_sandbox_network(cloud, network):
 def test_a_stack_that_is_not_there(cloud):
     with pytest.raises(CloudError, match="There is no stack named nothing-here"):
         cloud.progress("nothing-here")
+
+
+def test_the_crypto_key_reaches_no_log_line_even_at_debug(cloud, launch, caplog):
+    caplog.set_level(logging.DEBUG)
+    opts = launch("none")
+    cloud.stack(opts.stack_name)
+    cloud.progress(opts.stack_name)
+    assert "CreateStack" in caplog.text  # botocore did log the request
+    assert CRYPTO_KEY not in caplog.text

@@ -38,8 +38,10 @@ Interface (the web pages and scripts use only this)::
 
 Every failure of an AWS call is a ``CloudError`` with ``.message`` (what
 happened), ``.advice`` (what to do) and ``.code`` (AWS's error code or None).
+Importing this package masks crypto keys in botocore's debug logs (``redact``).
 """
 
+from pushstack.cloud import redact
 from pushstack.cloud.client import LAUNCH_ID_TAG, LAUNCHED_BY_TAG, Cloud
 from pushstack.cloud.errors import CloudError
 from pushstack.cloud.target import Target, needs_sandbox, resolve_target
@@ -59,6 +61,8 @@ from pushstack.cloud.views import (
     Subnet,
     Vpc,
 )
+
+redact.install()  # the crypto key never reaches a log line, even at DEBUG
 
 __all__ = [
     "LAUNCHED_BY_TAG",

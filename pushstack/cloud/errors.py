@@ -24,7 +24,7 @@ from botocore.parsers import ResponseParserError
 _FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
 
 
-def _scrub(text: str) -> str:
+def scrub(text: str) -> str:
     """The text with anything shaped like a crypto key masked."""
     return _FERNET_KEY.sub("****", text)
 
@@ -37,7 +37,7 @@ class CloudError(Exception):
     """
 
     def __init__(self, message: str, advice: str = "", code: str | None = None):
-        message = _scrub(message)
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.advice = advice
