@@ -194,13 +194,15 @@ PRIVATE_SUBNETS_MAX = 16
 PUBLIC_SUBNETS_MAX = 6
 
 
-def _hostname_spec(name: str, label: str, what: str, only_for: str | None = None) -> Spec:
+def _hostname_spec(
+    name: str, label: str, what: str, example: str, only_for: str | None = None
+) -> Spec:
     return Spec(
         name,
         label,
-        f"Host name of {what}, such as push.example.com. With it, the URLs use it; "
-        "point it at the load balancer in DNS, or give the hosted zone below. "
-        "Needed with a TLS certificate, which must cover it.",
+        f"Host name of {what}, such as {example}. The stack's URLs use it instead of "
+        "the load balancer's own name: point it at the load balancer in your DNS, or "
+        "give the hosted zone. Needed with a TLS certificate, which must cover it.",
         parameter=_camel(name),
         pattern=HOSTNAME_PATTERN,
         allowed="a DNS name such as push.example.com, at most 253 characters",
@@ -420,10 +422,18 @@ _SPEC_LIST = [
         pattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}",
         allowed="an ACM certificate ARN, as the ACM console shows it (ending in :certificate/<id>)",
     ),
-    _hostname_spec("endpoint_hostname", "Endpoint host name", "the push endpoints"),
-    _hostname_spec("websocket_hostname", "WebSocket host name", "the WebSocket service"),
     _hostname_spec(
-        "messages_api_hostname", "Messages API host name", "the Messages API", "processor"
+        "endpoint_hostname", "Endpoint host name", "the push endpoints", "updates.example.com"
+    ),
+    _hostname_spec(
+        "websocket_hostname", "WebSocket host name", "the WebSocket service", "push.example.com"
+    ),
+    _hostname_spec(
+        "messages_api_hostname",
+        "Messages API host name",
+        "the Messages API",
+        "messages.example.com",
+        "processor",
     ),
     Spec(
         "hosted_zone_id",
