@@ -46,7 +46,8 @@ def on_starting(server):
     settings.load(config)  # a SettingsError (a RuntimeError): gunicorn prints it and exits
     # Served only here, without a key of its own: the one made by load, for every worker
     # (a restart makes a new one, which only asks for a new form).
-    os.environ.setdefault("PUSHSTACK_SECRET_KEY", config["SECRET_KEY"])
+    if not os.environ.get("PUSHSTACK_SECRET_KEY"):
+        os.environ["PUSHSTACK_SECRET_KEY"] = config["SECRET_KEY"]
 
     from pushstack import cloud
 
