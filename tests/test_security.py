@@ -466,6 +466,13 @@ def test_signing_in_opens_the_wizard_and_returns_to_the_page_asked_for():
     assert client.get("/").status_code == 200
 
 
+def test_a_token_read_from_a_file_keeps_no_newline(monkeypatch):
+    monkeypatch.setenv("PUSHSTACK_ACCESS_TOKEN", TOKEN + "\n")
+    client = create_app({"TESTING": True, "SECRET_KEY": SECRET}).test_client()
+    assert sign_in(client).status_code == 303
+    assert client.get("/").status_code == 200
+
+
 def test_a_wrong_token_is_refused_without_echo():
     client = token_app().test_client()
     response = sign_in(client, token="Zq8vN2kP4rT6wY1xB3mC5dF8")

@@ -87,6 +87,8 @@ def load(config, test_config: dict | None = None) -> None:
                 f"PUSHSTACK_TRUSTED_PROXIES: {proxy!r} is not an IP address or network."
             )
     token = config.get("ACCESS_TOKEN") or ""
+    if isinstance(token, str):
+        token = config["ACCESS_TOKEN"] = token.strip()  # e.g. read from a file with its newline
     if not isinstance(token, str):
         problems.append("ACCESS_TOKEN must be a string.")
     elif token and not strong(token, ACCESS_TOKEN_BITS):
