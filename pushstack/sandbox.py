@@ -30,7 +30,8 @@ NETWORK_TAG = "pushstack:sandbox"  # value: network | public | private
 VPC_CIDR = "10.20.0.0/16"
 PUBLIC_CIDRS = ("10.20.0.0/24", "10.20.1.0/24")
 PRIVATE_CIDRS = ("10.20.10.0/24", "10.20.11.0/24")
-CERTIFICATE_DOMAIN = "push.sandbox.test"
+CERTIFICATE_DOMAIN = "push.sandbox.test"  # the certificate covers it and *.push.sandbox.test
+DOMAIN = CERTIFICATE_DOMAIN  # the seeded hosted zone's name
 START_TIMEOUT = 30.0  # seconds for the server to answer
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -44,6 +45,8 @@ class SandboxNetwork:
     private_subnet_ids: tuple[str, ...]
     certificate_arn: str
     code_bucket: str
+    hosted_zone_id: str = ""  # a public zone of DOMAIN, which the certificate covers
+    domain: str = ""
 
 
 class Sandbox:
@@ -250,7 +253,12 @@ def _self_signed_certificate() -> tuple[bytes, bytes]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(CERTIFICATE_DOMAIN)]), False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(CERTIFICATE_DOMAIN), x509.DNSName(f"*.{CERTIFICATE_DOMAIN}")]
+            ),
+            False,
+        )
         .sign(key, hashes.SHA256())
     )
     return (
@@ -269,6 +277,16 @@ def _certificate(acm) -> str:
             return summary["CertificateArn"]
     body, key = _self_signed_certificate()
     return acm.import_certificate(Certificate=body, PrivateKey=key)["CertificateArn"]
+
+
+def _hosted_zone(route53) -> str:
+    """The sandbox's public hosted zone (Route 53 is global: one for every region)."""
+    zones = route53.list_hosted_zones_by_name(DNSName=f"{DOMAIN}.")["HostedZones"]
+    for zone in zones:
+        if zone["Name"] == f"{DOMAIN}." and not zone.get("Config", {}).get("PrivateZone"):
+            return zone["Id"].rsplit("/", 1)[-1]
+    zone = route53.create_hosted_zone(Name=f"{DOMAIN}.", CallerReference=f"pushstack-{DOMAIN}")
+    return zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
 
 
 def _bucket(s3, name: str, region: str) -> str:
@@ -304,14 +322,18 @@ def _bucket(s3, name: str, region: str) -> str:
 
 def seed(url: str, region: str) -> SandboxNetwork:
     """Create, once, the sandbox network (a VPC with public and private subnets in two
-    zones), the artifacts/code bucket and an ACM certificate in ``region``."""
+    zones), the artifacts/code bucket and an ACM certificate in ``region``, and a public
+    hosted zone of ``DOMAIN`` that the certificate covers."""
     client = _session(url, region)
     account = client("sts").get_caller_identity()["Account"]
     with _SeedLock(url):
         vpc_id, public, private = _network(client("ec2"))
         certificate_arn = _certificate(client("acm"))
         bucket = _bucket(client("s3"), artifacts.bucket_name(account, region), region)
-    return SandboxNetwork(vpc_id, tuple(public), tuple(private), certificate_arn, bucket)
+        zone = _hosted_zone(client("route53"))
+    return SandboxNetwork(
+        vpc_id, tuple(public), tuple(private), certificate_arn, bucket, zone, DOMAIN
+    )
 
 
 def reset(url: str, region: str = "us-east-1") -> SandboxNetwork:

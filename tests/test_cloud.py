@@ -251,7 +251,7 @@ def test_a_subnet_is_public_when_its_route_table_reaches_an_internet_gateway(clo
             },
         )
         ec2.add_client_error("describe_key_pairs", "UnauthorizedOperation", "", 403)
-        with Stubber(cloud._client("acm")) as acm:
+        with Stubber(cloud._client("acm")) as acm, Stubber(cloud._client("route53")) as dns:
             acm.add_response(
                 "list_certificates",
                 {
@@ -263,10 +263,44 @@ def test_a_subnet_is_public_when_its_route_table_reaches_an_internet_gateway(clo
                     ]
                 },
             )
+            zone = {"CallerReference": "r", "Config": {"PrivateZone": False}}
+            dns.add_response(
+                "list_hosted_zones",
+                {
+                    "HostedZones": [
+                        {**zone, "Id": "/hostedzone/ZPUBLIC1", "Name": "push.example."},
+                        {
+                            **zone,
+                            "Id": "/hostedzone/ZPRIVATE1",
+                            "Name": "internal.",
+                            "Config": {"PrivateZone": True},
+                        },
+                    ],
+                    "IsTruncated": True,
+                    "NextMarker": "ZNEXT",
+                    "Marker": "",
+                    "MaxItems": "1",
+                },
+            )
+            dns.add_response(
+                "list_hosted_zones",
+                {
+                    "HostedZones": [{**zone, "Id": "/hostedzone/ZPUBLIC2", "Name": "a.example."}],
+                    "IsTruncated": False,
+                    "Marker": "ZNEXT",
+                    "MaxItems": "1",
+                },
+                {"Marker": "ZNEXT"},
+            )
             choices = cloud.account_choices()
     public = {s.subnet_id: s.public for s in choices.subnets}
     assert public == {"subnet-main": True, "subnet-private": False}
     assert [c.domain for c in choices.certificates] == ["push.example"]
+    # Public zones only, every page of them.
+    assert [(z.zone_id, z.name) for z in choices.hosted_zones] == [
+        ("ZPUBLIC2", "a.example"),
+        ("ZPUBLIC1", "push.example"),
+    ]
     # Key pairs may not be read: the rest is still offered, and the page can say why.
     assert choices.key_pairs == ()
     assert len(choices.problems) == 1 and "key pairs" in choices.problems[0]

@@ -49,6 +49,15 @@ def launch(cloud, network):
                 processor_code_bucket="",  # pushstack's own zip, in the artifacts bucket
                 processor_code_key=processor_zip.zip_key(),
             )
+        if opts.tls:
+            opts = dataclasses.replace(
+                opts,
+                certificate_arn=network.certificate_arn,
+                hosted_zone_id=network.hosted_zone_id,
+                endpoint_hostname=f"updates-{suffix}.{network.domain}",
+                websocket_hostname=f"push-{suffix}.{network.domain}",
+                messages_api_hostname=f"messages-{suffix}.{network.domain}",
+            )
         opts = dataclasses.replace(opts, **changes)
         cloud.launch(opts, acknowledged=IAM, launch_id=f"launch-{suffix}")
         return opts
@@ -56,15 +65,16 @@ def launch(cloud, network):
     return launch_variant
 
 
-@pytest.mark.parametrize("variant", ["none", "firehose", "processor"])
+@pytest.mark.parametrize("variant", ["none", "firehose", "processor", "processor-tls-ssh"])
 def test_every_log_processing_variant_comes_up(cloud, launch, variant):
     opts = launch(variant)
     progress = cloud.progress(opts.stack_name)
     assert progress.status == "CREATE_COMPLETE"
     assert progress.finished and progress.failure is None
     assert progress.done == progress.total == len(render.to_dict(_template(opts))["Resources"])
-    assert progress.outputs["WebSocketURL"].startswith("ws://")
-    assert progress.outputs["EndpointURL"].startswith("http://")
+    scheme = "s" if opts.tls else ""
+    assert progress.outputs["WebSocketURL"].startswith(f"ws{scheme}://")
+    assert progress.outputs["EndpointURL"].startswith(f"http{scheme}://")
     assert progress.outputs["RouterTableName"] == f"{opts.table_prefix}_router"
     if variant == "processor":
         assert progress.outputs["MessagesApiURL"]
@@ -210,6 +220,9 @@ def test_the_account_choices_offer_the_sandbox_network(cloud, network):
     assert {subnets[s].zone for s in network.public_subnet_ids} == {"us-east-1a", "us-east-1b"}
     assert "admin-key" in choices.key_pairs
     assert network.certificate_arn in {c.arn for c in choices.certificates}
+    assert (network.hosted_zone_id, network.domain) in {
+        (z.zone_id, z.name) for z in choices.hosted_zones
+    }
     assert not choices.problems
 
 

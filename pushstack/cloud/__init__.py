@@ -32,9 +32,11 @@ Interface (the web pages and scripts use only this)::
     cloud.execute_change_set(id)
     cloud.delete(name, retain=())                # retain: logical ids (only after DELETE_FAILED)
     cloud.continue_update_rollback(name, skip=())
-    cloud.account_choices()    -> AccountChoices(vpcs, subnets, key_pairs, certificates, problems)
+    cloud.account_choices()    -> AccountChoices(vpcs, subnets, key_pairs, certificates,
+                                  hosted_zones, problems)
     cloud.sandbox_network()    -> pushstack.sandbox.SandboxNetwork(vpc_id, public_subnet_ids,
-                                  private_subnet_ids, certificate_arn, code_bucket) | None (aws)
+                                  private_subnet_ids, certificate_arn, code_bucket,
+                                  hosted_zone_id, domain) | None (aws)
 
 Every failure of an AWS call is a ``CloudError`` with ``.message`` (what
 happened), ``.advice`` (what to do) and ``.code`` (AWS's error code or None).
@@ -53,6 +55,7 @@ from pushstack.cloud.views import (
     ChangeSetView,
     Event,
     Failure,
+    HostedZone,
     Output,
     Progress,
     ResourceView,
@@ -76,6 +79,7 @@ __all__ = [
     "CloudError",
     "Event",
     "Failure",
+    "HostedZone",
     "Output",
     "Progress",
     "ResourceView",

@@ -1,12 +1,12 @@
 """What the form can offer from the account: VPCs, subnets (public or private), key pairs,
-issued certificates."""
+issued certificates, public hosted zones."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
 from pushstack.cloud.errors import CloudError
-from pushstack.cloud.views import AccountChoices, Certificate, Subnet, Vpc
+from pushstack.cloud.views import AccountChoices, Certificate, HostedZone, Subnet, Vpc
 
 Call = Callable[..., dict]
 Pages = Callable[..., Iterator[dict]]
@@ -61,11 +61,21 @@ def choices(call: Call, pages: Pages) -> AccountChoices:
         ]
     except CloudError as error:
         problems.append(f"The certificates could not be read: {error.message}")
+    zones: list[HostedZone] = []
+    try:
+        zones = [
+            HostedZone(zone_id=item["Id"].rsplit("/", 1)[-1], name=item["Name"].rstrip("."))
+            for item in pages("route53", "list_hosted_zones", "HostedZones", page_param="Marker")
+            if not (item.get("Config") or {}).get("PrivateZone")
+        ]
+    except CloudError as error:
+        problems.append(f"The hosted zones could not be read: {error.message}")
     return AccountChoices(
         vpcs=tuple(sorted(vpcs, key=lambda v: (not v.is_default, v.name, v.vpc_id))),
         subnets=tuple(sorted(subnets, key=lambda s: (s.vpc_id, not s.public, s.zone, s.subnet_id))),
         key_pairs=tuple(sorted(key_pairs)),
         certificates=tuple(certificates),
+        hosted_zones=tuple(sorted(zones, key=lambda z: z.name)),
         problems=tuple(problems),
     )
 

@@ -125,16 +125,26 @@ class Cloud:
                 )
             raise error from exc
 
-    def _pages(self, service: str, operation: str, key: str, limit: int = 1000, **kwargs):
-        """Items of a paginated call (NextToken), at most ``limit`` pages."""
-        token = None
+    def _pages(
+        self,
+        service: str,
+        operation: str,
+        key: str,
+        limit: int = 1000,
+        page_param: str = "NextToken",
+        **kwargs,
+    ):
+        """Items of a paginated call, at most ``limit`` pages. ``page_param`` names the
+        request's page cursor (NextToken; Marker for Route 53, answered as NextMarker)."""
+        reply_key = "NextMarker" if page_param == "Marker" else page_param
+        cursor = None
         for _page in range(limit):
             reply = self._call(
-                service, operation, **kwargs, **({"NextToken": token} if token else {})
+                service, operation, **kwargs, **({page_param: cursor} if cursor else {})
             )
             yield from reply.get(key) or ()
-            token = reply.get("NextToken")
-            if not token:
+            cursor = reply.get(reply_key)
+            if not cursor:
                 return
 
     @property

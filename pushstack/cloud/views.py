@@ -218,12 +218,20 @@ class Certificate:
 
 
 @dataclass(frozen=True)
+class HostedZone:
+    zone_id: str  # without the /hostedzone/ prefix
+    name: str  # without the final dot
+
+
+@dataclass(frozen=True)
 class AccountChoices:
-    """What the form offers from the account: VPCs, subnets, key pairs, certificates."""
+    """What the form offers from the account: VPCs, subnets, key pairs, certificates,
+    public hosted zones."""
 
     vpcs: tuple[Vpc, ...] = ()
     subnets: tuple[Subnet, ...] = ()
     key_pairs: tuple[str, ...] = ()
     certificates: tuple[Certificate, ...] = ()
+    hosted_zones: tuple[HostedZone, ...] = ()  # public ones only
     # Parts that could not be read (e.g. access denied to ACM): the rest is still offered.
     problems: tuple[str, ...] = field(default=())
