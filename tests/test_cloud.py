@@ -3,6 +3,7 @@ secrets, data at risk in a change set, public subnets, the update form's values.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import boto3
@@ -10,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from variants import VARIANTS
 
-from pushstack.cloud import MASK, Cloud, Target, templates
+from pushstack.cloud import MASK, Cloud, CloudError, Target, templates
 from pushstack.cloud.client import _danger
 
 ACCOUNT = "123456789012"
@@ -315,3 +316,72 @@ def test_a_deleted_stack_whose_template_is_gone_still_shows(cloud):
         stack = cloud.stack("push")
     assert stack.status == "DELETE_COMPLETE"
     assert stack.parameters == {"CryptoKey": MASK}
+
+
+def _stack_for_update() -> dict:
+    reply = _describe({"CryptoKey": "****"})
+    reply["Stacks"][0]["Tags"].append({"Key": "pushstack:launch-id", "Value": "l-1"})
+    return reply
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_change_set_gives_every_value_and_keeps_the_key_only_when_asked(cloud, keep):
+    from pushstack.options import generate_crypto_key
+
+    new_key = generate_crypto_key()
+    wanted = dataclasses.replace(
+        VARIANTS["none"], region="us-east-1", crypto_key="" if keep else new_key
+    )
+    client = cloud._client("cloudformation")
+    sent = {}
+    client.meta.events.register(
+        "provide-client-params.cloudformation.CreateChangeSet",
+        lambda params, **_: sent.update(params),
+    )
+    with Stubber(client) as cfn:
+        cfn.add_response("describe_stacks", _stack_for_update(), {"StackName": "push"})
+        cfn.add_response("create_change_set", {"Id": "arn:cs", "StackId": STACK_ID})
+        change_set_id = cloud.create_change_set(
+            "push", wanted, keep_crypto_key=keep, acknowledged=("CAPABILITY_IAM",)
+        )
+    assert change_set_id == "arn:cs"
+    assert sent["StackName"] == "push" and sent["ChangeSetType"] == "UPDATE"
+    parameters = {p["ParameterKey"]: p for p in sent["Parameters"]}
+    for key in ("CryptoKey", "CryptoKeyRevision"):
+        if keep:
+            assert parameters[key] == {"ParameterKey": key, "UsePreviousValue": True}
+        else:
+            assert "UsePreviousValue" not in parameters[key]
+    if not keep:
+        assert parameters["CryptoKey"]["ParameterValue"] == new_key
+        assert parameters["CryptoKeyRevision"]["ParameterValue"] == wanted.crypto_key_revision
+    # Every other value is given, never "use the previous one" (lists as comma-separated text).
+    others = [p for key, p in parameters.items() if key not in ("CryptoKey", "CryptoKeyRevision")]
+    assert all("ParameterValue" in p for p in others)
+    assert parameters["SubnetIds"]["ParameterValue"] == ",".join(wanted.subnet_ids)
+    # The stack keeps its tags (pushstack's list still finds it).
+    assert {"Key": "pushstack:launch-id", "Value": "l-1"} in sent["Tags"]
+
+
+def test_keeping_nothing_needs_a_new_key(cloud):
+    with Stubber(cloud._client("cloudformation")) as cfn:
+        cfn.add_response("describe_stacks", _stack_for_update())
+        with pytest.raises(CloudError, match="No new crypto key"):
+            cloud.create_change_set(
+                "push",
+                dataclasses.replace(VARIANTS["none"], region="us-east-1", crypto_key=""),
+                keep_crypto_key=False,
+                acknowledged=("CAPABILITY_IAM",),
+            )
+
+
+def test_continue_rollback_skips_what_it_is_told(cloud):
+    with Stubber(cloud._client("cloudformation")) as cfn:
+        cfn.add_response("describe_stacks", _describe({}, status="UPDATE_ROLLBACK_FAILED"))
+        cfn.add_response(
+            "continue_update_rollback",
+            {},
+            {"StackName": STACK_ID, "ResourcesToSkip": ["NodeRole"]},
+        )
+        cloud.continue_update_rollback("push", skip=["NodeRole"])
+        cfn.assert_no_pending_responses()

@@ -749,7 +749,8 @@ class Cloud:
         replaces them.
         """
         stack = self._describe(name)
-        options = dataclasses.replace(options, stack_name=stack["StackName"])
+        # The stack's own name and region, whatever the form said.
+        options = dataclasses.replace(options, stack_name=stack["StackName"], region=self.region)
         if not keep_crypto_key and not options.crypto_key:
             raise CloudError(
                 "No new crypto key was given.",
