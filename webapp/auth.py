@@ -65,8 +65,7 @@ def init_app(app) -> None:
 
 def _template_values() -> dict:
     """For the header's sign-out button."""
-    required = bool(current_app.config["ACCESS_TOKEN"])
-    return {"access_token_required": required, "signed_in": required and signed_in()}
+    return {"signed_in": bool(current_app.config["ACCESS_TOKEN"]) and signed_in()}
 
 
 def _trusted_host():
