@@ -44,7 +44,11 @@ SECTIONS = (
             for what in ("instance_type", "min_size", "max_size", "desired_capacity")
         ),
     ),
-    ("Image, TLS and SSH", ("autopush_image", "certificate_arn", "key_name", "ssh_cidr")),
+    (
+        "Host names and TLS",
+        ("certificate_arn", "endpoint_hostname", "websocket_hostname", "hosted_zone_id"),
+    ),
+    ("Image and SSH", ("autopush_image", "key_name", "ssh_cidr")),
 )
 
 

@@ -68,7 +68,9 @@ def show(preview_id: str):
         highlighted=shape.highlighted_yaml if fmt == "yaml" else shape.highlighted_json,
         size=len(shape.json.encode("utf-8")),
         yaml_size=len(shape.yaml.encode("utf-8")),
-        compact=shape.json != shape.json_indented and fmt == "json",
+        compact=(shape.yaml != shape.yaml_block)
+        if fmt == "yaml"
+        else (shape.json != shape.json_indented),
         limit=render.INLINE_TEMPLATE_LIMIT,
         summary=shape.summary,
         svg=shape.svg,
@@ -157,7 +159,8 @@ class Artifacts:
     template: Template  # read only: the parameters file and missing parameters read it
     json: str  # the downloaded file: indented, or compact when that would pass the limit
     json_indented: str
-    yaml: str
+    yaml: str  # the downloaded file, as json
+    yaml_block: str
     highlighted_json: Markup
     highlighted_yaml: Markup
     summary: summary.Summary
@@ -216,7 +219,8 @@ def _render_artifacts(options: Options) -> Artifacts:
     template_dict = render.to_dict(template)
     template_json = render.to_json(template)
     indented = render.to_json(template, indent=2)
-    template_yaml = render.to_yaml(template)
+    template_yaml = render.to_yaml(template)  # the file: flow style when block style is too large
+    block_yaml = render.to_yaml(template, compact=False)
     try:
         svg, diagram_problem = _inline_svg(diagram.render_svg(template_dict)), None
     except diagram.DiagramUnavailable as exc:
@@ -226,8 +230,9 @@ def _render_artifacts(options: Options) -> Artifacts:
         json=template_json,
         json_indented=indented,
         yaml=template_yaml,
+        yaml_block=block_yaml,
         highlighted_json=_highlight(indented, "json"),
-        highlighted_yaml=_highlight(template_yaml, "yaml"),
+        highlighted_yaml=_highlight(block_yaml, "yaml"),
         summary=summary.summarize(template_dict),
         svg=svg,
         diagram_problem=diagram_problem,
