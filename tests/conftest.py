@@ -85,3 +85,39 @@ def sandbox_target(sandbox_server, monkeypatch):
     monkeypatch.setenv("PUSHSTACK_TARGET", "sandbox")
     monkeypatch.setenv("PUSHSTACK_SANDBOX_URL", sandbox_server.url)
     return sandbox_server
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for all browser tests (Playwright's sync API runs one at a
+    time). Skipped without Chromium when run by hand; a failure when scripts/test
+    requires it (PUSHSTACK_REQUIRE_BROWSER)."""
+    import os
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        message = f"Debian's chromium is not installed at {CHROMIUM} (scripts/test installs it)"
+        if os.environ.get("PUSHSTACK_REQUIRE_BROWSER", "") not in ("", "0"):
+            pytest.fail(f"PUSHSTACK_REQUIRE_BROWSER is set but {message}", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()

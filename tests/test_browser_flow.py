@@ -7,7 +7,7 @@ import secrets
 import threading
 
 import pytest
-from test_browser import SCREENSHOTS, browser, chromium_installed  # noqa: F401
+from test_browser import SCREENSHOTS
 from werkzeug.serving import make_server
 
 from webapp import create_app
@@ -35,7 +35,7 @@ def served(sandbox_server):
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811
+def page(browser):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
     problems = []
@@ -177,7 +177,7 @@ def test_status_page_follows_an_operation_live_and_backs_off(page, served, monke
     assert throttled["count"] == 1
 
 
-def test_status_page_without_javascript(browser, served):  # noqa: F811
+def test_status_page_without_javascript(browser, served):
     app, base_url = served
     name = f"nojs-{secrets.token_hex(3)}"
     _launch(app, name)
