@@ -79,9 +79,13 @@ def _free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
+# Local calls never go through an HTTP proxy from the environment.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2) as reply:  # noqa: S310 (local URL)
+        with _LOCAL.open(f"{url}/moto-api/data.json", timeout=2) as reply:
             return reply.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -107,7 +111,7 @@ def start(host: str = "127.0.0.1", port: int = 0) -> Sandbox:
         url = f"http://{host}:{chosen}"
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and process.poll() is None:
-            if _answers(url):
+            if _answers(url) and process.poll() is None:
                 return Sandbox(process, url)
             time.sleep(0.1)
         Sandbox(process, url).stop()
@@ -339,7 +343,7 @@ def seed(url: str, region: str) -> SandboxNetwork:
 def reset(url: str, region: str = "us-east-1") -> SandboxNetwork:
     """Forget everything (moto's reset API), then seed ``region`` again."""
     request = urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 (local URL)
+    with _LOCAL.open(request, timeout=30):
         pass
     return seed(url, region)
 
