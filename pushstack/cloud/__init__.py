@@ -22,8 +22,8 @@ Interface (the web pages and scripts use only this)::
                                   with NoEcho values masked, outputs, tags,
                                   termination_protection, missing_outputs)
     cloud.resources(name)      -> list[ResourceView] (emulated=False: not emulated in the sandbox)
-    cloud.progress(name)       -> Progress(status, done, total, events, outputs, failure,
-                                  finished); .as_dict() is the JSON API's shape
+    cloud.progress(name)       -> Progress(status, done, total, events, outputs, failure, blocking,
+                                  not_emulated, finished); .as_dict() is the JSON API's shape
     cloud.list_stacks()        -> list[StackSummary] (stacks tagged by pushstack only)
     cloud.stack_options(name)  -> dict of option name -> value (non-secret), for the update form
     cloud.create_change_set(name, options, keep_crypto_key=True, acknowledged=caps) -> id

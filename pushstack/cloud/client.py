@@ -535,7 +535,9 @@ class Cloud:
         In the sandbox, resources of the template it skipped come back as
         ``emulated=False`` rows.
         """
-        stack = self._describe(name)
+        return self._resource_rows(self._describe(name))
+
+    def _resource_rows(self, stack: Mapping) -> list[ResourceView]:
         template = self._template_of(stack)
         expected = templates.resources(template, self._parameters(stack))
         rows = {}
@@ -644,6 +646,10 @@ class Cloud:
                 "(it finishes every operation at once, so this one will not finish). "
                 "Delete the stack.",
             )
+        not_emulated = ()
+        if self.target.is_sandbox and finished and status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            rows = self._resource_rows(stack)
+            not_emulated = tuple(row.logical_id for row in rows if not row.emulated)
         return Progress(
             name=stack["StackName"],
             stack_id=stack["StackId"],
@@ -659,6 +665,7 @@ class Cloud:
             failure=failure,
             finished=finished,
             blocking=ev.blocking_resources(operation) if status == "DELETE_FAILED" else (),
+            not_emulated=not_emulated,
         )
 
     def _sandbox_stuck(self, operation: list[Event]) -> bool:

@@ -62,6 +62,8 @@ class Progress:
     finished: bool
     # Resources whose deletion failed: a retried delete may retain them.
     blocking: tuple[str, ...] = ()
+    # Resources the sandbox accepted but did not create (counted as done).
+    not_emulated: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         """The JSON API's shape: name, status, done, total, events, outputs, failure."""
@@ -85,6 +87,7 @@ class Progress:
             "outputs": dict(self.outputs),
             "failure": asdict(self.failure) if self.failure else None,
             "blocking": list(self.blocking),
+            "not_emulated": list(self.not_emulated),
         }
 
 
