@@ -15,7 +15,7 @@ from pushstack import render
 from pushstack.options import SPECS, Options, generate_crypto_key
 from pushstack.template import build_template
 from webapp import create_app
-from webapp.preview_cache import NOT_IN_TEMPLATE, Busy, ShapeCache, shape_key
+from webapp.preview_cache import NOT_IN_TEMPLATE, Background, Busy, ShapeCache, shape_key
 
 # Values each option may take in a random deployment: "" leaves it empty (or default).
 # Every option must be here, so a new option is exercised by the shape test too.
@@ -255,6 +255,27 @@ def test_a_failed_render_is_not_cached():
     with pytest.raises(RuntimeError):
         cache.get("k", broken)
     assert cache.get("k", lambda: "fine") == "fine"
+
+
+def test_background_work_runs_one_at_a_time_and_queues_a_bounded_amount():
+    background = Background(workers=1, max_queued=2)
+    running, release = [], threading.Event()
+
+    def work(name):
+        running.append(name)
+        release.wait(5)
+        return name.upper()
+
+    assert background.get("a", lambda: work("a")) is None
+    assert background.get("b", lambda: work("b")) is None
+    assert background.get("c", lambda: work("c")) is None  # refused: two already wait
+    time.sleep(0.2)
+    assert running == ["a"]  # one at a time
+    release.set()
+    assert background.get("a", lambda: work("a"), wait=5) == "A"
+    assert background.get("b", lambda: work("b"), wait=5) == "B"
+    assert background.get("c", lambda: work("c"), wait=5) == "C"  # asked again: done now
+    assert running == ["a", "b", "c"]
 
 
 # Through the wizard.

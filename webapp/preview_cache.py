@@ -122,8 +122,9 @@ class ShapeCache(Generic[T]):
 class Background(Generic[T]):
     """Results computed off the request path, one at a time, kept for the newest keys."""
 
-    def __init__(self, max_entries: int = 32, workers: int = 1):
+    def __init__(self, max_entries: int = 32, workers: int = 1, max_queued: int = 4):
         self.max_entries = max_entries
+        self.max_queued = max_queued  # beyond this, new work waits for a later request
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
         self._futures: OrderedDict[Hashable, Future] = OrderedDict()
@@ -134,6 +135,8 @@ class Background(Generic[T]):
         with self._lock:
             future = self._futures.get(key)
             if future is None or (future.done() and future.exception() is not None):
+                if sum(not f.done() for f in self._futures.values()) >= self.max_queued:
+                    return None  # swamped (many new shapes at once): no unbounded queue
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(
                         self._workers, thread_name_prefix="pushstack-background"
