@@ -91,8 +91,53 @@ def _answers(url: str) -> bool:
         return False
 
 
+# The server process: moto's server, with the fixes of ``patch_moto`` applied.
+SERVE = "import sys; from pushstack.sandbox import serve; serve(sys.argv[1:])"
+
+
+def patch_moto() -> None:
+    """Fix, inside the sandbox's own process, what moto 5.2.5 gets wrong in a way that
+    breaks the wizard's flow (never imported by the wizard itself).
+
+    An executed change set leaves moto's stack with the outputs of its *previous*
+    template: once the update removed a resource an old output refers to (turning log
+    processing off removes the Firehose stream), every DescribeStacks of that stack
+    fails with an HTTP 500, so the stack can no longer be shown, updated or deleted.
+    After the change set, the stack's outputs are read from its new template, as
+    CloudFormation does.
+    """
+    from moto.cloudformation import models
+
+    backend = models.CloudFormationBackend
+    if getattr(backend.execute_change_set, "pushstack_patched", False):
+        return
+    original = backend.execute_change_set
+
+    def execute_change_set(self, change_set_name, stack_name=None):
+        original(self, change_set_name, stack_name)
+        change_set = self.change_sets.get(change_set_name) or next(
+            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name),
+            None,
+        )
+        stack = self.stacks.get(change_set.stack_id) if change_set else None
+        if stack is not None:
+            stack._parse_template()
+            stack.output_map = stack._create_output_map()
+
+    execute_change_set.pushstack_patched = True
+    backend.execute_change_set = execute_change_set
+
+
+def serve(argv: list[str]) -> None:
+    """Run moto's server with ``patch_moto`` applied (the sandbox's subprocess)."""
+    patch_moto()
+    from moto import server
+
+    server.main(argv)
+
+
 def start(host: str = "127.0.0.1", port: int = 0) -> Sandbox:
-    """Start moto's server (``python -m moto.server``) and wait until it answers.
+    """Start moto's server (``serve``: moto's, with ``patch_moto``) and wait until it answers.
 
     Port 0 picks a free port. Raises ``RuntimeError`` when it does not start.
     """
@@ -102,7 +147,7 @@ def start(host: str = "127.0.0.1", port: int = 0) -> Sandbox:
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         env["MOTO_PORT"] = str(chosen)
         process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
-            [sys.executable, "-m", "moto.server", "-H", host, "-p", str(chosen)],
+            [sys.executable, "-c", SERVE, "-H", host, "-p", str(chosen)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,

@@ -167,6 +167,27 @@ def test_update_through_a_change_set_keeps_the_key(cloud, launch):
     assert cloud.stack_options(opts.stack_name)["log_processing"] == "firehose"
 
 
+def test_turning_log_processing_off_leaves_a_stack_that_reads_and_deletes(cloud, launch):
+    """An update removing resources an old output named (the Firehose stream): the stack
+    still reads afterwards, with the new template's outputs, and deletes."""
+    opts = launch("firehose")
+    wanted = Options(**{**cloud.stack_options(opts.stack_name), "log_processing": "none"})
+    change_set_id = cloud.create_change_set(
+        opts.stack_name, wanted, keep_crypto_key=True, acknowledged=IAM
+    )
+    assert {c.logical_id for c in cloud.change_set(change_set_id).dangers} == {"LogBucket"}
+    cloud.execute_change_set(change_set_id)
+
+    stack = cloud.stack(opts.stack_name)
+    assert stack.status == "UPDATE_COMPLETE"
+    assert "LogBucketName" not in stack.output_values
+    assert stack.output_values["WebSocketURL"].startswith("ws://")
+    assert cloud.progress(opts.stack_name).done == cloud.progress(opts.stack_name).total
+    assert cloud.stack_options(opts.stack_name)["log_processing"] == "none"
+    cloud.delete(opts.stack_name)
+    assert cloud.progress(opts.stack_name).status == "DELETE_COMPLETE"
+
+
 def test_a_change_set_dropping_the_tables_is_flagged(cloud, launch):
     opts = launch("none")
     wanted = Options(**{**cloud.stack_options(opts.stack_name), "reuse_tables": True})
