@@ -139,6 +139,18 @@ def test_the_list_holds_only_stacks_pushstack_launched(cloud, launch):
     assert not any(name.startswith("other-") for name in listed)
 
 
+def test_the_list_holds_stacks_made_with_the_printed_command(cloud):
+    """`pushstack push` prints a create-stack command tagging pushstack:managed=true; the
+    README promises the wizard lists those stacks too."""
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    cloud.target.client("cloudformation").create_stack(
+        StackName=name,
+        TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}),
+        Tags=[{"Key": "pushstack:managed", "Value": "true"}],
+    )
+    assert name in {s.name for s in cloud.list_stacks()}
+
+
 def test_update_through_a_change_set_keeps_the_key(cloud, launch):
     opts = launch("none")
     current = cloud.stack_options(opts.stack_name)
@@ -163,6 +175,8 @@ def test_update_through_a_change_set_keeps_the_key(cloud, launch):
     assert progress.events[0].status == "UPDATE_IN_PROGRESS"
     stack = cloud.stack(opts.stack_name)
     assert stack.parameters["ConnectionMaxSize"] == "6"
+    # A list as the page shows it, not the sandbox's Python repr "['subnet-...', ...]".
+    assert stack.parameters["SubnetIds"] == ",".join(opts.subnet_ids)
     assert stack.parameters["CryptoKeyRevision"] == opts.crypto_key_revision  # the key kept
     assert cloud.stack_options(opts.stack_name)["log_processing"] == "firehose"
 

@@ -34,6 +34,9 @@ from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options
 LAUNCHED_BY_TAG = "pushstack:launched-by"
 LAUNCH_ID_TAG = "pushstack:launch-id"
 LAUNCHED_BY = "pushstack"
+# The tag of the create-stack command `pushstack push` prints (pushstack.render): stacks
+# made with it are pushstack's too.
+MANAGED_TAG = ("pushstack:managed", "true")
 EVENT_PAGES = 20  # pages of DescribeStackEvents read at most to find an operation's start
 STACKS_REMEMBERED = 256
 SANDBOX_SEED_SECONDS = 30.0  # how long a seeded sandbox network is trusted before re-checking
@@ -501,7 +504,11 @@ class Cloud:
         template = self._template_of(stack)
         secret = templates.secret_parameters(template) | _SECRET_PARAMETERS
         parameters = self._parameters(stack)
-        masked = {key: (MASK if key in secret else value) for key, value in parameters.items()}
+        lists = templates.list_parameters(template)
+        masked = {
+            key: MASK if key in secret else ",".join(_list_value(value)) if key in lists else value
+            for key, value in parameters.items()
+        }
         outputs = tuple(
             Output(
                 item["OutputKey"], str(item.get("OutputValue", "")), item.get("Description") or ""
@@ -681,7 +688,7 @@ class Cloud:
     # -- the stacks list and the update form -------------------------------------
 
     def list_stacks(self) -> list[StackSummary]:
-        """Live stacks launched by pushstack, newest first."""
+        """Live stacks launched by pushstack (or made with the command it prints), newest first."""
         summaries = [
             StackSummary(
                 name=stack["StackName"],
@@ -692,8 +699,7 @@ class Cloud:
                 reason=stack.get("StackStatusReason") or "",
             )
             for stack in self._pages("cloudformation", "describe_stacks", "Stacks")
-            if _stack_tags(stack).get(LAUNCHED_BY_TAG) == LAUNCHED_BY
-            and stack.get("StackStatus") != "DELETE_COMPLETE"
+            if _is_pushstacks(_stack_tags(stack)) and stack.get("StackStatus") != "DELETE_COMPLETE"
         ]
         epoch = datetime.min.replace(tzinfo=None)
         return sorted(
@@ -876,6 +882,12 @@ class Cloud:
         if self.target.is_sandbox:
             self.sandbox_network()
         return account.choices(self._call, self._pages)
+
+
+def _is_pushstacks(tags: Mapping[str, str]) -> bool:
+    """Launched by the wizard, or created with the command pushstack prints."""
+    key, value = MANAGED_TAG
+    return tags.get(LAUNCHED_BY_TAG) == LAUNCHED_BY or tags.get(key) == value
 
 
 def _list_value(value: str) -> tuple[str, ...]:

@@ -163,3 +163,13 @@ def secret_parameters(template: Mapping) -> set[str]:
         for name, spec in (template.get("Parameters") or {}).items()
         if str(spec.get("NoEcho", "")).lower() == "true"
     }
+
+
+def list_parameters(template: Mapping) -> set[str]:
+    """Parameters holding lists (``List<...>``, ``CommaDelimitedList``): AWS answers their
+    values as "a,b", the sandbox as "['a', 'b']"."""
+    return {
+        name
+        for name, spec in (template.get("Parameters") or {}).items()
+        if str(spec.get("Type", "")).startswith(("List<", "CommaDelimitedList"))
+    }
