@@ -203,6 +203,9 @@ def _hostname_spec(
         f"Host name of {what}, such as {example}. The stack's URLs use it instead of "
         "the load balancer's own name: point it at the load balancer in your DNS, or "
         "give the hosted zone. Needed with a TLS certificate, which must cover it.",
+        # Shorter in the template, which is near CloudFormation's inline size limit.
+        parameter_help=f"Used in the URLs instead of the load balancer's name; with TLS, "
+        f"the certificate covers it. Such as {example}.",
         parameter=_camel(name),
         pattern=HOSTNAME_PATTERN,
         allowed="a DNS name such as push.example.com, at most 253 characters",
@@ -255,9 +258,7 @@ _SPEC_LIST = [
         max_items_why="a CloudFormation parameter value holds at most 4,096 bytes",
         parameter_help="Fernet key that encrypts endpoint URLs (44 characters of URL-safe "
         "base64 ending in '='); several, comma-separated and newest first, rotate keys. "
-        "Keep it: an upgrade or a redeployment needs the same key. pushstack and its "
-        "wizard generate one; by hand: python3 -c 'from cryptography.fernet import Fernet; "
-        "print(Fernet.generate_key().decode())'.",
+        "Keep it: an upgrade or a redeployment needs the same key. pushstack generates one.",
     ),
     Spec(
         "table_prefix",
@@ -338,6 +339,7 @@ _SPEC_LIST = [
         "Network (CIDR) allowed to reach the Push Messages API, which has no "
         "authentication. Leave empty to keep it internal: its load balancer then "
         "has private addresses only, reachable from the VPC and networks routed to it.",
+        parameter_help="The one network allowed to reach the Messages API (no authentication).",
         parameter="MessagesApiCidr",
         pattern=CIDR_PATTERN,
         allowed="an IPv4 network such as 203.0.113.0/24, not the whole internet (/0)",
@@ -361,6 +363,7 @@ _SPEC_LIST = [
         "S3 bucket, in the stack's region, holding the processor Lambda's zip. "
         "Leave empty for pushstack's artifacts bucket (pushstack-artifacts-<account>-"
         "<region>), where the wizard uploads the zip it builds.",
+        parameter_help="Empty: pushstack-artifacts-<account>-<region>.",
         parameter="ProcessorCodeBucket",
         pattern=S3_BUCKET_PATTERN,
         allowed="an S3 bucket name: 3 to 63 lowercase letters, digits, '.' and '-'",

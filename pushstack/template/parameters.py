@@ -21,7 +21,8 @@ def parameter(t: Template, spec: Spec) -> Parameter:
     """The template Parameter of an option, carrying the option's constraints."""
     # The console picks list items itself: no hint on how to type them.
     help_text = (spec.parameter_help or spec.help).replace(" " + LIST_HINT, "")
-    kwargs: dict = {"Description": f"{spec.label}: {help_text}"[:4000]}
+    # The console shows the label (ParameterLabels) above the description.
+    kwargs: dict = {"Description": help_text[:4000]}
     if spec.name in AWS_PARAMETER_TYPES:
         kwargs["Type"] = AWS_PARAMETER_TYPES[spec.name]
     elif spec.kind == "int":
