@@ -234,6 +234,25 @@ def test_many_watchers_make_one_events_call_per_interval(client, app, cloud, mon
     assert calls == [name]
 
 
+def test_the_page_follows_an_operation_another_process_started(client, app, cloud):
+    """Several workers: the progress this one cached a moment ago predates an update
+    another worker applied; the page shows the update, not the old end."""
+    name = new_name("stale")
+    launch(client, name)
+    assert client.get(f"/api/stacks/{name}").get_json()["status"] == "CREATE_COMPLETE"
+    # Another worker applies an update: this one's cache is not told.
+    from pushstack.options import Options
+
+    wanted = Options(**{**cloud.stack_options(name), "connection_max_size": 5})
+    cloud.execute_change_set(
+        cloud.create_change_set(
+            name, wanted, keep_crypto_key=True, acknowledged=("CAPABILITY_IAM",)
+        )
+    )
+    page = client.get(f"/stacks/{name}").get_data(as_text=True)
+    assert re.search(r'id="stack-state"[^>]*>UPDATE_COMPLETE<', page)
+
+
 def test_shared_cache_asks_again_after_the_interval_and_keeps_failures():
     now = [0.0]
     cache = SharedCache(2.0, clock=lambda: now[0])

@@ -215,6 +215,11 @@ def show(name: str):
     progress, resources = None, []
     try:
         progress = access.watch(ref, region)
+        if progress.status != stack.status:
+            # Read before an operation another process started (an update applied by
+            # another worker): the page would show the old end and never follow the new one.
+            access.changed(ref, region)
+            progress = access.watch(ref, region)
     except CloudError as exc:
         problems.append(exc)
     try:
