@@ -667,3 +667,65 @@ def test_without_credentials_every_page_says_so(monkeypatch, fake_aws_env):
     preview_page = page_text(client.get(urlsplit(response.headers["Location"]).path))
     assert "No target is reachable, so the stack cannot be launched from here" in preview_page
     assert "Launch the stack" not in preview_page
+
+
+def _raising(exc):
+    def call(**kwargs):
+        raise exc
+
+    return call
+
+
+@pytest.mark.parametrize(
+    ("error", "says", "advises"),
+    [
+        ("expired", "AWS did not accept the credentials", "Refresh them"),
+        ("unreachable", "Could not reach", "Check the network connection"),
+        ("unreadable", "The sandbox failed on DescribeStacks", "run the same stack in a real"),
+        ("no_credentials", "No AWS credentials were found.", "PUSHSTACK_TARGET=sandbox"),
+        ("read_timeout", "did not answer in time", "Try again in a moment."),
+    ],
+)
+def test_every_aws_failure_is_a_page_in_words_on_every_stack_page(
+    client, cloud, monkeypatch, error, says, advises
+):
+    """Item 1's failures, raised by botocore itself under each page that reads AWS:
+    a message and advice, never a 500 or a traceback."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+    from botocore.parsers import ResponseParserError
+
+    exc = {
+        "expired": ClientError(
+            {"Error": {"Code": "ExpiredToken", "Message": "The security token expired"}},
+            "DescribeStacks",
+        ),
+        "unreachable": EndpointConnectionError(endpoint_url=cloud.target.endpoint_url),
+        "unreadable": ResponseParserError("Unable to parse response"),
+        "no_credentials": NoCredentialsError(),
+        "read_timeout": ReadTimeoutError(endpoint_url=cloud.target.endpoint_url),
+    }[error]
+    cfn = cloud._client("cloudformation")
+    monkeypatch.setattr(cfn, "describe_stacks", _raising(exc))
+    name = new_name("err")  # the API caches a failure for a moment, by stack
+    for path in (
+        "/stacks",
+        f"/stacks/{name}",
+        f"/stacks/{name}/update",
+        f"/stacks/{name}/delete",
+    ):
+        response = client.get(path)
+        assert response.status_code == 502, path
+        text = page_text(response)
+        assert says in text, (path, text[:600])
+        assert "Traceback" not in text and "Internal Server Error" not in text
+        assert advises in text, path
+    api = client.get(f"/api/stacks/{name}")
+    assert api.status_code == 502
+    assert says in api.get_json()["error"] and advises in api.get_json()["advice"]
+    for path in (f"/stacks/{name}/delete", f"/stacks/{name}/update"):
+        assert client.post(path, data={}).status_code == 502, path
