@@ -289,10 +289,10 @@ def allow(actions, resources):
                 ["dynamodb:Query"],
                 {
                     "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:"
-                    "table/${TablePrefix}_push_messages"
+                    "table/${TablePrefix}_router"
                 },
             ),
-            "dynamodb: Query on table ${TablePrefix}_push_messages",
+            "dynamodb: Query on table ${TablePrefix}_router",
         ),
         (
             allow(["sqs:SendMessage"], "arn:aws:sqs:eu-west-1:123456789012:jobs"),
