@@ -121,6 +121,20 @@ def one_attempt(monkeypatch):
             "Correct",
         ),
         ("InternalFailure", "", 500, "InternalFailure", "Try again"),
+        (
+            "NoSuchHostedZone",
+            "No hosted zone found with ID: Z0123456789ABCDEFGHIJ",
+            404,
+            "hosted zone does not exist",
+            "Check the hosted zone id",
+        ),
+        (
+            "CertificateNotFoundException",
+            "Certificate arn:aws:acm:us-east-1:123456789012:certificate/x not found",
+            400,
+            "does not exist (CertificateNotFoundException)",
+            "Check the value of the form that names it",
+        ),
     ],
 )
 def test_aws_errors_in_plain_words(cloud, cfn, code, aws_message, status, says, advises):

@@ -528,6 +528,47 @@ def test_rolled_back_stack_is_deleted_then_relaunched(client, cloud, monkeypatch
     assert form["table_prefix"] != real.parameters["TablePrefix"]  # a fresh prefix
 
 
+def test_a_launch_the_sandbox_abandons_half_way_can_be_deleted(client, cloud, monkeypatch):
+    """A hosted zone that does not exist: the sandbox makes the stack, then fails and
+    leaves it CREATE_IN_PROGRESS for good. The launch page says what is wrong and links
+    to the stack; its page offers the delete, which says what it keeps, and deletes."""
+    from pushstack.cloud import client as cloud_client
+
+    network = cloud.sandbox_network()
+    name = new_name("zone")
+    path = preview(
+        client,
+        stack_name=name,
+        certificate_arn=network.certificate_arn,
+        endpoint_hostname=f"updates-{name}.{network.domain}",
+        websocket_hostname=f"push-{name}.{network.domain}",
+        hosted_zone_id="Z0123456789ABCDEFGHIJ",
+    )
+    response = client.post(path + "/launch", data={"acknowledge": "y"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "The Route 53 hosted zone does not exist" in text
+    assert "Check the hosted zone id" in text
+    assert re.search(
+        rf'id="left-behind".*href="/stacks/{name}"', response.get_data(as_text=True), re.S
+    )
+
+    monkeypatch.setattr(cloud_client, "SANDBOX_STUCK_SECONDS", 0.0)  # abandoned at once
+    with client.application.app_context():
+        get_access().changed(name)
+    page = client.get(f"/stacks/{name}")
+    assert page.status_code == 200
+    text = page_text(page)
+    assert "The sandbox stopped half-way" in text
+    assert "Delete this stack…" in text
+    delete = client.get(f"/stacks/{name}/delete")
+    assert delete.status_code == 200, page_text(delete)[:800]
+    assert "RouterTable" in page_text(delete)  # what a delete keeps, from the template
+    response = client.post(f"/stacks/{name}/delete", data={})
+    assert response.status_code == 303
+    assert "DELETE_COMPLETE" in page_text(client.get(response.headers["Location"]))
+
+
 def _replace(view, **changes):
     import dataclasses
 

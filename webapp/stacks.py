@@ -26,7 +26,7 @@ from flask import (
 )
 
 from pushstack import render
-from pushstack.cloud import Cloud, CloudError
+from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
 from pushstack.options import REGIONS, SPECS, Options
 from pushstack.template import build_template
@@ -104,7 +104,9 @@ def launch(preview_id: str):
             )
     except CloudError as exc:
         current_app.logger.info("launch of %s failed: %s", options.stack_name, exc.message)
-        return _launch_page(form, options, preview_id, facts, error=exc), _http_status(exc)
+        left = _left_behind(access, options, token)
+        page = _launch_page(form, options, preview_id, facts, error=exc, left_behind=left)
+        return page, _http_status(exc)
     access.changed(options.stack_name, options.region)
     return redirect(stack_url(options.stack_name, options.region), code=303)
 
@@ -153,7 +155,9 @@ def _launch_facts(template: dict) -> dict:
     }
 
 
-def _launch_page(form, options, preview_id, facts, error: CloudError | None = None):
+def _launch_page(
+    form, options, preview_id, facts, error: CloudError | None = None, left_behind=False
+):
     return render_template(
         "launch.html",
         form=form,
@@ -161,8 +165,19 @@ def _launch_page(form, options, preview_id, facts, error: CloudError | None = No
         preview_id=preview_id,
         launch=facts,
         error=error,
+        left_behind=left_behind,
         target=_target_or_none(),
     )
+
+
+def _left_behind(access, options: Options, token: str) -> bool:
+    """Whether a failed launch still left its stack (the sandbox creates the stack, then
+    fails on a wrong reference and abandons it half-way): the page links to it, to delete it."""
+    try:
+        stack = access.cloud(options.region).stack(options.stack_name)
+    except CloudError:
+        return False
+    return stack.tags.get(LAUNCH_ID_TAG) == token
 
 
 @bp.app_context_processor
@@ -592,6 +607,8 @@ def _http_status(exc: CloudError) -> int:
         return 409
     if code in ("ValidationError", "InsufficientCapabilitiesException", "InvalidParameterValue"):
         return 422
+    if code.startswith("NoSuch") or code.endswith("NotFoundException"):
+        return 422  # something the form names does not exist (a hosted zone, a bucket...)
     return 502
 
 

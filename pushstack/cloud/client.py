@@ -548,12 +548,32 @@ class Cloud:
         template = self._template_of(stack)
         expected = templates.resources(template, self._parameters(stack))
         rows = {}
-        for item in self._pages(
-            "cloudformation",
-            "list_stack_resources",
-            "StackResourceSummaries",
-            StackName=stack["StackId"],
-        ):
+        try:
+            items = list(
+                self._pages(
+                    "cloudformation",
+                    "list_stack_resources",
+                    "StackResourceSummaries",
+                    StackName=stack["StackId"],
+                )
+            )
+        except CloudError as error:
+            if not self.target.is_sandbox:
+                raise
+            # The sandbox fails to list a stack it abandoned half-way (a wrong reference
+            # in a create): show the template's resources, so that a delete says what it
+            # keeps and the stack can still be deleted.
+            return [
+                ResourceView(
+                    logical_id=logical_id,
+                    resource_type=kind,
+                    physical_id="",
+                    status="",
+                    reason=f"The sandbox could not list it ({error.message})",
+                )
+                for logical_id, kind in expected.items()
+            ]
+        for item in items:
             logical_id = item.get("LogicalResourceId") or ""
             if not logical_id:
                 continue  # the sandbox's blank row for a resource it did not create

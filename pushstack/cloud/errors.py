@@ -131,6 +131,13 @@ def from_client_error(exc: ClientError, operation: str = "") -> CloudError:
             "Tick the acknowledgement of the IAM resources and launch again.",
             code,
         )
+    if code == "NoSuchHostedZone":
+        return CloudError(
+            f"The Route 53 hosted zone does not exist: {text or 'no such hosted zone'}",
+            "Check the hosted zone id (a public zone of this account, e.g. Z0123456789ABC), "
+            "or leave it empty and create the DNS records yourself.",
+            code,
+        )
     if code in ("NoSuchBucket",) or (code == "404" and "bucket" in lower):
         return CloudError(
             f"The S3 bucket does not exist: {text or 'no such bucket'}",
@@ -165,6 +172,12 @@ def from_client_error(exc: ClientError, operation: str = "") -> CloudError:
         return CloudError(
             "Nothing to update: the stack already has these values.",
             "Change an option, or a version, and try again.",
+            code,
+        )
+    if code.startswith("NoSuch") or code.endswith(("NotFound", "NotFoundException")):
+        return CloudError(
+            f"Something the stack refers to does not exist ({code}): {text}",
+            "Check the value of the form that names it (an id, a name or an ARN), and the region.",
             code,
         )
     if code in ("ValidationError", "InvalidParameterValue", "InvalidParameterCombination"):
