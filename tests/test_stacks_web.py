@@ -528,6 +528,25 @@ def test_rolled_back_stack_is_deleted_then_relaunched(client, cloud, monkeypatch
     assert form["table_prefix"] != real.parameters["TablePrefix"]  # a fresh prefix
 
 
+def test_termination_protection_chosen_at_launch_keeps_the_stack(client):
+    """The launch's option reaches the stack, its page says so, and a delete is refused
+    in words (the sandbox stores the setting but would delete anyway; AWS refuses)."""
+    name = new_name("protected")
+    path = preview(client, stack_name=name)
+    response = client.post(
+        path + "/launch", data={"acknowledge": "y", "termination_protection": "y"}
+    )
+    assert response.status_code == 303
+    assert "termination protection on" in page_text(client.get(f"/stacks/{name}"))
+    assert "Termination protection is on" in page_text(client.get(f"/stacks/{name}/delete"))
+    response = client.post(f"/stacks/{name}/delete", data={})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "has termination protection on, so it cannot be deleted" in text
+    assert "update-termination-protection" in text
+    assert "CREATE_COMPLETE" in page_text(client.get(f"/stacks/{name}"))
+
+
 def test_a_launch_the_sandbox_abandons_half_way_can_be_deleted(client, cloud, monkeypatch):
     """A hosted zone that does not exist: the sandbox makes the stack, then fails and
     leaves it CREATE_IN_PROGRESS for good. The launch page says what is wrong and links

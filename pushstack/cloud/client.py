@@ -867,6 +867,9 @@ class Cloud:
     def delete(self, name: str, retain: Iterable[str] = ()) -> None:
         """Delete the stack. ``retain`` (logical ids) only after a failed delete."""
         stack = self._describe(name)
+        if stack.get("EnableTerminationProtection"):
+            # AWS refuses too; the sandbox stores the setting but would delete anyway.
+            raise self._protected(stack["StackName"])
         retain = list(retain)
         try:
             self._call(
@@ -877,12 +880,17 @@ class Cloud:
             )
         except CloudError as error:
             if "terminationprotection" in error.message.lower().replace(" ", ""):
-                raise CloudError(
-                    f"The stack {name} has termination protection on, so it cannot be deleted.",
-                    "Turn termination protection off (AWS console: Stack actions), then delete.",
-                    error.code,
-                ) from error
+                raise self._protected(stack["StackName"], error.code) from error
             raise
+
+    def _protected(self, name: str, code: str | None = "ValidationError") -> CloudError:
+        return CloudError(
+            f"The stack {name} has termination protection on, so it cannot be deleted.",
+            "Turn termination protection off (AWS console: Stack actions, or `aws "
+            "cloudformation update-termination-protection --no-enable-termination-protection "
+            f"--stack-name {name}`), then delete.",
+            code,
+        )
 
     def continue_update_rollback(self, name: str, skip: Iterable[str] = ()) -> None:
         """Resume a rollback stuck in UPDATE_ROLLBACK_FAILED, skipping the given resources."""
