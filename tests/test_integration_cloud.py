@@ -223,7 +223,12 @@ def test_delete_keeps_the_tables_and_a_new_launch_says_the_prefix_is_taken(
     # By its id, the deleted stack is still there to read.
     assert cloud.stack(stack.stack_id).status == "DELETE_COMPLETE"
     assert cloud.progress(stack.stack_id).status == "DELETE_COMPLETE"
-    assert all(row.emulated for row in cloud.resources(stack.stack_id))
+    rows = cloud.resources(stack.stack_id)
+    assert all(row.emulated for row in rows)
+    # What the delete did to each: the tables and the bucket kept, the rest deleted.
+    statuses = {row.logical_id: row.status for row in rows}
+    assert statuses["RouterTable"] == statuses["LogBucket"] == "DELETE_SKIPPED"
+    assert statuses["ConnectionNodes"] == "DELETE_COMPLETE"
     progress = cloud.progress(opts.stack_name)
     assert progress.status == "DELETE_COMPLETE" and progress.finished
     assert progress.events[0].status == "DELETE_IN_PROGRESS"

@@ -586,6 +586,16 @@ class Cloud:
                 updated=_time(item.get("LastUpdatedTimestamp")),
             )
         status = stack["StackStatus"]
+        if self.target.is_sandbox and status == "DELETE_COMPLETE":
+            # The sandbox lists a deleted stack's resources with the statuses of their
+            # creation; AWS says what the delete did to each: kept or deleted.
+            kept = templates.retained(template)
+            rows = {
+                logical_id: dataclasses.replace(
+                    row, status="DELETE_SKIPPED" if logical_id in kept else "DELETE_COMPLETE"
+                )
+                for logical_id, row in rows.items()
+            }
         if self.target.is_sandbox and ev.is_finished(status) and not status.startswith("DELETE"):
             for logical_id, kind in expected.items():
                 if logical_id not in rows:

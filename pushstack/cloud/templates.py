@@ -173,3 +173,12 @@ def list_parameters(template: Mapping) -> set[str]:
         for name, spec in (template.get("Parameters") or {}).items()
         if str(spec.get("Type", "")).startswith(("List<", "CommaDelimitedList"))
     }
+
+
+def retained(template: Mapping) -> set[str]:
+    """Logical ids of the resources a delete keeps (DeletionPolicy Retain)."""
+    return {
+        logical_id
+        for logical_id, resource in (template.get("Resources") or {}).items()
+        if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
+    }
