@@ -146,6 +146,11 @@ def start(host: str = "127.0.0.1", port: int = 0) -> Sandbox:
         env = {**os.environ, **{k.upper(): v for k, v in CREDENTIALS.items()}}
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         env["MOTO_PORT"] = str(chosen)
+        # The server imports pushstack.sandbox (``serve``), from any working directory.
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(
+            part for part in (package_root, env.get("PYTHONPATH", "")) if part
+        )
         process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
             [sys.executable, "-c", SERVE, "-H", host, "-p", str(chosen)],
             stdout=subprocess.DEVNULL,
