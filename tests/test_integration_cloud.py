@@ -115,6 +115,17 @@ def test_a_large_template_and_the_processor_code_go_through_the_artifacts_bucket
     assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
 
 
+def test_a_processor_code_key_not_in_the_bucket_is_named_before_launch(cloud, launch):
+    """An old share link or a typed key: the stack would look for a zip that is not
+    there (in AWS the Lambda fails minutes later); the launch says so at once."""
+    with pytest.raises(CloudError) as caught:
+        launch("processor", processor_code_key="processor/push-processor-0000000000000000.zip")
+    assert "processor/push-processor-0000000000000000.zip is not in the artifacts" in (
+        caught.value.message
+    )
+    assert processor_zip.zip_key() in caught.value.advice
+
+
 def test_a_double_launch_makes_one_stack(cloud, launch):
     opts = launch("none")
     first = cloud.stack(opts.stack_name)

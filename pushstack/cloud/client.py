@@ -279,6 +279,21 @@ class Cloud:
                 f"The processor's code could not be built: {exc}.",
                 "Give the bucket and key of a processor zip you uploaded yourself.",
             ) from exc
+        wanted = getattr(options, "processor_code_key", "") or key
+        if wanted != key:
+            # Another key in the artifacts bucket (typed, or from an older share link):
+            # the stack would look for a zip that may not be there.
+            try:
+                self._call("s3", "head_object", Bucket=self._ensure_artifacts_bucket(), Key=wanted)
+            except CloudError as error:
+                raise CloudError(
+                    f"The processor's code key {wanted} is not in the artifacts bucket "
+                    f"{self.artifacts_bucket}.",
+                    f"Set the processor code key to {key} (pushstack's own zip, uploaded at "
+                    "launch), or upload your zip to that key first.",
+                    error.code,
+                ) from error
+            return
         self._upload(key, data, "application/zip")
 
     # -- templates -------------------------------------------------------------
