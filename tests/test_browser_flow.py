@@ -191,7 +191,33 @@ def test_status_page_without_javascript(browser, served):
     context.close()
 
 
-def _launch(app, name: str) -> None:
+def test_update_turning_log_processing_off_then_delete(page, served):
+    """Update from the stack's page: the change set flags the log bucket, applying it
+    completes, the stack still shows its outputs, and deletes."""
+    app, base_url = served
+    expect = _expect()
+    name = f"update-{secrets.token_hex(3)}"
+    _launch(app, name, log_processing="firehose")
+    page.goto(f"{base_url}/stacks/{name}")
+    expect(page.locator("#output-LogBucketName")).to_contain_text("push-logs-")
+    page.get_by_role("link", name="Update this stack").click()
+    expect(page.locator('input[name="log_processing"][value="firehose"]')).to_be_checked()
+    expect(page.locator("#crypto_key")).to_have_value("")  # the stack's key is kept
+    page.locator('input[name="log_processing"][value="none"]').check()
+    page.get_by_label("I understand: the update may replace nodes").check()
+    page.get_by_role("button", name="Show the changes").click()
+    expect(page.locator("#dangers")).to_contain_text("LogBucket")
+    page.get_by_role("button", name="Apply these changes anyway").click()
+    expect(page.locator("#stack-state")).to_have_text("UPDATE_COMPLETE")
+    expect(page.locator("#output-WebSocketURL")).to_contain_text("ws://")
+    expect(page.locator("#output-LogBucketName")).to_have_count(0)
+    page.screenshot(path=str(SCREENSHOTS / "pushstack-updated.png"), full_page=True)
+    page.get_by_role("link", name="Delete this stack…").click()
+    page.get_by_role("button", name="Delete the stack").click()
+    expect(page.locator("#stack-state")).to_have_text("DELETE_COMPLETE")
+
+
+def _launch(app, name: str, **values) -> None:
     """A stack launched the way the wizard does, without a browser."""
     from test_web import FormValues
 
@@ -200,6 +226,7 @@ def _launch(app, name: str) -> None:
     try:
         form = FormValues(client.get("/").get_data(as_text=True)).values
         form["stack_name"] = name
+        form.update(values)
         preview = client.post("/", data=form).headers["Location"]
         response = client.post(preview + "/launch", data={"acknowledge": "y"})
         assert response.status_code == 303
