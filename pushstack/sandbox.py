@@ -105,12 +105,25 @@ def patch_moto() -> None:
     fails with an HTTP 500, so the stack can no longer be shown, updated or deleted.
     After the change set, the stack's outputs are read from its new template, as
     CloudFormation does.
+
+    An update that removes a resource with ``DeletionPolicy: Retain`` (reusing
+    existing tables, turning log processing off) deleted it, tables and log bucket
+    included: the sandbox keeps it, as CloudFormation does (and as moto's own
+    DeleteStack already does).
     """
-    from moto.cloudformation import models
+    from moto.cloudformation import models, parsing
 
     backend = models.CloudFormationBackend
     if getattr(backend.execute_change_set, "pushstack_patched", False):
         return
+    delete_resource = parsing.ResourceMap._delete_resource
+
+    def _delete_resource(self, parsed_resource, resource_json):
+        if resource_json.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"):
+            return  # kept in the account, out of the stack
+        delete_resource(self, parsed_resource, resource_json)
+
+    parsing.ResourceMap._delete_resource = _delete_resource
     original = backend.execute_change_set
 
     def execute_change_set(self, change_set_name, stack_name=None):

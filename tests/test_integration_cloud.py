@@ -222,6 +222,10 @@ def test_a_change_set_dropping_the_tables_is_flagged(cloud, launch):
     flagged = {c.logical_id for c in change_set.dangers}
     assert flagged == {"RouterTable", "MessageTable"}
     assert all("DynamoDB table" in c.danger for c in change_set.dangers)
+    # Applied, the tables leave the stack but stay in the account (DeletionPolicy Retain).
+    cloud.execute_change_set(change_set.change_set_id)
+    tables = cloud.target.client("dynamodb").list_tables()["TableNames"]
+    assert {f"{opts.table_prefix}_router", f"{opts.table_prefix}_message"} <= set(tables)
 
 
 def test_delete_keeps_the_tables_and_a_new_launch_says_the_prefix_is_taken(
