@@ -9,6 +9,7 @@ import html
 import re
 import secrets
 import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -272,6 +273,49 @@ def test_shared_cache_asks_again_after_the_interval_and_keeps_failures():
         with pytest.raises(CloudError):
             cache.get("t", throttled)
     assert len(asked) == 3  # one call for three watchers
+
+
+def test_an_ended_operation_is_kept_longer_than_a_running_one():
+    """Watchers of a finished stack cost one read per PROGRESS_FINISHED_SECONDS, not per
+    poll interval; a running one is read again after the interval."""
+    now = [0.0]
+    cache = SharedCache(2.0, clock=lambda: now[0])
+    asked = []
+
+    def fetch(finished):
+        return lambda: asked.append(finished) or {"finished": finished}
+
+    def keep(value):
+        return 10.0 if value["finished"] else 0.0
+
+    cache.get("running", fetch(False), keep_for=keep)
+    cache.get("ended", fetch(True), keep_for=keep)
+    now[0] = 2.5
+    cache.get("running", fetch(False), keep_for=keep)
+    cache.get("ended", fetch(True), keep_for=keep)
+    assert asked == [False, True, False]  # the ended one not asked again
+    now[0] = 10.5
+    cache.get("ended", fetch(True), keep_for=keep)
+    assert asked == [False, True, False, True]
+
+
+def test_watching_a_finished_stack_reads_it_once_per_finished_period(
+    client, app, cloud, monkeypatch
+):
+    name = new_name("ended")
+    launch(client, name)
+    calls = []
+    original = cloud.progress
+    monkeypatch.setattr(cloud, "progress", lambda ref: calls.append(ref) or original(ref))
+    monkeypatch.setitem(app.config, "PROGRESS_FINISHED_SECONDS", 60.0)
+    with app.app_context():
+        access = get_access()
+        access.changed(name)
+    monkeypatch.setattr(access.progress, "interval", 0.01)  # polls far apart, for the test
+    for _ in range(5):
+        assert client.get(f"/api/stacks/{name}").get_json()["finished"]
+        time.sleep(0.02)
+    assert calls == [name]
 
 
 def test_throttled_api_says_when_to_come_back(client, cloud, monkeypatch):

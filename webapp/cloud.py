@@ -28,6 +28,7 @@ class _Entry:
     fetched: float
     value: object = None
     error: CloudError | None = None
+    lifetime: float = 0.0
 
 
 class SharedCache:
@@ -45,13 +46,17 @@ class SharedCache:
         self._locks: dict[object, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get(self, key, fetch: Callable[[], object]):
+    def get(
+        self, key, fetch: Callable[[], object], keep_for: Callable[[object], float] | None = None
+    ):
+        """The value of ``key``, fetched when older than ``interval`` (or, for a value,
+        than ``keep_for(value)`` seconds: e.g. longer for an operation that ended)."""
         entry = self._fresh(key)
         if entry is None:
             with self._lock_for(key):
                 entry = self._fresh(key)  # another thread may have fetched it meanwhile
                 if entry is None:
-                    entry = self._fetch(key, fetch)
+                    entry = self._fetch(key, fetch, keep_for)
         if entry.error is not None:
             raise entry.error
         return entry.value
@@ -63,15 +68,18 @@ class SharedCache:
 
     def _fresh(self, key) -> _Entry | None:
         entry = self._entries.get(key)
-        if entry is not None and self._clock() - entry.fetched < self.interval:
+        if entry is not None and self._clock() - entry.fetched < entry.lifetime:
             return entry
         return None
 
-    def _fetch(self, key, fetch) -> _Entry:
+    def _fetch(self, key, fetch, keep_for=None) -> _Entry:
         try:
-            entry = _Entry(self._clock(), value=fetch())
+            value = fetch()
         except CloudError as exc:
-            entry = _Entry(self._clock(), error=exc)
+            entry = _Entry(self._clock(), error=exc, lifetime=self.interval)
+        else:
+            lifetime = self.interval if keep_for is None else max(self.interval, keep_for(value))
+            entry = _Entry(self._clock(), value=value, lifetime=lifetime)
         with self._guard:
             self._entries[key] = entry
             if len(self._entries) > self.max_entries:
@@ -141,9 +149,17 @@ class CloudAccess:
         return self._operation_locks[digest[0] % len(self._operation_locks)]
 
     def watch(self, name: str, region: str | None = None):
-        """The stack's progress, fetched at most once per interval for all watchers."""
+        """The stack's progress, fetched at most once per interval for all watchers;
+        an operation that ended is kept longer (``PROGRESS_FINISHED_SECONDS``): nothing
+        moves until the next one, which this process forgets the cache for (``changed``)
+        and the stack page checks against the stack's own status."""
         cloud = self.cloud(region)
-        return self.progress.get((cloud.region, name), lambda: cloud.progress(name))
+        finished = float(self._config["PROGRESS_FINISHED_SECONDS"])
+        return self.progress.get(
+            (cloud.region, name),
+            lambda: cloud.progress(name),
+            keep_for=lambda progress: finished if progress.finished else 0.0,
+        )
 
     def changed(self, name: str, region: str | None = None) -> None:
         """Forget a stack's cached progress after starting an operation on it."""
@@ -164,6 +180,7 @@ def init_app(app) -> None:
     app.config.setdefault("TARGET", "auto")
     app.config.setdefault("SANDBOX_URL", None)
     app.config.setdefault("PROGRESS_INTERVAL_SECONDS", 2.0)
+    app.config.setdefault("PROGRESS_FINISHED_SECONDS", 10.0)
     app.config.setdefault("ACCOUNT_CHOICES_SECONDS", 60.0)
     app.extensions["pushstack_cloud"] = CloudAccess(app.config)
     app.context_processor(_header)
