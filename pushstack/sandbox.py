@@ -159,6 +159,12 @@ def start(host: str = "127.0.0.1", port: int = 0) -> Sandbox:
         env = {**os.environ, **{k.upper(): v for k, v in CREDENTIALS.items()}}
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         env["MOTO_PORT"] = str(chosen)
+        # moto's request recorder (used by benchmarks/load.py) writes request bodies
+        # to a file: keep it in the temporary folder, out of the working tree.
+        env.setdefault(
+            "MOTO_RECORDER_FILEPATH",
+            str(Path(tempfile.gettempdir()) / f"pushstack-moto-recording-{os.getuid()}"),
+        )
         # The server imports pushstack.sandbox (``serve``), from any working directory.
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(
