@@ -670,8 +670,9 @@ def serve_env(**extra) -> dict:
 class Served:
     """A gunicorn master on 127.0.0.1; ``request`` opens a fresh connection each time."""
 
-    def __init__(self, port: int, log: Path, tls: ssl.SSLContext | None = None):
+    def __init__(self, port: int, log: Path, tls: ssl.SSLContext | None = None, output=None):
         self.port, self.log, self.cookie, self.tls = port, log, "", tls
+        self.output = output  # gunicorn's own log (stdout and stderr)
         self.origin = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
     def request(self, method, path, body=None, headers=None):
@@ -723,7 +724,7 @@ def gunicorn(tmp_path, args=(), tls=None, **env):
             except OSError:
                 assert process.poll() is None, output.read_text()
                 time.sleep(0.2)
-        yield Served(port, log, tls)
+        yield Served(port, log, tls, output)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -731,8 +732,14 @@ def gunicorn(tmp_path, args=(), tls=None, **env):
 
 @pytest.fixture
 def served(sandbox_server, tmp_path):
-    """2 workers, a sandbox URL given, no secret key given (the start command makes one)."""
-    with gunicorn(tmp_path, PUSHSTACK_WORKERS="2", PUSHSTACK_SANDBOX_URL=sandbox_server.url) as s:
+    """2 workers, a sandbox URL given, no secret key given (the start command makes one),
+    logging at DEBUG (gunicorn then logs every request's path)."""
+    with gunicorn(
+        tmp_path,
+        ["--log-level", "debug"],
+        PUSHSTACK_WORKERS="2",
+        PUSHSTACK_SANDBOX_URL=sandbox_server.url,
+    ) as s:
         yield s
 
 
@@ -753,14 +760,24 @@ def test_a_preview_made_by_one_worker_opens_in_another(served):
     assert response.status == 303
     path = urlsplit(response.getheader("Location")).path
     (maker,) = served.pids('"POST /"')
+    logged = path[: len("/preview/") + 8] + ".../parameters.json"  # the token is not logged
     for _ in range(60):
-        response, text = served.request("GET", path + "/parameters.json")
+        response, text = served.request("GET", path + "/parameters.json?download=1")
         assert response.status == 200
         assert KNOWN_KEY in text
-        if set(served.pids(path + "/parameters.json")) - {maker}:
+        if set(served.pids(logged)) - {maker}:
             break
     else:
         pytest.fail("every request went to the worker that made the preview")
+    # Neither log holds the sealed preview (with the secret key or the cookie it opens the
+    # crypto key), a query string, or the key itself.
+    token = path.split("/")[2]
+    for log in (served.log, served.output):
+        text = log.read_text()
+        assert "GET /preview/" in text, log  # gunicorn's DEBUG line, the access log's line
+        assert token[8:40] not in text, log
+        assert "download=1" not in text, log
+        assert KNOWN_KEY not in text, log
 
 
 @pytest.mark.parametrize(
