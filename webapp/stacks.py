@@ -28,7 +28,7 @@ from flask import (
 from pushstack import render
 from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
-from pushstack.options import REGIONS, SPECS, Options
+from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
 from pushstack.template import build_template
 from webapp import store
 from webapp.cloud import get_access
@@ -77,6 +77,14 @@ RECOVERY = {
     "DELETE_FAILED": "delete",
     "UPDATE_ROLLBACK_FAILED": "continue_rollback",
 }
+
+
+def _recovery(stack, progress) -> str | None:
+    """The way out of a stuck state; a create the sandbox abandoned half-way (it will
+    never finish) is deleted, then launched again, like a rolled-back one."""
+    if stack.status == "CREATE_IN_PROGRESS" and progress is not None and progress.finished:
+        return "delete"
+    return RECOVERY.get(stack.status)
 
 
 # Launch, from the preview.
@@ -251,7 +259,7 @@ def show(name: str):
             problems=problems,
             region=region,
             target=target,
-            recovery=RECOVERY.get(stack.status),
+            recovery=_recovery(stack, progress),
             retained=retained_resources(resources, stack),
             relaunch_url=_relaunch_url(),
             api_url=url_for("stacks.api", name=name, **_ref_args(ref, name, region)),
@@ -301,18 +309,21 @@ def update(name: str):
     form = UpdateForm(data=update_form_data(values), stack_name=name, region=cloud.region)
     if request.method == "GET" or not form.validate_on_submit():
         status = 200 if request.method == "GET" else 422
-        return _update_page(form, stack, region), status, _NO_STORE
+        capabilities = update_capabilities(form, cloud, name)
+        return _update_page(form, stack, region, capabilities), status, _NO_STORE
     options = form.options
     template = render.to_dict(build_template(options))
+    capabilities = Cloud.required_capabilities(template)
     try:
         change_set_id = cloud.create_change_set(
             name,
             options,
             keep_crypto_key=form.keeps_crypto_key,
-            acknowledged=Cloud.required_capabilities(template),
+            acknowledged=capabilities,
         )
     except CloudError as exc:
-        return _update_page(form, stack, region, error=exc), _http_status(exc), _NO_STORE
+        page = _update_page(form, stack, region, capabilities, error=exc)
+        return page, _http_status(exc), _NO_STORE
     risks = update_risks(stack, options, new_key=not form.keeps_crypto_key)
     return redirect(
         url_for(
@@ -356,13 +367,29 @@ def update_risks(stack, options: Options, *, new_key: bool) -> list[str]:
     return risks
 
 
-def _update_page(form, stack, region, error: CloudError | None = None):
+def update_capabilities(form, cloud: Cloud, name: str) -> tuple[str, ...]:
+    """The capabilities the acknowledgement grants: those of the template the form's
+    values make (its shape only: no key is needed), else of the stack's current values."""
+    typed = {**form.option_input(), **form.fixed, "crypto_key": "", "reuse_tables": False}
+    try:
+        return launch_facts(from_input(typed))["capabilities"]
+    except OptionsError:
+        pass
+    try:
+        current = {**cloud.stack_options(name), **form.fixed, "crypto_key": ""}
+        return launch_facts(from_input({**current, "reuse_tables": False}))["capabilities"]
+    except (OptionsError, CloudError):
+        return ()
+
+
+def _update_page(form, stack, region, capabilities=(), error: CloudError | None = None):
     return render_template(
         "update.html",
         form=form,
         stack=stack,
         region=region,
         error=error,
+        capabilities=capabilities,
         explained=LOG_PROCESSING_EXPLAINED,
     )
 
