@@ -125,18 +125,18 @@ document.addEventListener("DOMContentLoaded", () => {
   setupReload();
 });
 
-// The account's subnets under a list field: "Add" puts one on its own line.
+// The account's subnets under a list field: "Add" puts one on its own line. One listener
+// for the page, so that choices reloaded for another region (wizard.js) work too.
 function setupAddChoice() {
-  document.querySelectorAll("button.add-choice").forEach((button) => {
-    const field = document.getElementById(button.dataset.addTo);
+  document.querySelectorAll("button.add-choice").forEach((button) => { button.hidden = false; });
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button.add-choice");
+    const field = button && document.getElementById(button.dataset.addTo);
     if (!field) return;
-    button.hidden = false;
-    button.addEventListener("click", () => {
-      const items = field.value.split(/[\s,]+/).filter(Boolean);
-      if (!items.includes(button.dataset.value)) items.push(button.dataset.value);
-      field.value = items.join("\n");
-      field.dispatchEvent(new Event("input", { bubbles: true }));
-    });
+    const items = field.value.split(/[\s,]+/).filter(Boolean);
+    if (!items.includes(button.dataset.value)) items.push(button.dataset.value);
+    field.value = items.join("\n");
+    field.dispatchEvent(new Event("input", { bubbles: true }));
   });
 }
 

@@ -95,7 +95,71 @@ function setupPendingFindings() {
   setTimeout(poll, delay);
 }
 
+// The account's choices (and the sandbox's pre-filled network) follow the region: on a
+// change, the form of the new region is fetched, and its choices replace these; a value
+// still as the page pre-filled it takes the new region's, a typed one stays.
+const REGIONAL_FIELDS = [
+  "vpc_id", "subnet_ids", "private_subnet_ids", "messages_api_subnet_id",
+  "key_name", "certificate_arn", "processor_code_bucket",
+];
+
+function replaceRegional(name, page) {
+  const field = document.getElementById(name);
+  const fresh = page.getElementById(name);
+  if (!field || !fresh) return;
+  if (field.value === field.defaultValue) field.value = fresh.defaultValue;
+  field.defaultValue = fresh.defaultValue;
+  if (fresh.hasAttribute("list")) field.setAttribute("list", fresh.getAttribute("list"));
+  else field.removeAttribute("list");
+  let anchor = field;
+  [`${name}-choices`, `${name}-choices-hint`].forEach((id) => {
+    const old = document.getElementById(id);
+    const found = page.getElementById(id);
+    const made = found ? document.importNode(found, true) : null;
+    if (made) made.querySelectorAll("button.add-choice").forEach((b) => { b.hidden = false; });
+    if (old && made) old.replaceWith(made);
+    else if (old) old.remove();
+    else if (made) anchor.after(made);
+    if (made) anchor = made;
+  });
+}
+
+function setupRegionNetwork() {
+  const region = document.getElementById("region");
+  const offered = document.getElementById("offered_region");
+  const hint = document.getElementById("region-network");
+  if (!region || !offered || !hint) return;
+  let latest = 0;
+  region.addEventListener("change", async () => {
+    const wanted = region.value;
+    const mine = ++latest;
+    hint.textContent = `Loading the network choices of ${wanted}…`;
+    let page;
+    try {
+      const url = `${window.location.pathname}?region=${encodeURIComponent(wanted)}`;
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) throw new Error(String(response.status));
+      page = new DOMParser().parseFromString(await response.text(), "text/html");
+    } catch (error) {
+      if (mine === latest) {
+        hint.textContent = `The network choices of ${wanted} could not be loaded: those below `
+          + `are still from ${offered.value}. Type the ids, or reload the page.`;
+      }
+      return;
+    }
+    if (mine !== latest) return; // the region changed again meanwhile
+    REGIONAL_FIELDS.forEach((name) => replaceRegional(name, page));
+    const freshOffered = page.getElementById("offered_region");
+    const freshHint = page.getElementById("region-network");
+    offered.value = freshOffered ? freshOffered.value : "";
+    hint.textContent = freshHint
+      ? freshHint.textContent
+      : `The account's network in ${wanted} could not be read: type the ids.`;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setupRegionNetwork();
   setupErrorSummary();
   setupPendingFindings();
   setupCryptoKey();

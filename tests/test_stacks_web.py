@@ -889,3 +889,71 @@ def test_a_create_the_sandbox_abandoned_is_deleted_then_launched_again(client, c
     assert form["stack_name"] == name
     assert form["autopush_image"] == "mozilla/autopush:1.56.0"
     assert form["hosted_zone_id"] == "Z0123456789ABCDEFGHIJ"  # the value to fix, as it was
+
+
+def _offered(page: str, field: str) -> set[str]:
+    """The values the account's choices offer for one field (datalist or list of subnets)."""
+    block = re.search(rf'id="{field}-choices".*?</(datalist|div)>', page, re.S).group(0)
+    return set(re.findall(r'(?:<option value|data-value)="([^"]+)"', block))
+
+
+def test_the_form_offers_and_prefills_the_network_of_the_region_asked(client, app):
+    with app.app_context():
+        home = get_access().cloud().sandbox_network()
+        away = get_access().cloud("eu-west-1").sandbox_network()
+    response = client.get("/?region=eu-west-1")
+    page = response.get_data(as_text=True)
+    form = FormValues(page).values
+    assert form["region"] == "eu-west-1"
+    assert form["vpc_id"] == away.vpc_id
+    assert form["subnet_ids"].split() == list(away.public_subnet_ids)
+    assert form["private_subnet_ids"].split() == list(away.private_subnet_ids)
+    assert _offered(page, "vpc_id") >= {away.vpc_id}
+    assert home.vpc_id not in _offered(page, "vpc_id")
+    assert not set(home.public_subnet_ids) & _offered(page, "subnet_ids")
+    assert "The network choices below are from eu-west-1" in page_text(response)
+
+
+def test_another_regions_network_is_named_next_to_its_field(client, app):
+    """The form pre-filled for us-east-1, then the region changed to eu-west-1 with no
+    script to reload the network: the submit says so, instead of a launch that fails."""
+    with app.app_context():
+        away = get_access().cloud("eu-west-1").sandbox_network()
+    form = FormValues(client.get("/").get_data(as_text=True)).values
+    form.update(stack_name=new_name("region"), region="eu-west-1")
+    response = client.post("/", data=form)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    vpc_error = re.search(r'id="vpc_id-error">(.*?)</p>', body, re.S).group(1)
+    assert "is a VPC of us-east-1, not of eu-west-1" in html.unescape(vpc_error)
+    subnet_error = re.search(r'id="subnet_ids-error">(.*?)</p>', body, re.S).group(1)
+    assert "are subnets of us-east-1, not of eu-west-1" in html.unescape(subnet_error)
+    # The page now offers eu-west-1's network to pick from.
+    assert away.vpc_id in _offered(body, "vpc_id")
+    assert set(away.public_subnet_ids) <= _offered(body, "subnet_ids")
+
+    # Resubmitted unchanged (the page now offers eu-west-1): still named.
+    again = FormValues(body).values
+    again.update(stack_name=form["stack_name"])
+    assert client.post("/", data=again).status_code == 422
+
+    form.update(vpc_id=away.vpc_id, subnet_ids="\n".join(away.public_subnet_ids))
+    response = client.post("/", data=form)
+    assert response.status_code == 303, page_text(response)[:1500]
+    launched = client.post(
+        urlsplit(response.headers["Location"]).path + "/launch", data={"acknowledge": "y"}
+    )
+    assert launched.status_code == 303, page_text(launched)[:1500]
+    assert "CREATE_COMPLETE" in page_text(client.get(launched.headers["Location"]))
+
+
+def test_ids_the_account_does_not_know_can_still_be_typed(client):
+    """A template for another account: ids the target does not know are not refused."""
+    form = FormValues(client.get("/").get_data(as_text=True)).values
+    form.update(
+        stack_name=new_name("typed"),
+        region="eu-west-1",
+        vpc_id="vpc-0123456789abcdef0",
+        subnet_ids="subnet-0123456789abcdef0\nsubnet-0123456789abcdef1",
+    )
+    assert client.post("/", data=form).status_code == 303

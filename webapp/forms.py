@@ -17,7 +17,7 @@ from wtforms import (
     TextAreaField,
 )
 
-from pushstack.options import SPECS, Options, OptionsError, Spec, from_input
+from pushstack.options import REGIONS, SPECS, Options, OptionsError, Spec, from_input
 
 PROCESSOR = "processor"
 
@@ -83,8 +83,10 @@ class OptionsForm(FlaskForm):
 
     options: Options | None = None
 
-    def __init__(self, *args, **kwargs):
-        offer = account_offer()
+    def __init__(self, *args, offer_region: str | None = None, **kwargs):
+        # The account's choices (and the sandbox's pre-filled network) follow the region:
+        # the one given (an update's), else the submitted or linked (?region=) one.
+        offer = account_offer(offer_region or _asked_region())
         if offer.prefill and not _is_submitted():
             # The sandbox's seeded network, unless a share link or the caller says otherwise.
             given = kwargs.get("data") or {}
@@ -95,6 +97,8 @@ class OptionsForm(FlaskForm):
         self.offer = offer
         for name, (choices, hint) in offer.fields.items():
             self[name].widget = WithChoices(self[name].widget, name, choices, hint)
+        if offer.region:
+            self.region.widget = RegionWithNetwork(self.region.widget, offer.region)
 
     def validate(self, extra_validators=None) -> bool:
         """CSRF, then the options layer's checks: every bad or missing option at once,
@@ -106,7 +110,47 @@ class OptionsForm(FlaskForm):
         except OptionsError as exc:
             self._attach(exc.errors)
             return False
+        errors = self.network_errors(self.options)
+        if errors:
+            self._attach(errors)
+            return False
         return True
+
+    def network_errors(self, options: Options) -> dict[str, str]:
+        """The VPC and subnets that belong to another region of the account than the
+        chosen one (e.g. the pre-filled network, after the region changed): a launch
+        would fail on them. Values the account does not know stay allowed (a template
+        for another account); so does everything when the account cannot be read."""
+        if options.region != self.offer.region or not self.offer.fields:
+            return {}
+        # Where the values may come from: the region the page offered, the target's own.
+        others = [_valid_region(request.form.get(OFFERED_REGION_FIELD)), _target_region()]
+        offers = [
+            account_offer(region)
+            for region in dict.fromkeys(others)
+            if region and region != options.region
+        ]
+        errors = {}
+        for name, what in NETWORK_FIELDS.items():
+            if SPECS[name].only_for not in (None, options.log_processing):
+                continue
+            value = getattr(options, name, None)
+            given = [value] if isinstance(value, str) else list(value or ())
+            here = _values(self.offer, name)
+            for offer in offers:
+                wrong = [
+                    item for item in given if item not in here and item in _values(offer, name)
+                ]
+                if wrong:
+                    listed = "listed under this field" if here else "the account has none there"
+                    errors[name] = (
+                        f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} {what} of "
+                        f"{offer.region}, not of {options.region} (the region chosen above): "
+                        f"pick {options.region}'s ({listed}), or choose {offer.region} as the "
+                        "region."
+                    )
+                    break
+        return errors
 
     def option_input(self) -> dict[str, object]:
         """The typed values, as ``from_input`` reads them (it ignores the hidden
@@ -133,24 +177,63 @@ for _name, _spec in SPECS.items():
     setattr(OptionsForm, _name, _field(_spec))
 
 
+# The hidden field naming the region whose choices the page offered.
+OFFERED_REGION_FIELD = "offered_region"
+
+# The fields that name the network of one region, in the user's words (for messages).
+NETWORK_FIELDS = {
+    "vpc_id": "a VPC",
+    "subnet_ids": "subnets",
+    "private_subnet_ids": "subnets",
+    "messages_api_subnet_id": "a subnet",
+}
+
+
 @dataclass(frozen=True)
 class AccountOffer:
-    """Choices from the live target's account, by field: (value, label) pairs and a hint;
-    and, in the sandbox, the values the form starts with."""
+    """Choices from the live target's account in one region, by field: (value, label)
+    pairs and a hint; and, in the sandbox, the values the form starts with."""
 
     fields: dict[str, tuple[list[tuple[str, str]], str]] = dataclass_field(default_factory=dict)
     prefill: dict[str, object] = dataclass_field(default_factory=dict)
+    region: str | None = None  # None: the account could not be read
 
 
-def account_offer() -> AccountOffer:
-    """What the form offers from the account; nothing (typing only) when it is unreachable."""
+def _valid_region(value) -> str | None:
+    return value if value in REGIONS else None
+
+
+def _values(offer: AccountOffer, name: str) -> set[str]:
+    return {value for value, _ in offer.fields.get(name, ([], ""))[0]}
+
+
+def _target_region() -> str | None:
+    from webapp import cloud
+
+    try:
+        return cloud.get_access().target().region
+    except (KeyError, RuntimeError, cloud.CloudError):
+        return None
+
+
+def _asked_region() -> str | None:
+    """The region the form was submitted with, or a GET's ``?region=``."""
+    if not has_request_context():
+        return None
+    values = request.form if _is_submitted() else request.args
+    return _valid_region(values.get("region"))
+
+
+def account_offer(region: str | None = None) -> AccountOffer:
+    """What the form offers from the account in ``region`` (default: the target's);
+    nothing (typing only) when it is unreachable."""
     from webapp import cloud  # the form works without any target
 
     try:
         access = cloud.get_access()
-        region = access.target().region
-        choices = access.account_choices()
-        network = access.sandbox_network()
+        region = region or access.target().region
+        choices = access.account_choices(region)
+        network = access.sandbox_network(region)
     except (KeyError, RuntimeError, cloud.CloudError):
         return AccountOffer()
     subnets = sorted(choices.subnets, key=lambda s: (not s.public, s.zone, s.subnet_id))
@@ -202,7 +285,7 @@ def account_offer() -> AccountOffer:
             "messages_api_subnet_id": (network.private_subnet_ids or ("",))[0],
             "processor_code_bucket": network.code_bucket,
         }
-    return AccountOffer(fields, {k: v for k, v in prefill.items() if v})
+    return AccountOffer(fields, {k: v for k, v in prefill.items() if v}, region)
 
 
 class WithChoices:
@@ -233,8 +316,24 @@ class WithChoices:
             for value, label in self.choices
         )
         return self.inner(field, list=list_id, **kwargs) + Markup(
-            '<datalist id="{}">{}</datalist><p class="help account-hint">{}</p>'
+            '<datalist id="{0}">{1}</datalist><p class="help account-hint" id="{0}-hint">{2}</p>'
         ).format(list_id, options, self.hint)
+
+
+class RegionWithNetwork:
+    """The region's own widget, plus which region the network choices come from (the
+    script reloads them when the region changes; a submit checks them)."""
+
+    def __init__(self, inner, region: str):
+        self.inner = inner
+        self.region = region
+
+    def __call__(self, field, **kwargs):
+        return self.inner(field, **kwargs) + Markup(
+            '<input type="hidden" name="{0}" id="{0}" value="{1}">'
+            '<p class="help account-hint" id="region-network" role="status">'
+            "The network choices below are from {1}.</p>"
+        ).format(OFFERED_REGION_FIELD, self.region)
 
 
 def _is_submitted() -> bool:

@@ -61,7 +61,7 @@ class UpdateForm(OptionsForm):
     )
 
     def __init__(self, *args, stack_name: str, region: str, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, offer_region=region, **kwargs)
         self.fixed = {"stack_name": stack_name, "region": region}
         # What the stack is called and where it runs is not what an update changes.
         for name, value in self.fixed.items():
