@@ -505,6 +505,29 @@ def test_the_token_is_compared_in_constant_time(monkeypatch):
     assert any(TOKEN.encode() in pair for pair in compared)
 
 
+def test_the_bearer_token_is_compared_in_constant_time(monkeypatch):
+    import webapp.auth
+
+    compared = []
+    real = webapp.auth.hmac.compare_digest
+    monkeypatch.setattr(
+        webapp.auth.hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b)
+    )
+    client = token_app().test_client()
+    client.get("/api/stacks/x", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert any(TOKEN.encode() in pair for pair in compared)
+
+
+def test_on_loopback_the_cookie_is_http_only_and_same_site():
+    """No script reads it; no cross-site form post or subresource carries it."""
+    cookie = make_app().test_client().get("/").headers["Set-Cookie"]
+    assert cookie.startswith("pushstack_session=")
+    attributes = {part.strip().split("=")[0]: part.strip() for part in cookie.split(";")[1:]}
+    assert attributes.keys() >= {"HttpOnly", "Path", "SameSite"}
+    assert attributes["SameSite"] == "SameSite=Lax" and attributes["Path"] == "Path=/"
+    assert "Domain" not in attributes and "Expires" not in attributes
+
+
 def test_the_api_takes_a_bearer_token():
     client = token_app().test_client()
     refused = client.get("/api/stacks/some-stack")
@@ -761,6 +784,8 @@ def test_a_preview_made_by_one_worker_opens_in_another(served):
     path = urlsplit(response.getheader("Location")).path
     (maker,) = served.pids('"POST /"')
     logged = path[: len("/preview/") + 8] + ".../parameters.json"  # the token is not logged
+    served.request("GET", path + "/parameters.json")
+    assert served.pids(logged), "the access log names a preview by its first characters only"
     for _ in range(60):
         response, text = served.request("GET", path + "/parameters.json?download=1")
         assert response.status == 200
