@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from conftest import KNOWN_KEY, VALID_FORM
+from conftest import KNOWN_KEY, PROCESSOR_FORM, VALID_FORM
 from variants import VARIANTS
 
 from pushstack.options import Options
@@ -157,6 +157,46 @@ def test_no_session_pushes_out_another_sessions_previews():
         preview_path(attacker)
     assert parameters(victim, path)["CryptoKey"] == KNOWN_KEY
     assert app.extensions.get("pushstack_previews") is None  # no store in memory at all
+
+
+def test_a_preview_address_is_never_too_long_to_open():
+    """The longest values the form accepts, random so that nothing compresses: either a
+    preview gunicorn can open (request line at most 8,190 characters), or a clear error."""
+    import random
+    import string
+
+    from cryptography.fernet import Fernet
+
+    rng = random.Random(8)
+
+    def text(length, alphabet):
+        return "".join(rng.choice(alphabet) for _ in range(length))
+
+    lower = string.ascii_lowercase + string.digits
+    host = ".".join(text(62, lower) for _ in range(4))[:253]
+    form = {
+        **PROCESSOR_FORM,
+        "crypto_key": ",".join(Fernet.generate_key().decode() for _ in range(91)),
+        "stack_name": "a" + text(127, string.ascii_letters + string.digits),
+        "autopush_image": "a" + text(254, lower + "._/:-"),
+        "messages_api_image": "a" + text(254, lower + "._/:-"),
+        "processor_code_key": text(1020, string.ascii_letters + string.digits + "!_.*'()/-")
+        + ".zip",
+        "key_name": text(255, string.ascii_letters + string.digits + "-_"),
+        "ssh_cidr": "198.51.100.0/24",
+        "websocket_hostname": host,
+        "endpoint_hostname": host[::-1].strip(".-"),
+        "messages_api_hostname": host[1:],
+    }
+    response = make_app().test_client().post("/", data=form)
+    if response.status_code == 303:
+        path = urlsplit(response.headers["Location"]).path
+        assert len(f"GET {path}/parameters.json HTTP/1.1") <= 8190
+    else:
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+        assert "preview&#39;s address too long" in page
+        assert 'id="crypto_key-error"' in page
 
 
 # Finding 1: DNS rebinding. Only the wizard's own host names; changes only from its pages.

@@ -37,6 +37,9 @@ _VERSION = b"\x01"
 _NONCE_BYTES = 12
 _HEADER = struct.Struct("!dH")  # expiry (Unix time), length of the crypto key
 _OPTION_FIELDS = {f.name: f for f in dataclasses.fields(Options)}
+# gunicorn reads request lines of at most 8,190 characters ("GET /preview/<token>/
+# parameters.json HTTP/1.1"): a longer token would make a preview nobody can open.
+MAX_TOKEN_LENGTH = 8000
 
 
 def init_app(app) -> None:

@@ -12,6 +12,10 @@ bp = Blueprint("wizard", __name__)
 
 # The hidden field that carries a typed key, sealed, across a form error.
 KEPT_KEY_FIELD = "crypto_key_sealed"
+TOO_LONG = (
+    "Together with the other values, these keys make the preview's address too long to "
+    "open: give fewer keys (or shorter image names, processor code key or key pair name)."
+)
 
 
 @bp.get("/")
@@ -32,6 +36,9 @@ def submit():
     if not form.validate_on_submit():
         return _render(form), 422
     preview_id = store.remember(form.options)
+    if len(preview_id) > store.MAX_TOKEN_LENGTH:
+        form.crypto_key.errors = [*form.crypto_key.errors, TOO_LONG]
+        return _render(form), 422
     return redirect(url_for("preview.show", preview_id=preview_id), code=303)
 
 
