@@ -852,7 +852,7 @@ def test_update_acknowledgement_names_the_capabilities_it_grants(client):
     form.update(connection_max_size="many")
     response = client.post(f"/stacks/{name}/update", data=form)
     assert response.status_code == 422
-    assert "the update grants CAPABILITY_IAM" in page_text(response)
+    assert "granting CloudFormation CAPABILITY_IAM" in page_text(response)
 
 
 def test_a_create_the_sandbox_abandoned_is_deleted_then_launched_again(client, cloud, monkeypatch):
