@@ -443,6 +443,15 @@ def test_behind_a_named_proxy_its_headers_are_believed_and_nobody_elses():
     assert direct.status_code == 400
 
 
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "X-Real-IP", "Forwarded"])
+def test_on_loopback_a_proxy_not_named_is_refused(header):
+    """nginx's plain proxy_pass keeps Host 127.0.0.1 and a loopback peer: without this, the
+    internet would reach a wizard with no token through it."""
+    response = make_app().test_client().get("/", headers={header: "for=198.51.100.7"})
+    assert response.status_code == 403
+    assert "PUSHSTACK_TRUSTED_PROXIES" in response.get_data(as_text=True)
+
+
 def test_on_loopback_it_answers_only_this_machine():
     """A server started on 0.0.0.0 without the guard still refuses other machines."""
     client = make_app().test_client()

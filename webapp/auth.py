@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _SIGNED_IN = "access"
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+# What a proxy adds (browsers never send these): on loopback, the sign of an unnamed proxy.
+_FORWARDED = ("X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Forwarded")
 # Reachable without the token: the sign-in page and what it needs to look right.
 _OPEN_ENDPOINTS = ("static", "auth.signin", "auth.check_token", "preview.highlight_css")
 
@@ -78,6 +80,15 @@ def _local_peer():
     """Served for this machine only, the wizard answers nobody else, however it was started."""
     if current_app.config["EXPOSED"] or not request.remote_addr:
         return None
+    if any(name in request.headers for name in _FORWARDED):
+        # A proxy on this machine relays others' requests: it must be named, which
+        # brings the access token, TLS and host names with it.
+        abort(
+            403,
+            "A proxy forwards requests to this wizard, but it was started for this machine "
+            "only. Name the proxy in PUSHSTACK_TRUSTED_PROXIES and follow the Security "
+            "section of its README (access token, TLS, trusted hosts).",
+        )
     if not _is_loopback(request.remote_addr):
         abort(
             403,
