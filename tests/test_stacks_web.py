@@ -940,6 +940,7 @@ def test_another_regions_network_is_named_next_to_its_field(client, app):
     form.update(vpc_id=away.vpc_id, subnet_ids="\n".join(away.public_subnet_ids))
     response = client.post("/", data=form)
     assert response.status_code == 303, page_text(response)[:1500]
+    assert "Not found in the account" not in page_text(client.get(response.headers["Location"]))
     launched = client.post(
         urlsplit(response.headers["Location"]).path + "/launch", data={"acknowledge": "y"}
     )
@@ -956,4 +957,20 @@ def test_ids_the_account_does_not_know_can_still_be_typed(client):
         vpc_id="vpc-0123456789abcdef0",
         subnet_ids="subnet-0123456789abcdef0\nsubnet-0123456789abcdef1",
     )
-    assert client.post("/", data=form).status_code == 303
+    response = client.post("/", data=form)
+    assert response.status_code == 303
+    # The preview says a launch into this target would fail on them, and where to go.
+    preview_page = client.get(response.headers["Location"])
+    text = page_text(preview_page)
+    assert "Not found in the account in eu-west-1: VPC" in text
+    assert "subnet-0123456789abcdef0, subnet-0123456789abcdef1" in text
+    link = re.search(
+        r'id="unknown-network".*?<a href="([^"]+)"', preview_page.get_data(as_text=True), re.S
+    )
+    back = client.get(html.unescape(link.group(1))).get_data(as_text=True)
+    assert FormValues(back).values["vpc_id"] == "vpc-0123456789abcdef0"  # as typed
+    assert "The network choices below are from eu-west-1" in page_text_of(back)
+
+
+def page_text_of(body: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))

@@ -203,6 +203,25 @@ def _valid_region(value) -> str | None:
     return value if value in REGIONS else None
 
 
+def unknown_network(options: Options) -> list[tuple[str, list[str]]]:
+    """(label, ids) of the VPC and subnets the account does not hold in the options'
+    region, when it can be read: the launch section warns that a launch would fail."""
+    offer = account_offer(options.region)
+    if not offer.fields:
+        return []
+    unknown = []
+    for name in NETWORK_FIELDS:
+        if SPECS[name].only_for not in (None, options.log_processing):
+            continue
+        value = getattr(options, name, None)
+        given = [value] if isinstance(value, str) else list(value or ())
+        known = _values(offer, name)
+        missing = [item for item in given if item and item not in known]
+        if missing:
+            unknown.append((SPECS[name].label, missing))
+    return unknown
+
+
 def _values(offer: AccountOffer, name: str) -> set[str]:
     return {value for value, _ in offer.fields.get(name, ([], ""))[0]}
 

@@ -32,7 +32,7 @@ from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
 from pushstack.template import build_template
 from webapp import store
 from webapp.cloud import get_access
-from webapp.forms import LOG_PROCESSING_EXPLAINED
+from webapp.forms import LOG_PROCESSING_EXPLAINED, share_query, unknown_network
 from webapp.preview_cache import shape_key
 from webapp.stack_forms import (
     ContinueRollbackForm,
@@ -175,6 +175,8 @@ def _launch_page(
         error=error,
         left_behind=left_behind,
         target=_target_or_none(),
+        unknown=unknown_network(options),
+        form_url=url_for("wizard.form", **share_query(options)),
     )
 
 
@@ -193,7 +195,13 @@ def _launch_section():
     """What ``_launch.html`` needs, inside the preview page that includes it."""
 
     def launch_section(options: Options) -> dict:
-        return {"form": LaunchForm(), "facts": launch_facts(options), "target": _target_or_none()}
+        return {
+            "form": LaunchForm(),
+            "facts": launch_facts(options),
+            "target": _target_or_none(),
+            "unknown": unknown_network(options),
+            "form_url": url_for("wizard.form", **share_query(options)),
+        }
 
     return {"launch_section": launch_section}
 
