@@ -141,11 +141,44 @@ def patch_moto() -> None:
     backend.execute_change_set = execute_change_set
 
 
+# Headers only browsers send: boto3 and the wizard never do.
+BROWSER_HEADERS = ("HTTP_ORIGIN", "HTTP_SEC_FETCH_SITE", "HTTP_SEC_FETCH_MODE")
+LOCAL_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def refusal(environ: dict) -> str | None:
+    """Why the sandbox refuses a request, or None to serve it.
+
+    moto shows NoEcho parameters (the crypto key) in clear and, as shipped, answers
+    any Host and any Origin with permissive CORS headers: a web page the user merely
+    visits could read every sandbox stack's key or reset the sandbox. Only local
+    programs are served: a loopback Host (no DNS rebinding) and no browser headers.
+    """
+    host = environ.get("HTTP_HOST", "")
+    hostname = host.rpartition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+    if hostname.lower() not in LOCAL_HOSTNAMES:
+        return f"The sandbox answers only on 127.0.0.1, not as {host!r}."
+    if any(header in environ for header in BROWSER_HEADERS):
+        return "The sandbox answers local programs only, not web pages."
+    return None
+
+
 def serve(argv: list[str]) -> None:
-    """Run moto's server with ``patch_moto`` applied (the sandbox's subprocess)."""
+    """Run moto's server with ``patch_moto`` applied (the sandbox's subprocess), for
+    local programs only (``refusal``)."""
+    os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "1"  # read when moto's server is imported
     patch_moto()
     from moto import server
 
+    class LocalOnly(server.DomainDispatcherApplication):
+        def __call__(self, environ, start_response):
+            reason = refusal(environ)
+            if reason is None:
+                return super().__call__(environ, start_response)
+            start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+            return [reason.encode()]
+
+    server.DomainDispatcherApplication = LocalOnly
     server.main(argv)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -149,3 +150,44 @@ def test_workers_seeding_at_once_make_one_network(own_sandbox):
         Filters=[{"Name": "tag:pushstack:sandbox", "Values": ["network"]}]
     )
     assert len(tagged["Vpcs"]) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},  # a page's fetch, or a cross-site form
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"},  # an <img> or <script>
+        {"Host": "rebind.attacker.example"},  # DNS rebinding
+    ],
+)
+def test_web_pages_cannot_read_or_change_the_sandbox(sandbox_server, headers):
+    """moto shows NoEcho parameters (the crypto key) in clear: no page may reach it."""
+    request = urllib.request.Request(
+        sandbox_server.url + "/?Action=DescribeStacks&Version=2010-05-15",
+        headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/"
+            "cloudformation/aws4_request, SignedHeaders=host, Signature=0",
+            **headers,
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    with refused.value as response:  # closes the connection
+        assert response.code == 403
+        assert "Access-Control-Allow-Origin" not in response.headers
+        assert b"sandbox answers" in response.read()
+
+
+def test_local_programs_still_reach_the_sandbox_without_cors_headers(sandbox_server):
+    request = urllib.request.Request(
+        sandbox_server.url + "/?Action=DescribeStacks&Version=2010-05-15",
+        headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/"
+            "cloudformation/aws4_request, SignedHeaders=host, Signature=0",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        assert b"DescribeStacksResponse" in response.read()
+        assert "Access-Control-Allow-Origin" not in response.headers
