@@ -1,4 +1,8 @@
+import contextlib
+import threading
+
 import pytest
+from werkzeug.serving import make_server
 
 from webapp import create_app
 
@@ -88,6 +92,21 @@ def sandbox_target(sandbox_server, monkeypatch):
 
 
 CHROMIUM = "/usr/bin/chromium"
+
+
+@contextlib.contextmanager
+def served_wizard(config: dict):
+    """A wizard made with ``config`` on a free port of 127.0.0.1, in a background
+    thread, for the browser tests: yields (app, base URL)."""
+    app = create_app(config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
 
 
 @pytest.fixture(scope="session")

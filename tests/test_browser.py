@@ -2,13 +2,10 @@
 
 import json
 import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
-
-from webapp import create_app
+from conftest import served_wizard
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("PUSHSTACK_SCREENSHOTS", "/tmp"))
@@ -32,13 +29,8 @@ def chromium_installed():
 @pytest.fixture(scope="session")
 def base_url():
     """The wizard on a free port of 127.0.0.1, in a background thread."""
-    app = create_app({"SECRET_KEY": "browser-tests"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with served_wizard({"SECRET_KEY": "browser-tests"}) as (_app, url):
+        yield url
 
 
 @pytest.fixture

@@ -4,13 +4,10 @@ sandbox, watch the status page complete with its outputs, delete."""
 import dataclasses
 import json
 import secrets
-import threading
 
 import pytest
+from conftest import served_wizard
 from test_browser import SCREENSHOTS
-from werkzeug.serving import make_server
-
-from webapp import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -18,20 +15,15 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def served(sandbox_server):
     """The wizard, launching into the session's sandbox, on a free port of 127.0.0.1."""
-    app = create_app(
+    with served_wizard(
         {
             "SECRET_KEY": "browser-flow",
             "TARGET": "sandbox",
             "SANDBOX_URL": sandbox_server.url,
             "PROGRESS_INTERVAL_SECONDS": 0.5,
         }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    ) as (app, url):
+        yield app, url
 
 
 @pytest.fixture

@@ -2,12 +2,10 @@
 the account's choices of the new region, and the pre-filled network with them."""
 
 import secrets
-import threading
 
 import pytest
-from werkzeug.serving import make_server
+from conftest import served_wizard
 
-from webapp import create_app
 from webapp.cloud import get_access
 
 pytestmark = pytest.mark.browser
@@ -16,15 +14,10 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def served(sandbox_server):
     """The wizard on the session's sandbox, on a free port of 127.0.0.1."""
-    app = create_app(
+    with served_wizard(
         {"SECRET_KEY": "form-choices", "TARGET": "sandbox", "SANDBOX_URL": sandbox_server.url}
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    ) as (app, url):
+        yield app, url
 
 
 @pytest.fixture
