@@ -9,6 +9,7 @@ import atexit
 import datetime
 import fcntl
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -453,6 +454,8 @@ def reset(url: str, region: str = "us-east-1") -> SandboxNetwork:
 def main() -> None:
     sandbox = start(port=int(os.environ.get("PUSHSTACK_SANDBOX_PORT", "0")))
     print(sandbox.url, flush=True)
+    # Stopped with SIGTERM (kill, a service manager): stop the server too, not orphan it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         sandbox.process.wait()
     except KeyboardInterrupt:

@@ -90,6 +90,9 @@ def test_python_m_pushstack_sandbox_prints_its_url(fake_aws_env):
         process.terminate()
         process.wait(timeout=20)
         process.stdout.close()
+    # Its moto server goes with it: nothing is left listening.
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=5)
 
 
 @pytest.fixture
