@@ -11,7 +11,16 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -52,14 +61,8 @@ def highlight_css():
 
 @bp.get("/preview/<preview_id>")
 def show(preview_id: str):
-    options = store.recall(preview_id)
-    if options is None:
-        return _expired()
     fmt = "yaml" if request.args.get("format") == "yaml" else "json"
-    try:
-        shape = artifacts_of(options)
-    except Busy:
-        return _busy()
+    options, shape = _opened(preview_id)
     html = render_template(
         "preview.html",
         options=options,
@@ -92,13 +95,7 @@ def show(preview_id: str):
 @bp.get("/preview/<preview_id>/findings")
 def findings(preview_id: str):
     """The findings part of the preview, for its script: 202 while cfn-lint still runs."""
-    options = store.recall(preview_id)
-    if options is None:
-        return _expired()
-    try:
-        shape = artifacts_of(options)
-    except Busy:
-        return _busy()
+    options, shape = _opened(preview_id)
     found = findings_of(options, shape, wait=0)  # never hold a server thread: the script retries
     html = render_template("_findings.html", findings=found)
     return html, 200 if found is not None else 202, _NO_STORE
@@ -107,13 +104,7 @@ def findings(preview_id: str):
 # Only these names: any other file under a preview is a plain "no page here" 404.
 @bp.get("/preview/<preview_id>/template.<any(json, yaml):fmt>")
 def download_template(preview_id: str, fmt: str):
-    options = store.recall(preview_id)
-    if options is None:
-        return _expired()
-    try:
-        shape = artifacts_of(options)
-    except Busy:
-        return _busy()
+    options, shape = _opened(preview_id)
     mimetype = "application/json" if fmt == "json" else "application/yaml"
     text = shape.yaml if fmt == "yaml" else shape.json
     return _attachment(text, mimetype, render.template_filename(options, fmt))
@@ -122,13 +113,7 @@ def download_template(preview_id: str, fmt: str):
 @bp.get("/preview/<preview_id>/parameters.json")
 def download_parameters(preview_id: str):
     """The only artifact with the crypto key: never cached, never shown."""
-    options = store.recall(preview_id)
-    if options is None:
-        return _expired()
-    try:
-        shape = artifacts_of(options)
-    except Busy:
-        return _busy()
+    options, shape = _opened(preview_id)
     # Made per request from the cached template (which holds no value), never cached itself.
     text = render.parameters_file(options, shape.template)
     return _attachment(text, "application/json", render.parameters_filename(options))
@@ -282,6 +267,17 @@ def _attachment(text: str, mimetype: str, filename: str) -> Response:
     response = Response(text, mimetype=mimetype, headers=_NO_STORE)
     response.headers.set("Content-Disposition", "attachment", filename=filename)
     return response
+
+
+def _opened(preview_id: str) -> tuple[Options, Artifacts]:
+    """A preview's options and its shape's artifacts; else the expired or busy page."""
+    options = store.recall(preview_id)
+    if options is None:
+        abort(make_response(_expired()))
+    try:
+        return options, artifacts_of(options)
+    except Busy:
+        abort(make_response(_busy()))
 
 
 def _expired():
