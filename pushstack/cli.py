@@ -1,4 +1,4 @@
-"""Command line: `pushstack push [--firehose | --processor]` prints the template.
+"""Command line: `pushstack push [--firehose] [--processor]` prints the template.
 
 Compatible with the original `deploy.py push`; every option of the wizard
 is a flag too. The crypto key is never taken as a flag (it would land in
@@ -31,24 +31,39 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+EXAMPLES = """\
+commands, with an example each:
+  push           print the Push stack's CloudFormation template
+                   pushstack push --processor --format yaml > push.template.yaml
+  processor-zip  write the processor Lambda's zip and print the upload commands
+                   pushstack processor-zip --region us-west-2
+
+`pushstack push --help` lists every option of the wizard as a flag.
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pushstack", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(
+        prog="pushstack",
+        description=__doc__.splitlines()[0],
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(
+        dest="command", parser_class=_Parser, title="commands", metavar="COMMAND"
+    )
     push = commands.add_parser("push", help="print the Push stack's CloudFormation template")
-    logs = push.add_mutually_exclusive_group()
-    logs.add_argument(
+    # As with the original deploy.py, the two flags may be given together:
+    # the processor implies Firehose (it reads what Firehose writes).
+    push.add_argument(
         "--firehose",
-        dest="log_processing",
-        action="store_const",
-        const="firehose",
+        action="store_true",
         help="send the nodes' logs to S3 through Firehose",
     )
-    logs.add_argument(
+    push.add_argument(
         "--processor",
-        dest="log_processing",
-        action="store_const",
-        const="processor",
-        help="Firehose plus push processor, Redis and Push Messages API",
+        action="store_true",
+        help="Firehose plus push processor, Redis and Push Messages API (implies --firehose)",
     )
     push.add_argument("--format", choices=("json", "yaml"), default="json", help="template format")
     push.add_argument(
@@ -125,9 +140,16 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def _log_processing(args: argparse.Namespace) -> str:
+    """--processor wins over --firehose, which it includes."""
+    if args.processor:
+        return "processor"
+    return "firehose" if args.firehose else "none"
+
+
 def push(args: argparse.Namespace) -> int:
     data = {name: getattr(args, name) for name in SPECS if hasattr(args, name)}
-    data["log_processing"] = args.log_processing or "none"
+    data["log_processing"] = _log_processing(args)
     for name, spec in SPECS.items():
         if spec.only_for and spec.only_for != data["log_processing"] and data.get(name) is not None:
             raise UsageError(f"{spec.cli_flag} applies only with --{spec.only_for}")
@@ -231,7 +253,11 @@ def processor_zip(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.command is None:  # a bare `pushstack`: say what it does
+            parser.print_help()
+            return 0
         if args.command == "processor-zip":
             return processor_zip(args)
         return push(args)

@@ -43,6 +43,26 @@ def test_push_prints_a_complete_json_template(flags, resource, present):
     assert result.stderr == ""
 
 
+def test_firehose_and_processor_together_work_as_in_the_original():
+    """deploy.py push --firehose --processor: the processor implies Firehose."""
+    both = run("push", "--firehose", "--processor")
+    assert both.returncode == 0, both.stderr
+    assert both.stdout == run("push", "--processor").stdout
+    assert "ProcessorFunction" in json.loads(both.stdout)["Resources"]
+
+
+def test_bare_command_prints_help_with_an_example_per_command():
+    bare = run()
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout == run("--help").stdout
+    text = bare.stdout
+    for command, example in [
+        ("push", "pushstack push --processor"),
+        ("processor-zip", "pushstack processor-zip --region"),
+    ]:
+        assert command in text and example in text
+
+
 def test_yaml_format():
     result = run("push", "--processor", "--format", "yaml")
     assert result.returncode == 0
@@ -77,7 +97,6 @@ def test_options_shape_the_template():
         (["push", "--table-prefix", "no spaces"], "--table-prefix"),
         (["push", "--connection-min-size", "0"], "--connection-min-size"),
         (["push", "--region", "mars-1"], "--region"),
-        (["push", "--firehose", "--processor"], "--processor"),
         (["push", "--key-name", "admin"], "--ssh-cidr"),
         (["push", "--ssh-cidr", "0.0.0.0/0", "--key-name", "a"], "--ssh-cidr"),
         (["deploy"], "deploy"),
