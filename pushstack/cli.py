@@ -45,7 +45,9 @@ commands, with an example each:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pushstack",
-        description=__doc__.splitlines()[0],
+        description="Write the CloudFormation template of a Mozilla Push (autopush) stack\n"
+        "for AWS, and the processor Lambda's zip. The wizard (scripts/serve) does\n"
+        "the same in a browser, and launches it.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
