@@ -186,8 +186,15 @@ SUBNET_PATTERN = r"subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?"
 S3_BUCKET_PATTERN = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 # A DNS name of two labels or more; each label of letters, digits and inner hyphens.
 HOSTNAME_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
-# An IPv4 network, not the whole internet (/0).
-CIDR_PATTERN = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}/(?:[1-9]|[12][0-9]|3[0-2])"
+# An IPv4 network of /8 or narrower. Not the whole internet, nor most of it:
+# 0.0.0.0/1 and 128.0.0.0/1 together are /0, and a /7 spans two class-A blocks,
+# wider than any one organisation's network; /8 is the largest block ever
+# assigned to one holder.
+CIDR_PATTERN = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}/(?:[89]|[12][0-9]|3[0-2])"
+CIDR_ALLOWED = (
+    "an IPv4 network such as 203.0.113.0/24, /8 or narrower: not the whole internet "
+    "(wider ranges such as 0.0.0.0/1 are half of it)"
+)
 # Lambda takes at most 16 subnets; a load balancer one per availability zone, and
 # no region has more than 6.
 PRIVATE_SUBNETS_MAX = 16
@@ -342,7 +349,7 @@ _SPEC_LIST = [
         parameter_help="The one network allowed to reach the Messages API (no authentication).",
         parameter="MessagesApiCidr",
         pattern=CIDR_PATTERN,
-        allowed="an IPv4 network such as 203.0.113.0/24, not the whole internet (/0)",
+        allowed=CIDR_ALLOWED,
         only_for="processor",
     ),
     Spec(
@@ -462,9 +469,9 @@ _SPEC_LIST = [
         "SSH admin network",
         "Network (CIDR) allowed to SSH to the nodes; needed with a key pair.",
         parameter="SshCidr",
-        # No /0: SSH from the whole internet is refused by the template too.
+        # Nothing wider than /8: the template's AllowedPattern refuses it too.
         pattern=CIDR_PATTERN,
-        allowed="an IPv4 network such as 203.0.113.0/24, not the whole internet (/0)",
+        allowed=CIDR_ALLOWED,
     ),
 ]
 

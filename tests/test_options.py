@@ -216,6 +216,9 @@ BAD = [
     ("ssh_cidr", "203.0.113.5/24", "host bits"),
     ("ssh_cidr", "0.0.0.0/0", "whole internet"),
     ("ssh_cidr", "10.0.0.0/0", "whole internet"),
+    ("ssh_cidr", "0.0.0.0/1", "/8 or narrower"),
+    ("ssh_cidr", "128.0.0.0/1", "/8 or narrower"),
+    ("ssh_cidr", "10.0.0.0/7", "/8 or narrower"),
 ]
 
 
@@ -592,7 +595,7 @@ PATTERN_SAMPLES = {
         ["Mozilla/autopush", "a b", "mozilla/autopush@sha256:abc"],
     ),
     "messages_api_image": (["mozilla/push-messages:0.7"], ["push messages"]),
-    "messages_api_cidr": (["10.1.0.0/16"], ["0.0.0.0/0", "10.1.0.0/33"]),
+    "messages_api_cidr": (["10.1.0.0/16"], ["0.0.0.0/0", "10.1.0.0/33", "128.0.0.0/1"]),
     "endpoint_hostname": (
         ["push.example.com", "a-1.b.example"],
         ["example", "-push.example.com", "push..example.com", "push.example.com."],
@@ -602,7 +605,10 @@ PATTERN_SAMPLES = {
     "hosted_zone_id": (["Z0123456789ABCDEFGHIJ"], ["z0123", "Z", "/hostedzone/Z0123"]),
     "certificate_arn": ([CERT], [CERT[:-1], CERT + "0", "arn:aws:acm:us-east-1:1:certificate/x"]),
     "key_name": (["ops", "ops key (2024)"], ["ключ", "tab\tkey"]),
-    "ssh_cidr": (["203.0.113.0/24", "10.0.0.0/8"], ["203.0.113.0/33", "203.0.113.0", "::/0"]),
+    "ssh_cidr": (
+        ["203.0.113.0/24", "10.0.0.0/8"],
+        ["203.0.113.0/33", "203.0.113.0", "::/0", "0.0.0.0/1", "10.0.0.0/7"],
+    ),
 }
 
 
@@ -734,7 +740,11 @@ def test_host_names_alone_need_neither_tls_nor_a_zone():
 
 @pytest.mark.parametrize(
     ("cidr", "message"),
-    [("10.1.2.3/16", "host bits are set (try 10.1.0.0/16)"), ("0.0.0.0/0", "whole internet")],
+    [
+        ("10.1.2.3/16", "host bits are set (try 10.1.0.0/16)"),
+        ("0.0.0.0/0", "whole internet"),
+        ("128.0.0.0/1", "/8 or narrower"),
+    ],
 )
 def test_messages_api_network_is_a_network_and_not_the_internet(cidr, message):
     errors = errors_of({**PROCESSOR, "messages_api_cidr": cidr})
