@@ -532,6 +532,18 @@ def test_a_wrong_token_is_refused_without_echo():
     assert client.get("/").status_code == 303
 
 
+@pytest.mark.parametrize("target", ["/\r\nSet-Cookie: a=b", "/stacks\n", "/\x00", "/\x7f"])
+def test_a_next_with_control_characters_goes_to_the_form_not_a_500(target):
+    """Issue 16 item 6: CR/LF in `next` made the redirect's Location header fail."""
+    client = token_app().test_client()
+    page = client.get("/signin", query_string={"next": target})
+    assert page.status_code == 200
+    values = {"csrf_token": csrf_token_of(page), "token": TOKEN, "next": target}
+    response = client.post("/signin", data=values)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+
+
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
 def test_sign_in_never_redirects_to_another_site(target):
     response = sign_in(token_app().test_client(), next_path=target)

@@ -185,6 +185,8 @@ def _safe_next(target: str | None) -> str | None:
     """Only a path of this site: no redirect elsewhere through the sign-in page."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
+    if any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None  # CR/LF would break the Location header; no real path has these
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return None
