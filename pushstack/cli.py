@@ -32,11 +32,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 EXAMPLES = """\
-commands, with an example each:
-  push           print the Push stack's CloudFormation template
-                   pushstack push --processor --format yaml > push.template.yaml
-  processor-zip  write the processor Lambda's zip and print the upload commands
-                   pushstack processor-zip --region us-west-2
+an example of each command:
+  pushstack push --processor --format yaml > push.template.yaml
+  pushstack processor-zip --region us-west-2
 
 `pushstack push --help` lists every option of the wizard as a flag.
 """
