@@ -107,7 +107,9 @@ function replaceRegional(name, page) {
   const field = document.getElementById(name);
   const fresh = page.getElementById(name);
   if (!field || !fresh) return;
-  if (field.value === field.defaultValue) field.value = fresh.defaultValue;
+  // A field being typed in, or typed in since the page came, keeps what it holds.
+  const untouched = !field.dataset.edited && document.activeElement !== field;
+  if (untouched && field.value === field.defaultValue) field.value = fresh.defaultValue;
   field.defaultValue = fresh.defaultValue;
   if (fresh.hasAttribute("list")) field.setAttribute("list", fresh.getAttribute("list"));
   else field.removeAttribute("list");
@@ -130,6 +132,10 @@ function setupRegionNetwork() {
   const hint = document.getElementById("region-network");
   if (!region || !offered || !hint) return;
   let latest = 0;
+  REGIONAL_FIELDS.forEach((name) => {
+    const field = document.getElementById(name);
+    if (field) field.addEventListener("input", () => { field.dataset.edited = "1"; });
+  });
   region.addEventListener("change", async () => {
     const wanted = region.value;
     const mine = ++latest;

@@ -52,6 +52,8 @@ def test_fill_fix_preview_and_download(page, base_url):
 
     page.get_by_label("Stack name").fill("push-browser")
     page.get_by_label("Region").select_option("eu-central-1")
+    # The region's network choices arrive before any of its fields is typed in.
+    expect(page.locator("#region-network")).not_to_contain_text("Loading")
 
     # The key: generated in the browser, hidden until shown.
     key_input = page.locator("#crypto_key")
