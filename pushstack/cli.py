@@ -3,7 +3,9 @@
 Compatible with the original `deploy.py push`; every option of the wizard
 is a flag too. The crypto key is never taken as a flag (it would land in
 shell history and process lists): give it in a file or PUSHSTACK_CRYPTO_KEY.
-`pushstack processor-zip` writes the processor Lambda's zip. Also runs as
+`pushstack processor-zip` writes the processor Lambda's zip. `pushstack verify
+STACK` proves that a launched stack delivers pushes (``pushstack.verify``), and
+with --clients/--seconds runs a bounded load probe. Also runs as
 `python -m pushstack`.
 """
 
@@ -35,6 +37,7 @@ EXAMPLES = """\
 an example of each command:
   pushstack push --processor --format yaml > push.template.yaml
   pushstack processor-zip --region us-west-2
+  pushstack verify push-test --region eu-west-1
 
 `pushstack push --help` lists every option of the wizard as a flag.
 """
@@ -44,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pushstack",
         description="Write the CloudFormation template of a Mozilla Push (autopush) stack\n"
-        "for AWS, and the processor Lambda's zip. The wizard (scripts/serve) does\n"
-        "the same in a browser, and launches it.",
+        "for AWS, and the processor Lambda's zip; prove that a launched stack delivers\n"
+        "pushes. The wizard (scripts/serve) does the same in a browser, and launches it.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -111,7 +114,48 @@ def _parser() -> argparse.ArgumentParser:
         metavar="REGION",
         help=f"region of the stack, for the upload command (default {SPECS['region'].default})",
     )
+    _verify_parser(commands)
     return parser
+
+
+def _verify_parser(commands) -> None:
+    from pushstack.verify import probe  # bounds only; the client loads when it runs
+
+    command = commands.add_parser(
+        "verify",
+        help="send a test push through a launched stack (WebPush round trip), or probe its load",
+        description="Send an encrypted push through the stack, as a browser and an application "
+        "server would: connect to its WebSocketURL, hello, register, push to the endpoint, "
+        "receive, decrypt, ack; then again with the socket closed (stored delivery). Only "
+        "the URLs of the stack's own outputs are used, with TLS certificates verified. "
+        "With --clients or --seconds: a bounded load probe instead.",
+    )
+    command.add_argument("stack", metavar="STACK", help="the stack's name")
+    command.add_argument(
+        "--region",
+        choices=SPECS["region"].choices,
+        metavar="REGION",
+        help="the stack's region (default: AWS_REGION, else us-east-1)",
+    )
+    command.add_argument(
+        "--clients",
+        type=int,
+        metavar="N",
+        help=f"load probe: hold N subscribed connections (1-{probe.MAX_CLIENTS}; default 10)",
+    )
+    command.add_argument(
+        "--seconds",
+        type=float,
+        metavar="S",
+        help=f"load probe: send pushes for S seconds (1-{probe.MAX_SECONDS}; default 10)",
+    )
+    command.add_argument(
+        "--rate",
+        type=float,
+        metavar="R",
+        help=f"load probe: pushes per second (at most {probe.MAX_RATE}; "
+        f"default {probe.DEFAULT_RATE}, or N if fewer)",
+    )
 
 
 def _crypto_key(args: argparse.Namespace) -> str | None:
@@ -251,6 +295,94 @@ def processor_zip(args: argparse.Namespace) -> int:
     return 0
 
 
+SANDBOX_CANNOT_VERIFY = (
+    "the sandbox runs no push servers (its stacks start no nodes), so there is nothing to "
+    "send a push to. Verify a stack launched into AWS (PUSHSTACK_TARGET=aws, with your "
+    "credentials)."
+)
+
+
+def _stack_outputs(name: str, region: str | None) -> dict[str, str]:
+    """The stack's outputs, read through pushstack.cloud from the live target."""
+    from pushstack.cloud import Cloud, CloudError, resolve_target
+    from pushstack.cloud.target import chosen_kind
+
+    try:
+        if chosen_kind() == "sandbox":  # checked before a sandbox would be started for nothing
+            raise UsageError(SANDBOX_CANNOT_VERIFY)
+        return Cloud(resolve_target(region=region), region).stack_outputs(name)
+    except CloudError as exc:
+        raise VerifyError(f"{exc.message} {exc.advice}".strip()) from None
+
+
+class VerifyError(Exception):
+    """The stack could not be verified (AWS said no, or its outputs name no push service)."""
+
+
+def verify(args: argparse.Namespace, read_outputs=_stack_outputs, **client_options) -> int:
+    """Exit status 0 when the round trip (or probe) passed, 1 when it did not.
+
+    ``read_outputs(name, region)`` gives the stack's outputs; tests hand in a stand-in's
+    (there is no flag for a URL: only a stack's own outputs are ever verified).
+    ``client_options`` go to the client (tests: ``ca_file``, ``timeouts``).
+    """
+    from pushstack import verify as push
+
+    probing = args.clients is not None or args.seconds is not None or args.rate is not None
+    clients = 10 if args.clients is None else args.clients
+    seconds = 10.0 if args.seconds is None else args.seconds
+    if probing:
+        try:
+            push.check_limits(clients, seconds, args.rate)
+        except push.ProbeLimitError as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        targets = push.from_outputs(read_outputs(args.stack, args.region))
+    except (VerifyError, push.TargetError) as exc:
+        print(f"pushstack: verify {args.stack}: {exc}", file=sys.stderr)
+        return 1
+    if not probing:
+        report = push.run_round_trip(targets, **client_options)
+        print("\n".join(report.lines()))
+        return 0 if report.ok else 1
+    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    result = push.run_probe(
+        targets,
+        clients=clients,
+        seconds=seconds,
+        rate=args.rate,
+        progress=bar.update if bar else None,
+        **client_options,
+    )
+    if bar:
+        bar.finish()
+    print(f"Against {targets.websocket_url} and {targets.endpoint_url}")
+    print("\n".join(result.lines()))
+    return 0 if result.ok else 1
+
+
+class _ProgressBar:
+    """One line on a terminal, rewritten in place: elapsed of total, pushes delivered."""
+
+    WIDTH = 30
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def update(self, elapsed: float, result) -> None:
+        done = int(self.WIDTH * elapsed / result.seconds) if result.seconds else self.WIDTH
+        bar = "#" * done + "-" * (self.WIDTH - done)
+        self.stream.write(
+            f"\r[{bar}] {elapsed:5.1f}/{result.seconds:g} s  held {result.held}/"
+            f"{result.clients}  sent {result.sent}  delivered {result.delivered}"
+        )
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         parser = _parser()
@@ -260,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "processor-zip":
             return processor_zip(args)
+        if args.command == "verify":
+            return verify(args)
         return push(args)
     except UsageError as exc:
         print(f"pushstack: error: {exc}", file=sys.stderr)

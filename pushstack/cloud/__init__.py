@@ -21,6 +21,7 @@ Interface (the web pages and scripts use only this)::
     cloud.stack(name)          -> StackView (status, reason, created, updated, parameters
                                   with NoEcho values masked, outputs, tags,
                                   termination_protection, missing_outputs)
+    cloud.stack_outputs(name)  -> dict of output key -> value (one DescribeStacks)
     cloud.resources(name)      -> list[ResourceView] (emulated=False: not emulated in the sandbox)
     cloud.progress(name)       -> Progress(status, done, total, events, outputs, failure, blocking,
                                   not_emulated, finished); .as_dict() is the JSON API's shape

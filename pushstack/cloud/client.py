@@ -513,6 +513,13 @@ class Cloud:
         """What changes when the stack's template may have changed."""
         return f"{stack.get('LastUpdatedTime') or stack.get('CreationTime')}/{stack['StackStatus']}"
 
+    def stack_outputs(self, name: str) -> dict[str, str]:
+        """The stack's outputs by key, from one DescribeStacks (what ``pushstack verify`` reads)."""
+        stack = self._describe(name)
+        return {
+            item["OutputKey"]: str(item.get("OutputValue", "")) for item in stack.get("Outputs", [])
+        }
+
     def stack(self, name: str) -> StackView:
         """Status, parameters (secrets masked), outputs and tags of a stack."""
         stack = self._describe(name)

@@ -1,0 +1,282 @@
+"""The round trip and the load probe (pushstack.verify, the product's client) against
+tests/pushserver.py, the tests' stand-in for a stack's nodes, on 127.0.0.1."""
+
+import json
+import socket
+
+import pytest
+from pushserver import Behaviour, PushServer, certificate, server_tls
+
+from pushstack import cli
+from pushstack import verify as push
+from pushstack.verify import probe as probe_module
+
+QUICK = push.Timeouts(connect=2, reply=2, send=2, delivery=0.5)
+STEPS = [
+    "connect", "hello", "register", "send", "receive", "decrypt", "ack", "close",
+    "send_stored", "reconnect", "receive_stored", "ack_stored", "unregister",
+]  # fmt: skip
+
+
+def targets(server: PushServer) -> push.PushTargets:
+    return push.from_outputs({"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url})
+
+
+def round_trip(behaviour=None, **server_options):
+    with PushServer(behaviour=behaviour, **server_options) as server:
+        report = push.run_round_trip(targets(server), timeouts=QUICK)
+    return report, server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_round_trip_passes_every_step_and_acks_both_pushes():
+    report, server = round_trip()
+    assert report.ok, "\n".join(report.lines())
+    assert [step.name for step in report.steps] == STEPS
+    assert server.pushes == [201, 201]
+    assert len(server.acked) == 2  # the direct and the stored one, each deleted by its ack
+    assert all(step.milliseconds >= 0 for step in report.steps)
+    decrypted = next(step for step in report.steps if step.name == "decrypt")
+    assert decrypted.detail.endswith("bytes, equal")
+    assert report.lines()[-1] == "The stack delivers pushes: every step passed."
+
+
+def test_round_trip_over_tls_verifies_the_certificate(tmp_path):
+    cert, key = certificate(tmp_path, "127.0.0.1")
+    with PushServer(tls=server_tls(cert, key)) as server:
+        assert server.ws_url.startswith("wss://")
+        report = push.run_round_trip(targets(server), timeouts=QUICK, ca_file=str(cert))
+    assert report.ok, "\n".join(report.lines())
+    assert report.steps[0].detail == "certificate verified"
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["name-mismatch", "unknown-authority"])
+def test_a_certificate_for_another_name_is_refused(tmp_path, trusted):
+    cert, key = certificate(tmp_path, "push.example.com")
+    with PushServer(tls=server_tls(cert, key)) as server:
+        ca = str(cert) if trusted else None
+        report = push.run_round_trip(targets(server), timeouts=QUICK, ca_file=ca)
+    failed = report.failure
+    assert failed.name == "connect"
+    assert "certificate this machine does not accept" in failed.got
+    if trusted:  # the authority is trusted: only the name is wrong
+        assert "mismatch" in failed.got.lower()
+    assert "certificate name" in failed.advice
+    assert server.pushes == []
+
+
+def test_a_refused_socket_says_so_and_what_to_check():
+    port = free_port()
+    outputs = {"WebSocketURL": f"ws://127.0.0.1:{port}/", "EndpointURL": "http://127.0.0.1:9"}
+    report = push.run_round_trip(push.from_outputs(outputs), timeouts=QUICK)
+    assert not report.ok
+    assert [step.name for step in report.steps] == ["connect"]
+    assert "refused" in report.failure.got
+    assert "security group" in report.failure.advice
+    text = "\n".join(report.lines())
+    assert "expected: a WebSocket connection" in text and "check:" in text
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "step", "got", "advice"),
+    [
+        (Behaviour(hello_status=503), "hello", "hello answered with status 503", "router table"),
+        (Behaviour(register_status=500), "register", "status 500", "crypto key"),
+        (Behaviour(endpoint_status=404), "send", "HTTP 404", "same crypto key"),
+        (Behaviour(endpoint_status=410), "send", "HTTP 410", "router table"),
+        (Behaviour(endpoint_status=413), "send", "HTTP 413", "payload limit"),
+        (Behaviour(deliver=False), "receive", "nothing within 0.5 s", "8081"),
+        (Behaviour(corrupt=True), "decrypt", "does not decrypt", "altered"),
+        (Behaviour(forget_uaid=True), "reconnect", "the store did not know", "router table"),
+    ],
+    ids=["hello", "register", "404", "410", "413", "never-arrives", "corrupt", "forgotten-uaid"],
+)
+def test_each_failure_names_the_step_what_came_and_what_to_check(behaviour, step, got, advice):
+    report, _ = round_trip(behaviour)
+    failed = report.failure
+    assert failed is not None and failed.name == step
+    assert report.steps[-1] is failed  # the round trip stops at the first failure
+    assert got in failed.got
+    assert advice in failed.advice
+    assert failed.expected
+
+
+def test_a_payload_too_large_for_the_server_is_a_413():
+    report, server = round_trip(max_data=16)  # the stand-in's own size check, not a forced answer
+    assert report.failure.name == "send"
+    assert "HTTP 413: the payload is too large" in report.failure.got
+    assert server.pushes == [413]
+
+
+def test_an_endpoint_on_another_host_is_never_sent_to():
+    report, server = round_trip(Behaviour(endpoint_base="http://127.0.0.2:9"))
+    assert report.failure.name == "register"
+    assert "another host" in report.failure.got
+    assert "ENDPOINT_HOSTNAME" in report.failure.advice
+    assert server.pushes == []
+
+
+def test_a_report_survives_being_kept_as_a_dict():
+    report, _ = round_trip(Behaviour(deliver=False))
+    kept = push.from_dict(json.loads(json.dumps(report.as_dict())))
+    assert kept.lines() == report.lines()
+    assert kept.as_dict()["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ({}, "no WebSocketURL and no EndpointURL"),
+        ({"WebSocketURL": "wss://a.example"}, "no EndpointURL"),
+        ({"WebSocketURL": "https://a.example", "EndpointURL": "https://b"}, "not a ws://"),
+        ({"WebSocketURL": "wss://a.example", "EndpointURL": "ftp://b"}, "not an http://"),
+    ],
+)
+def test_outputs_that_name_no_push_service_are_refused(outputs, message):
+    with pytest.raises(push.TargetError, match=message):
+        push.from_outputs(outputs)
+
+
+def test_only_endpoints_on_the_stacks_endpoint_host_are_owned():
+    owned = push.PushTargets("wss://ws.example", "https://updates.example")
+    assert owned.owns("https://updates.example/wpush/v2/abc")
+    assert owned.owns("https://updates.example:443/wpush/v2/abc")
+    assert not owned.owns("http://updates.example/wpush/v2/abc")
+    assert not owned.owns("https://updates.example.evil/wpush/v2/abc")
+
+
+# The load probe.
+
+
+def test_the_probe_holds_every_client_and_delivers_every_push():
+    seen = []
+    with PushServer() as server:
+        result = push.run_probe(
+            targets(server), clients=20, seconds=1, rate=20, timeouts=QUICK,
+            progress=lambda elapsed, so_far: seen.append((elapsed, so_far.sent)),
+        )  # fmt: skip
+    assert result.ok, "\n".join(result.lines())
+    assert (result.connected, result.held) == (20, 20)
+    assert result.sent == result.accepted == result.delivered == 20
+    assert result.lost == 0
+    assert 0 <= result.percentile(50) <= result.percentile(95) <= result.percentile(99)
+    assert server.pushes == [201] * 20 and len(server.acked) == 20
+    assert seen and seen[-1][1] == 20  # progress was reported, the last with every push
+    text = "\n".join(result.lines())
+    assert "connections held: 20 of 20" in text and "p99" in text
+
+
+def test_the_probe_counts_pushes_that_never_arrive_as_lost():
+    with PushServer(behaviour=Behaviour(deliver=False)) as server:
+        result = push.run_probe(targets(server), clients=3, seconds=1, rate=6, timeouts=QUICK)
+    assert result.accepted == 6 and result.delivered == 0 and result.lost == 6
+    assert not result.ok
+    assert "delivery latency: nothing was delivered" in result.lines()
+
+
+def test_the_probe_counts_refused_pushes_and_failed_connections():
+    with PushServer(behaviour=Behaviour(endpoint_status=410)) as server:
+        result = push.run_probe(targets(server), clients=2, seconds=1, rate=4, timeouts=QUICK)
+    assert result.sent == 4 and result.accepted == 0
+    assert list(result.refused) == [
+        "HTTP 410: the subscription is gone (the store does not know the channel or the uaid)"
+        "; the server said: told to fail (errno 999)"
+    ]
+    port = free_port()
+    outputs = {"WebSocketURL": f"ws://127.0.0.1:{port}/", "EndpointURL": "http://127.0.0.1:9"}
+    result = push.run_probe(push.from_outputs(outputs), clients=3, seconds=1, timeouts=QUICK)
+    assert result.connected == 0 and result.sent == 0 and not result.ok
+    assert sum(result.connect_failures.values()) == 3
+
+
+def test_the_probe_refuses_an_endpoint_on_another_host():
+    with PushServer(behaviour=Behaviour(endpoint_base="http://127.0.0.2:9")) as server:
+        result = push.run_probe(targets(server), clients=2, seconds=1, timeouts=QUICK)
+    assert "another host" in result.refusal and result.sent == 0
+    assert server.pushes == []
+
+
+@pytest.mark.parametrize(
+    ("clients", "seconds", "rate", "message"),
+    [
+        (0, 10, None, "--clients must be from 1 to 1000"),
+        (1001, 10, None, "--clients must be from 1 to 1000"),
+        (10, 301, None, "--seconds must be from 1 to 300"),
+        (10, 0.5, None, "--seconds must be from 1 to 300"),
+        (10, 10, 0, "--rate must be above 0"),
+        (10, 10, 201, "at most 200"),
+    ],
+)
+def test_the_probe_is_bounded(clients, seconds, rate, message):
+    with pytest.raises(push.ProbeLimitError, match=message):
+        push.check_limits(clients, seconds, rate)
+
+
+def test_the_probe_percentiles_are_nearest_rank():
+    result = probe_module.ProbeResult(clients=1, seconds=1, rate=1)
+    result.latencies_ms = [float(n) for n in range(1, 101)]
+    assert (result.percentile(50), result.percentile(95), result.percentile(99)) == (50, 95, 99)
+
+
+# The command line (the outputs handed in at the function level: no URL flag exists).
+
+
+def _args(*argv):
+    return cli._parser().parse_args(["verify", *argv])
+
+
+def test_the_command_runs_the_round_trip_against_the_stacks_outputs(capsys):
+    with PushServer() as server:
+        outputs = {"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}
+        asked = []
+
+        def read_outputs(name, region):
+            asked.append((name, region))
+            return outputs
+
+        status = cli.verify(
+            _args("push-test", "--region", "eu-west-1"), read_outputs, timeouts=QUICK
+        )
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert asked == [("push-test", "eu-west-1")]
+    assert "13. ok" in out and "every step passed" in out
+
+
+def test_the_command_fails_with_the_failed_step(capsys):
+    with PushServer(behaviour=Behaviour(endpoint_status=410)) as server:
+        outputs = {"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}
+        status = cli.verify(_args("push-test"), lambda *_: outputs, timeouts=QUICK)
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "FAIL Send an encrypted push" in out and "HTTP 410" in out
+
+
+def test_the_command_runs_the_probe(capsys):
+    with PushServer() as server:
+        outputs = {"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}
+        args = _args("push-test", "--clients", "4", "--seconds", "1", "--rate", "8")
+        status = cli.verify(args, lambda *_: outputs, timeouts=QUICK)
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "connections held: 4 of 4" in out and "8 delivered, 0 lost" in out
+
+
+def test_the_command_says_what_outputs_are_missing(capsys):
+    status = cli.verify(_args("push-test"), lambda *_: {"TablePrefix": "x"})
+    assert status == 1
+    assert "no WebSocketURL and no EndpointURL output" in capsys.readouterr().err
+
+
+def test_the_command_refuses_the_sandbox_and_bounds(monkeypatch, capsys):
+    monkeypatch.setenv("PUSHSTACK_TARGET", "sandbox")
+    assert cli.main(["verify", "push-test"]) == 2
+    assert "the sandbox runs no push servers" in capsys.readouterr().err
+    assert cli.main(["verify", "push-test", "--clients", "5000"]) == 2
+    assert "--clients must be from 1 to 1000" in capsys.readouterr().err
+    assert cli.main(["verify", "push-test", "--websocket-url", "ws://127.0.0.1:1/"]) == 2
