@@ -45,6 +45,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cloud.init_app(app)
     app.register_blueprint(stacks.bp)
+    from webapp import verify
+
+    app.register_blueprint(verify.bp)
     app.after_request(_security_headers)
     return app
 

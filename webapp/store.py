@@ -170,3 +170,33 @@ def _aead() -> AESGCM:
         ).derive(secret.encode("utf-8") if isinstance(secret, str) else bytes(secret))
         cache[secret] = AESGCM(derived)
     return cache[secret]
+
+
+# The last verification of a stack (webapp.verify), kept for this browser session only.
+
+_RESULTS = "verified"
+MAX_KEPT_RESULTS = 3  # stacks; each ~1 KB sealed, and the session is a cookie (4 KB)
+_MAX_KEPT_CHARACTERS = 3000  # of sealed results, leaving room for the rest of the session
+
+
+def keep_result(stack_key: str, result: dict) -> None:
+    """Seal ``result`` (JSON) as the last one of ``stack_key``; the oldest other goes first."""
+    packed = zlib.compress(json.dumps(result, separators=(",", ":")).encode("utf-8"), 9)
+    kept = [pair for pair in session.get(_RESULTS) or [] if pair[0] != stack_key]
+    kept.append([stack_key, seal(f"verified {stack_key}", packed)])
+    kept = kept[-MAX_KEPT_RESULTS:]
+    while len(kept) > 1 and sum(len(token) for _, token in kept) > _MAX_KEPT_CHARACTERS:
+        kept.pop(0)
+    session[_RESULTS] = kept
+
+
+def last_result(stack_key: str) -> dict | None:
+    """What ``keep_result`` kept for ``stack_key`` in this session, unless forged."""
+    for key, token in session.get(_RESULTS) or []:
+        if key == stack_key:
+            plain = unseal(f"verified {stack_key}", str(token))
+            try:
+                return json.loads(zlib.decompress(plain)) if plain else None
+            except (zlib.error, ValueError):
+                return None
+    return None

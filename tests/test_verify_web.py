@@ -1,0 +1,181 @@
+""" "Send a test push" on the stack's page and POST /api/stacks/<name>/verify, through
+Flask's test client, with stacks launched into the session's sandbox. The round trips
+go to tests/pushserver.py (the tests' stand-in for a stack's nodes): its outputs are
+handed to webapp.verify at the function level, as no push server runs in the sandbox."""
+
+import re
+
+import flask
+import pytest
+from pushserver import Behaviour, PushServer
+from test_security import csrf_token_of
+from test_stacks_web import launch, new_name, page_text
+
+from pushstack import verify as push
+from webapp import create_app, store
+from webapp import verify as web_verify
+from webapp.cloud import get_access
+
+QUICK = push.Timeouts(connect=2, reply=2, send=2, delivery=0.5)
+
+
+def make_app(sandbox_url, **config):
+    return create_app({
+        "TESTING": True, "SECRET_KEY": "verify-tests", "TARGET": "sandbox",
+        "SANDBOX_URL": sandbox_url, **config,
+    })  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def app(sandbox_server):
+    return make_app(sandbox_server.url, WTF_CSRF_ENABLED=False)
+
+
+@pytest.fixture(scope="module")
+def stack_name(app):
+    """One stack launched into the sandbox for the module (CREATE_COMPLETE at once)."""
+    name = new_name("verify")
+    launch(app.test_client(), name)
+    return name
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    """A push server on 127.0.0.1 taken for the stack's outputs, as if it ran in AWS."""
+
+    def serve(behaviour=None):
+        server = PushServer(behaviour=behaviour).__enter__()
+        servers.append(server)
+        outputs = {"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}
+        monkeypatch.setattr(web_verify, "is_sandbox", lambda: False)
+        monkeypatch.setattr(web_verify, "stack_outputs", lambda name, region: outputs)
+        monkeypatch.setattr(web_verify, "WEB_TIMEOUTS", QUICK)
+        return server
+
+    servers = []
+    yield serve
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+# The sandbox: said plainly, nothing that pretends.
+
+
+def test_in_the_sandbox_the_page_says_so_and_offers_no_button(client, stack_name):
+    response = client.get(f"/stacks/{stack_name}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    text = page_text(response)
+    assert "Send a test push" in text  # the section's title
+    assert "The sandbox runs no push servers" in text
+    assert 'id="verify-form"' not in page and "verify.js" not in page
+    assert 'id="verify-steps"' not in page
+
+
+@pytest.mark.parametrize("path", ["/api/stacks/{}/verify", "/stacks/{}/verify"])
+def test_in_the_sandbox_the_routes_refuse(client, stack_name, path):
+    response = client.post(path.format(stack_name))
+    assert response.status_code == 409
+    if path.startswith("/api/"):
+        assert response.get_json()["error"].startswith("The sandbox runs no push servers")
+        assert "PUSHSTACK_TARGET=aws" in response.get_json()["advice"]
+    else:
+        assert "The sandbox runs no push servers" in page_text(response)
+
+
+def test_the_outputs_it_reads_are_the_stacks_push_urls(app, stack_name):
+    with app.app_context():
+        outputs = get_access().cloud().stack_outputs(stack_name)
+    targets = push.from_outputs(outputs)
+    assert targets.websocket_url.startswith("ws://")
+    assert targets.endpoint_url.startswith("http://")
+
+
+# Against the stand-in: the steps, and the last result kept for the page.
+
+
+def test_the_button_runs_the_round_trip_and_the_page_shows_each_step(client, stack_name, stand_in):
+    server = stand_in()
+    page = client.get(f"/stacks/{stack_name}").get_data(as_text=True)
+    assert 'id="verify-form"' in page and "verify.js" in page
+    assert "Last test push" not in page  # nothing run yet: no result shown
+    response = client.post(f"/stacks/{stack_name}/verify")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/stacks/{stack_name}#verify")
+    assert server.pushes == [201, 201]
+    page = client.get(f"/stacks/{stack_name}")
+    text = page_text(page)
+    assert "Delivered: every step passed." in text
+    rows = re.findall(r"<tr class=\"\"><td>", page.get_data(as_text=True))
+    assert len(rows) == 13
+    assert "Receive the stored notification ok" in text
+
+
+def test_a_failure_shows_the_step_what_was_expected_what_came_and_what_to_check(
+    client, stack_name, stand_in
+):
+    stand_in(Behaviour(endpoint_status=410))
+    response = client.post(f"/api/stacks/{stack_name}/verify")
+    assert response.status_code == 200
+    report = response.get_json()["report"]
+    assert report["ok"] is False
+    assert report["steps"][-1]["name"] == "send" and "HTTP 410" in report["steps"][-1]["got"]
+    text = page_text(client.get(f"/stacks/{stack_name}"))
+    assert "Failed at: Send an encrypted push" in text
+    assert "Expected: HTTP 201 Created" in text
+    assert "Got: HTTP 410" in text
+    assert "Check: the endpoint nodes" in text
+
+
+def test_the_last_result_is_kept_sealed_per_stack_in_the_session(app, client, stand_in):
+    stand_in()
+    names = [new_name("kept") for _ in range(store.MAX_KEPT_RESULTS + 1)]
+    for name in names:  # no such stacks: the outputs are the stand-in's
+        assert client.post(f"/api/stacks/{name}/verify").get_json()["report"]["ok"]
+    with client.session_transaction() as saved:
+        kept = dict(saved)
+    with app.test_request_context():
+        flask.session.update(kept)
+        region = get_access().target().region
+        assert store.last_result(f"{region}/{names[0]}") is None  # the oldest made room
+        last = store.last_result(f"{region}/{names[-1]}")
+        assert last["ok"] is True and len(last["steps"]) == 13
+    assert "127.0.0.1" not in str(kept) and "Receive" not in str(kept)  # sealed, not readable
+    cookie = client.get_cookie("pushstack_session")
+    assert len(cookie.value) < 4000  # browsers keep cookies of at most 4 KB
+
+
+# The checks of every change.
+
+
+def test_the_api_needs_the_csrf_token(sandbox_server, stack_name):
+    client = make_app(sandbox_server.url).test_client()
+    page = client.get("/")  # the form: the session's CSRF token
+    assert client.post(f"/api/stacks/{stack_name}/verify").status_code == 400
+    response = client.post(
+        f"/api/stacks/{stack_name}/verify", headers={"X-CSRFToken": csrf_token_of(page)}
+    )
+    assert response.status_code == 409  # through every check; then the sandbox refuses
+
+
+def test_the_api_refuses_another_origin(sandbox_server, stack_name):
+    client = make_app(sandbox_server.url).test_client()
+    token = csrf_token_of(client.get("/"))
+    response = client.post(
+        f"/api/stacks/{stack_name}/verify",
+        headers={"X-CSRFToken": token, "Origin": "http://evil.example"},
+    )
+    assert response.status_code == 403
+
+
+def test_with_an_access_token_the_routes_need_sign_in(sandbox_server, stack_name):
+    client = make_app(sandbox_server.url, ACCESS_TOKEN="Zq8vN2kP4rT6wY1xB3mC5dF7").test_client()
+    response = client.post(f"/api/stacks/{stack_name}/verify")
+    assert response.status_code == 401 and "Bearer" in response.get_json()["error"]
+    response = client.post(f"/stacks/{stack_name}/verify")
+    assert response.status_code == 303 and "/signin" in response.headers["Location"]

@@ -1,0 +1,150 @@
+"""Send a test push from a stack's page: the WebPush round trip of ``pushstack.verify``.
+
+``POST /stacks/<name>/verify`` (the page's button, without JavaScript) and
+``POST /api/stacks/<name>/verify`` (its JavaScript, or a script) run the round
+trip against the stack's own outputs, read through the wizard's cloud access,
+and keep the report as this browser session's last result for the stack
+(``store.keep_result``). Both go through the checks of every change (host,
+origin, access token, CSRF token). The sandbox runs no push servers: there the
+page says so and offers no button, and the routes refuse.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+
+from pushstack import verify as push
+from pushstack.cloud import CloudError
+from webapp import store
+from webapp.cloud import get_access
+from webapp.stacks import _http_status, _region, _region_args, stack_url
+
+bp = Blueprint("verify", __name__)
+
+# Shorter than the command line's: a browser waits for the answer (at most ~40 s).
+WEB_TIMEOUTS = push.Timeouts(connect=5, reply=5, send=10, delivery=10)
+VERIFIABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
+SANDBOX_MESSAGE = (
+    "The sandbox runs no push servers: its stacks start no nodes, so there is nothing to "
+    "send a test push to, and no result to show."
+)
+SANDBOX_ADVICE = (
+    "Launch the stack into AWS (PUSHSTACK_TARGET=aws), then send a test push from its page, "
+    "or run `pushstack verify <stack>` on a machine that reaches it."
+)
+# Each running round trip holds a worker thread: a few at once per process, no more.
+_RUNNING = threading.BoundedSemaphore(2)
+
+
+class VerifyForm(FlaskForm):
+    """The button: an empty form, so that it carries the CSRF token."""
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str, advice: str = ""):
+        super().__init__(message)
+        self.status, self.message, self.advice = status, message, advice
+
+
+@bp.app_template_filter("verify_time")
+def _verify_time(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@bp.app_context_processor
+def _section():
+    return {"verify_section": verify_section}
+
+
+def verify_section(stack, region: str | None) -> dict:
+    """What the stack page's "Send a test push" section shows."""
+    sandbox = is_sandbox()
+    last = None if sandbox else store.last_result(_key(stack.name, region))
+    return {
+        "sandbox": sandbox,
+        "sandbox_message": SANDBOX_MESSAGE,
+        "sandbox_advice": SANDBOX_ADVICE,
+        "ready": stack.status in VERIFIABLE,
+        "form": VerifyForm(),
+        "action": url_for("verify.run_page", name=stack.name, **_region_args(region)),
+        "api": url_for("verify.run_api", name=stack.name, **_region_args(region)),
+        "last": push.from_dict(last) if last else None,
+    }
+
+
+@bp.post("/stacks/<name>/verify")
+def run_page(name: str):
+    region = _region()
+    try:
+        _verify(name, region)
+    except Refused as exc:
+        page = render_template(
+            "stack_error.html",
+            title=f"Test push through {name}",
+            error=exc,
+            name=name,
+            region_args=_region_args(region),
+        )
+        return page, exc.status, {"Cache-Control": "no-store"}
+    return redirect(stack_url(name, region) + "#verify", code=303)
+
+
+@bp.post("/api/stacks/<name>/verify")
+def run_api(name: str):
+    """``{"name", "report": {"ok", "steps": [...], ...}}``, or ``{"error", "advice"}``."""
+    region = _region()
+    try:
+        report = _verify(name, region)
+    except Refused as exc:
+        response = jsonify(name=name, error=exc.message, advice=exc.advice)
+        response.status_code = exc.status
+    else:
+        response = jsonify(name=name, report=report.as_dict())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _verify(name: str, region: str | None) -> push.Report:
+    targets = push_targets(name, region)
+    if not _RUNNING.acquire(blocking=False):
+        raise Refused(429, "Other test pushes are running in this process.", "Try again soon.")
+    try:
+        report = push.run_round_trip(targets, timeouts=WEB_TIMEOUTS)
+    finally:
+        _RUNNING.release()
+    current_app.logger.info(
+        "test push through %s: %s", name, "delivered" if report.ok else report.failure.name
+    )
+    store.keep_result(_key(name, region), report.as_dict())
+    return report
+
+
+def push_targets(name: str, region: str | None) -> push.PushTargets:
+    """The stack's push URLs from its outputs; ``Refused`` in the sandbox or without them."""
+    try:
+        if is_sandbox():
+            raise Refused(409, SANDBOX_MESSAGE, SANDBOX_ADVICE)
+        outputs = stack_outputs(name, region)
+    except CloudError as exc:
+        raise Refused(_http_status(exc), exc.message, exc.advice) from None
+    try:
+        return push.from_outputs(outputs)
+    except push.TargetError as exc:
+        raise Refused(422, str(exc), "Wait until the stack is complete.") from None
+
+
+def is_sandbox() -> bool:
+    return get_access().target().is_sandbox
+
+
+def stack_outputs(name: str, region: str | None) -> dict[str, str]:
+    """The stack's outputs (tests hand in a stand-in push server's instead)."""
+    return get_access().cloud(region).stack_outputs(name)
+
+
+def _key(name: str, region: str | None) -> str:
+    return f"{region or get_access().target().region}/{name}"
