@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _verify_parser(commands) -> None:
-    from pushstack.verify import probe  # bounds only; the client loads when it runs
+    from pushstack.verify import limits  # the bounds only: the client loads when it runs
 
     command = commands.add_parser(
         "verify",
@@ -141,20 +141,20 @@ def _verify_parser(commands) -> None:
         "--clients",
         type=int,
         metavar="N",
-        help=f"load probe: hold N subscribed connections (1-{probe.MAX_CLIENTS}; default 10)",
+        help=f"load probe: hold N subscribed connections (1-{limits.MAX_CLIENTS}; default 10)",
     )
     command.add_argument(
         "--seconds",
         type=float,
         metavar="S",
-        help=f"load probe: send pushes for S seconds (1-{probe.MAX_SECONDS}; default 10)",
+        help=f"load probe: send pushes for S seconds (1-{limits.MAX_SECONDS}; default 10)",
     )
     command.add_argument(
         "--rate",
         type=float,
         metavar="R",
-        help=f"load probe: pushes per second (at most {probe.MAX_RATE}; "
-        f"default {probe.DEFAULT_RATE}, or N if fewer)",
+        help=f"load probe: pushes per second (at most {limits.MAX_RATE}; "
+        f"default {limits.DEFAULT_RATE}, or N if fewer)",
     )
 
 
@@ -326,27 +326,29 @@ def verify(args: argparse.Namespace, read_outputs=_stack_outputs, **client_optio
     (there is no flag for a URL: only a stack's own outputs are ever verified).
     ``client_options`` go to the client (tests: ``ca_file``, ``timeouts``).
     """
-    from pushstack import verify as push
+    from pushstack.verify import limits, roundtrip
+    from pushstack.verify import probe as probes
+    from pushstack.verify import targets as urls
 
     probing = args.clients is not None or args.seconds is not None or args.rate is not None
     clients = 10 if args.clients is None else args.clients
     seconds = 10.0 if args.seconds is None else args.seconds
     if probing:
         try:
-            push.check_limits(clients, seconds, args.rate)
-        except push.ProbeLimitError as exc:
+            limits.check_limits(clients, seconds, args.rate)
+        except limits.ProbeLimitError as exc:
             raise UsageError(str(exc)) from None
     try:
-        targets = push.from_outputs(read_outputs(args.stack, args.region))
-    except (VerifyError, push.TargetError) as exc:
+        targets = urls.from_outputs(read_outputs(args.stack, args.region))
+    except (VerifyError, urls.TargetError) as exc:
         print(f"pushstack: verify {args.stack}: {exc}", file=sys.stderr)
         return 1
     if not probing:
-        report = push.run_round_trip(targets, **client_options)
+        report = roundtrip.run_round_trip(targets, **client_options)
         print("\n".join(report.lines()))
         return 0 if report.ok else 1
     bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
-    result = push.run_probe(
+    result = probes.run_probe(
         targets,
         clients=clients,
         seconds=seconds,

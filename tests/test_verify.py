@@ -8,23 +8,25 @@ import pytest
 from pushserver import Behaviour, PushServer, certificate, server_tls
 
 from pushstack import cli
-from pushstack import verify as push
-from pushstack.verify import probe as probe_module
+from pushstack.verify import limits, roundtrip
+from pushstack.verify import probe as probes
+from pushstack.verify import report as reports
+from pushstack.verify import targets as urls
 
-QUICK = push.Timeouts(connect=2, reply=2, send=2, delivery=0.5)
+QUICK = roundtrip.Timeouts(connect=2, reply=2, send=2, delivery=0.5)
 STEPS = [
     "connect", "hello", "register", "send", "receive", "decrypt", "ack", "close",
     "send_stored", "reconnect", "receive_stored", "ack_stored", "unregister",
 ]  # fmt: skip
 
 
-def targets(server: PushServer) -> push.PushTargets:
-    return push.from_outputs({"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url})
+def targets(server: PushServer) -> urls.PushTargets:
+    return urls.from_outputs({"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url})
 
 
 def round_trip(behaviour=None, **server_options):
     with PushServer(behaviour=behaviour, **server_options) as server:
-        report = push.run_round_trip(targets(server), timeouts=QUICK)
+        report = roundtrip.run_round_trip(targets(server), timeouts=QUICK)
     return report, server
 
 
@@ -50,7 +52,7 @@ def test_round_trip_over_tls_verifies_the_certificate(tmp_path):
     cert, key = certificate(tmp_path, "127.0.0.1")
     with PushServer(tls=server_tls(cert, key)) as server:
         assert server.ws_url.startswith("wss://")
-        report = push.run_round_trip(targets(server), timeouts=QUICK, ca_file=str(cert))
+        report = roundtrip.run_round_trip(targets(server), timeouts=QUICK, ca_file=str(cert))
     assert report.ok, "\n".join(report.lines())
     assert report.steps[0].detail == "certificate verified"
 
@@ -60,7 +62,7 @@ def test_a_certificate_for_another_name_is_refused(tmp_path, trusted):
     cert, key = certificate(tmp_path, "push.example.com")
     with PushServer(tls=server_tls(cert, key)) as server:
         ca = str(cert) if trusted else None
-        report = push.run_round_trip(targets(server), timeouts=QUICK, ca_file=ca)
+        report = roundtrip.run_round_trip(targets(server), timeouts=QUICK, ca_file=ca)
     failed = report.failure
     assert failed.name == "connect"
     assert "certificate this machine does not accept" in failed.got
@@ -73,7 +75,7 @@ def test_a_certificate_for_another_name_is_refused(tmp_path, trusted):
 def test_a_refused_socket_says_so_and_what_to_check():
     port = free_port()
     outputs = {"WebSocketURL": f"ws://127.0.0.1:{port}/", "EndpointURL": "http://127.0.0.1:9"}
-    report = push.run_round_trip(push.from_outputs(outputs), timeouts=QUICK)
+    report = roundtrip.run_round_trip(urls.from_outputs(outputs), timeouts=QUICK)
     assert not report.ok
     assert [step.name for step in report.steps] == ["connect"]
     assert "refused" in report.failure.got
@@ -123,7 +125,7 @@ def test_an_endpoint_on_another_host_is_never_sent_to():
 
 def test_a_report_survives_being_kept_as_a_dict():
     report, _ = round_trip(Behaviour(deliver=False))
-    kept = push.from_dict(json.loads(json.dumps(report.as_dict())))
+    kept = reports.from_dict(json.loads(json.dumps(report.as_dict())))
     assert kept.lines() == report.lines()
     assert kept.as_dict()["ok"] is False
 
@@ -138,12 +140,12 @@ def test_a_report_survives_being_kept_as_a_dict():
     ],
 )
 def test_outputs_that_name_no_push_service_are_refused(outputs, message):
-    with pytest.raises(push.TargetError, match=message):
-        push.from_outputs(outputs)
+    with pytest.raises(urls.TargetError, match=message):
+        urls.from_outputs(outputs)
 
 
 def test_only_endpoints_on_the_stacks_endpoint_host_are_owned():
-    owned = push.PushTargets("wss://ws.example", "https://updates.example")
+    owned = urls.PushTargets("wss://ws.example", "https://updates.example")
     assert owned.owns("https://updates.example/wpush/v2/abc")
     assert owned.owns("https://updates.example:443/wpush/v2/abc")
     assert not owned.owns("http://updates.example/wpush/v2/abc")
@@ -156,7 +158,7 @@ def test_only_endpoints_on_the_stacks_endpoint_host_are_owned():
 def test_the_probe_holds_every_client_and_delivers_every_push():
     seen = []
     with PushServer() as server:
-        result = push.run_probe(
+        result = probes.run_probe(
             targets(server), clients=20, seconds=1, rate=20, timeouts=QUICK,
             progress=lambda elapsed, so_far: seen.append((elapsed, so_far.sent)),
         )  # fmt: skip
@@ -173,7 +175,7 @@ def test_the_probe_holds_every_client_and_delivers_every_push():
 
 def test_the_probe_counts_pushes_that_never_arrive_as_lost():
     with PushServer(behaviour=Behaviour(deliver=False)) as server:
-        result = push.run_probe(targets(server), clients=3, seconds=1, rate=6, timeouts=QUICK)
+        result = probes.run_probe(targets(server), clients=3, seconds=1, rate=6, timeouts=QUICK)
     assert result.accepted == 6 and result.delivered == 0 and result.lost == 6
     assert not result.ok
     assert "delivery latency: nothing was delivered" in result.lines()
@@ -181,7 +183,7 @@ def test_the_probe_counts_pushes_that_never_arrive_as_lost():
 
 def test_the_probe_counts_refused_pushes_and_failed_connections():
     with PushServer(behaviour=Behaviour(endpoint_status=410)) as server:
-        result = push.run_probe(targets(server), clients=2, seconds=1, rate=4, timeouts=QUICK)
+        result = probes.run_probe(targets(server), clients=2, seconds=1, rate=4, timeouts=QUICK)
     assert result.sent == 4 and result.accepted == 0
     assert list(result.refused) == [
         "HTTP 410: the subscription is gone (the store does not know the channel or the uaid)"
@@ -189,14 +191,14 @@ def test_the_probe_counts_refused_pushes_and_failed_connections():
     ]
     port = free_port()
     outputs = {"WebSocketURL": f"ws://127.0.0.1:{port}/", "EndpointURL": "http://127.0.0.1:9"}
-    result = push.run_probe(push.from_outputs(outputs), clients=3, seconds=1, timeouts=QUICK)
+    result = probes.run_probe(urls.from_outputs(outputs), clients=3, seconds=1, timeouts=QUICK)
     assert result.connected == 0 and result.sent == 0 and not result.ok
     assert sum(result.connect_failures.values()) == 3
 
 
 def test_the_probe_refuses_an_endpoint_on_another_host():
     with PushServer(behaviour=Behaviour(endpoint_base="http://127.0.0.2:9")) as server:
-        result = push.run_probe(targets(server), clients=2, seconds=1, timeouts=QUICK)
+        result = probes.run_probe(targets(server), clients=2, seconds=1, timeouts=QUICK)
     assert "another host" in result.refusal and result.sent == 0
     assert server.pushes == []
 
@@ -213,12 +215,12 @@ def test_the_probe_refuses_an_endpoint_on_another_host():
     ],
 )
 def test_the_probe_is_bounded(clients, seconds, rate, message):
-    with pytest.raises(push.ProbeLimitError, match=message):
-        push.check_limits(clients, seconds, rate)
+    with pytest.raises(limits.ProbeLimitError, match=message):
+        limits.check_limits(clients, seconds, rate)
 
 
 def test_the_probe_percentiles_are_nearest_rank():
-    result = probe_module.ProbeResult(clients=1, seconds=1, rate=1)
+    result = probes.ProbeResult(clients=1, seconds=1, rate=1)
     result.latencies_ms = [float(n) for n in range(1, 101)]
     assert (result.percentile(50), result.percentile(95), result.percentile(99)) == (50, 95, 99)
 

@@ -11,12 +11,13 @@ from pushserver import Behaviour, PushServer
 from test_security import csrf_token_of
 from test_stacks_web import launch, new_name, page_text
 
-from pushstack import verify as push
+from pushstack.verify import roundtrip
+from pushstack.verify import targets as urls
 from webapp import create_app, store
 from webapp import verify as web_verify
 from webapp.cloud import get_access
 
-QUICK = push.Timeouts(connect=2, reply=2, send=2, delivery=0.5)
+QUICK = roundtrip.Timeouts(connect=2, reply=2, send=2, delivery=0.5)
 
 
 def make_app(sandbox_url, **config):
@@ -91,7 +92,7 @@ def test_in_the_sandbox_the_routes_refuse(client, stack_name, path):
 def test_the_outputs_it_reads_are_the_stacks_push_urls(app, stack_name):
     with app.app_context():
         outputs = get_access().cloud().stack_outputs(stack_name)
-    targets = push.from_outputs(outputs)
+    targets = urls.from_outputs(outputs)
     assert targets.websocket_url.startswith("ws://")
     assert targets.endpoint_url.startswith("http://")
 

@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 
-from pushstack import verify as push
 from pushstack.cloud import CloudError
+from pushstack.verify import report as reports
+from pushstack.verify import roundtrip
+from pushstack.verify import targets as urls
 from webapp import store
 from webapp.cloud import get_access
 from webapp.stacks import _http_status, _region, _region_args, stack_url
@@ -26,7 +28,7 @@ from webapp.stacks import _http_status, _region, _region_args, stack_url
 bp = Blueprint("verify", __name__)
 
 # Shorter than the command line's: a browser waits for the answer (at most ~40 s).
-WEB_TIMEOUTS = push.Timeouts(connect=5, reply=5, send=10, delivery=10)
+WEB_TIMEOUTS = roundtrip.Timeouts(connect=5, reply=5, send=10, delivery=10)
 VERIFIABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 SANDBOX_MESSAGE = (
     "The sandbox runs no push servers: its stacks start no nodes, so there is nothing to "
@@ -72,7 +74,7 @@ def verify_section(stack, region: str | None) -> dict:
         "form": VerifyForm(),
         "action": url_for("verify.run_page", name=stack.name, **_region_args(region)),
         "api": url_for("verify.run_api", name=stack.name, **_region_args(region)),
-        "last": push.from_dict(last) if last else None,
+        "last": reports.from_dict(last) if last else None,
     }
 
 
@@ -108,12 +110,12 @@ def run_api(name: str):
     return response
 
 
-def _verify(name: str, region: str | None) -> push.Report:
+def _verify(name: str, region: str | None) -> reports.Report:
     targets = push_targets(name, region)
     if not _RUNNING.acquire(blocking=False):
         raise Refused(429, "Other test pushes are running in this process.", "Try again soon.")
     try:
-        report = push.run_round_trip(targets, timeouts=WEB_TIMEOUTS)
+        report = roundtrip.run_round_trip(targets, timeouts=WEB_TIMEOUTS)
     finally:
         _RUNNING.release()
     current_app.logger.info(
@@ -123,7 +125,7 @@ def _verify(name: str, region: str | None) -> push.Report:
     return report
 
 
-def push_targets(name: str, region: str | None) -> push.PushTargets:
+def push_targets(name: str, region: str | None) -> urls.PushTargets:
     """The stack's push URLs from its outputs; ``Refused`` in the sandbox or without them."""
     try:
         if is_sandbox():
@@ -132,8 +134,8 @@ def push_targets(name: str, region: str | None) -> push.PushTargets:
     except CloudError as exc:
         raise Refused(_http_status(exc), exc.message, exc.advice) from None
     try:
-        return push.from_outputs(outputs)
-    except push.TargetError as exc:
+        return urls.from_outputs(outputs)
+    except urls.TargetError as exc:
         raise Refused(422, str(exc), "Wait until the stack is complete.") from None
 
 

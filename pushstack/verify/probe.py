@@ -20,36 +20,14 @@ from dataclasses import asdict, dataclass, field
 from pushstack.verify import failures
 from pushstack.verify.connection import PushConnection, Unexpected
 from pushstack.verify.keys import DecryptError, Subscriber, VapidKey
+from pushstack.verify.limits import DEFAULT_RATE, check_limits
 from pushstack.verify.roundtrip import TTL_SECONDS, Timeouts
 from pushstack.verify.sender import http_session, send_push
 from pushstack.verify.targets import PushTargets, tls_context
 
-MAX_CLIENTS = 1000
-MAX_SECONDS = 300
-MAX_RATE = 200  # pushes per second
-DEFAULT_RATE = 10
 OPENING_AT_ONCE = 50  # connections being opened at the same time
 SENDING_AT_ONCE = 100  # pushes in flight at the same time
 PROGRESS_EVERY = 0.5  # seconds
-
-
-class ProbeLimitError(ValueError):
-    """A client count, duration or rate outside the probe's bounds."""
-
-
-def check_limits(clients: int, seconds: float, rate: float | None = None) -> None:
-    problems = []
-    if not 1 <= clients <= MAX_CLIENTS:
-        problems.append(
-            f"--clients must be from 1 to {MAX_CLIENTS} (got {clients}): each holds a "
-            "WebSocket from this machine"
-        )
-    if not 1 <= seconds <= MAX_SECONDS:
-        problems.append(f"--seconds must be from 1 to {MAX_SECONDS} (got {seconds:g})")
-    if rate is not None and not 0 < rate <= MAX_RATE:
-        problems.append(f"--rate must be above 0 and at most {MAX_RATE} pushes/s (got {rate:g})")
-    if problems:
-        raise ProbeLimitError("; ".join(problems))
 
 
 @dataclass
