@@ -86,4 +86,101 @@ function setupVerify() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", setupVerify);
+function figure(list, term, value) {
+  if (term) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    list.append(dt);
+  }
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  list.append(dd);
+}
+
+function renderProbe(result, probe) {
+  const summary = document.createElement("p");
+  summary.id = "probe-summary";
+  summary.className = probe.ok ? "alert" : "alert error";
+  const strong = document.createElement("strong");
+  strong.textContent = probe.ok ? "Every push was delivered." : "Not every push went through.";
+  summary.append(strong, ` Last load probe from this browser, just now: ${probe.clients} ` +
+    `connections for ${probe.seconds} s at ${probe.rate} pushes/s.`);
+  const list = document.createElement("dl");
+  list.className = "outputs";
+  list.id = "probe-figures";
+  if (probe.refusal) figure(list, "Not run", probe.refusal);
+  figure(list, "Connections held", `${probe.held} of ${probe.clients} ` +
+    `(${probe.clients - probe.connected} failed to connect)`);
+  for (const [reason, count] of Object.entries(probe.connect_failures)) {
+    figure(list, "", `${count} × ${reason}`);
+  }
+  figure(list, "Pushes", `${probe.sent} sent, ${probe.accepted} accepted, ` +
+    `${probe.delivered} delivered, ${probe.lost} lost` +
+    (probe.undecryptable ? ` (${probe.undecryptable} did not decrypt)` : ""));
+  for (const [reason, count] of Object.entries(probe.refused)) {
+    figure(list, "", `${count} × refused: ${reason}`);
+  }
+  figure(list, "Delivery latency", probe.p50_ms === null ? "nothing was delivered" :
+    `p50 ${probe.p50_ms.toFixed(1)} ms, p95 ${probe.p95_ms.toFixed(1)} ms, ` +
+    `p99 ${probe.p99_ms.toFixed(1)} ms`);
+  result.replaceChildren(summary, list);
+}
+
+// A message next to its field, as the server renders it without JavaScript.
+function showFieldErrors(form, errors) {
+  form.querySelectorAll("p.error").forEach((element) => element.remove());
+  form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
+  for (const [name, message] of Object.entries(errors || {})) {
+    const input = form.elements[name];
+    if (!input) continue;
+    const error = document.createElement("p");
+    error.className = "error";
+    error.dataset.fromScript = "true";
+    error.id = `${input.id}-error`;
+    error.textContent = message;
+    input.before(error);
+    input.setAttribute("aria-invalid", "true");
+  }
+}
+
+function setupProbe() {
+  const form = document.getElementById("probe-form");
+  if (!form) return;
+  const live = document.getElementById("probe-live");
+  const result = document.getElementById("probe-result");
+  const button = document.getElementById("probe-button");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (button.getAttribute("aria-disabled") === "true") return;
+    button.setAttribute("aria-disabled", "true");
+    button.classList.add("busy");
+    live.textContent = `Running the load probe for ${form.elements.seconds.value} s…`;
+    try {
+      const response = await fetch(form.dataset.api, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { Accept: "application/json", "X-CSRFToken": form.elements.csrf_token.value },
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      const data = await response.json();
+      showFieldErrors(form, data.errors);
+      if (!response.ok) {
+        live.textContent = `${data.error || "The load probe could not run."} ${data.advice || ""}`;
+      } else {
+        live.textContent = "";
+        renderProbe(result, data.probe);
+      }
+    } catch (error) {
+      live.textContent = "The wizard did not answer. Reload the page and try again.";
+    } finally {
+      button.removeAttribute("aria-disabled");
+      button.classList.remove("busy");
+    }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setupVerify();
+  setupProbe();
+});

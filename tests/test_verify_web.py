@@ -180,3 +180,54 @@ def test_with_an_access_token_the_routes_need_sign_in(sandbox_server, stack_name
     assert response.status_code == 401 and "Bearer" in response.get_json()["error"]
     response = client.post(f"/stacks/{stack_name}/verify")
     assert response.status_code == 303 and "/signin" in response.headers["Location"]
+
+
+# The load probe from the page.
+
+
+def test_the_probe_runs_from_the_page_and_its_figures_are_shown(client, stack_name, stand_in):
+    server = stand_in()
+    response = client.post(f"/stacks/{stack_name}/probe", data={"clients": "3", "seconds": "1"})
+    assert response.status_code == 303
+    assert server.pushes == [201, 201, 201]  # 1 s at min(10, 3) pushes/s
+    text = page_text(client.get(f"/stacks/{stack_name}"))
+    assert "Every push was delivered." in text
+    assert "3 connections for 1 s at 3.0 pushes/s" in text
+    assert "Connections held 3 of 3 (0 failed to connect)" in text
+    assert "3 sent, 3 accepted, 3 delivered, 0 lost" in text
+    assert re.search(r"p50 \d+\.\d ms, p95 \d+\.\d ms, p99 \d+\.\d ms", text)
+
+
+def test_the_probe_api_gives_the_figures(client, stack_name, stand_in):
+    stand_in(Behaviour(deliver=False))
+    response = client.post(f"/api/stacks/{stack_name}/probe", data={"clients": "2", "seconds": "1"})
+    probe = response.get_json()["probe"]
+    assert (probe["held"], probe["accepted"], probe["delivered"], probe["lost"]) == (2, 2, 0, 2)
+    assert probe["ok"] is False and probe["p50_ms"] is None
+    text = page_text(client.get(f"/stacks/{stack_name}"))
+    assert "Not every push went through." in text and "nothing was delivered" in text
+
+
+def test_bad_probe_values_come_back_next_to_their_field(client, stack_name, stand_in):
+    server = stand_in()
+    response = client.post(
+        f"/api/stacks/{stack_name}/probe", data={"clients": "51", "seconds": "10"}
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"clients": "From 1 to 50 here."}
+    response = client.post(f"/stacks/{stack_name}/probe", data={"clients": "0", "seconds": "99"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert re.search(
+        r'id="probe-clients-error">From 1 to 50 here\.</p>\s*<input[^>]*value="0"', page
+    )
+    assert re.search(
+        r'id="probe-seconds-error">From 1 to 30 here\.</p>\s*<input[^>]*value="99"', page
+    )
+    assert server.pushes == []
+
+
+def test_in_the_sandbox_the_probe_refuses(client, stack_name):
+    response = client.post(f"/api/stacks/{stack_name}/probe", data={"clients": "2", "seconds": "1"})
+    assert response.status_code == 409
+    assert "no push servers" in response.get_json()["error"]

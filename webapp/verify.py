@@ -4,7 +4,8 @@
 ``POST /api/stacks/<name>/verify`` (its JavaScript, or a script) run the round
 trip against the stack's own outputs, read through the wizard's cloud access,
 and keep the report as this browser session's last result for the stack
-(``store.keep_result``). Both go through the checks of every change (host,
+(``store.keep_result``). ``.../probe`` runs a small load probe the same way
+(at most ``WEB_MAX_CLIENTS`` for ``WEB_MAX_SECONDS``; the command line goes further). Both go through the checks of every change (host,
 origin, access token, CSRF token). The sandbox runs no push servers: there the
 page says so and offers no button, and the routes refuse.
 """
@@ -12,16 +13,20 @@ page says so and offers no button, and the routes refuse.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, url_for
 from flask_wtf import FlaskForm
+from wtforms import IntegerField
+from wtforms.validators import InputRequired, NumberRange
 
 from pushstack.cloud import CloudError
+from pushstack.verify import limits, roundtrip
+from pushstack.verify import probe as probes
 from pushstack.verify import report as reports
-from pushstack.verify import roundtrip
 from pushstack.verify import targets as urls
-from webapp import store
+from webapp import stacks, store
 from webapp.cloud import get_access
 from webapp.stacks import _http_status, _region, _region_args, stack_url
 
@@ -42,8 +47,37 @@ SANDBOX_ADVICE = (
 _RUNNING = threading.BoundedSemaphore(2)
 
 
-class VerifyForm(FlaskForm):
-    """The button: an empty form, so that it carries the CSRF token."""
+WEB_MAX_CLIENTS = 50
+WEB_MAX_SECONDS = 30
+
+
+class ProbeForm(FlaskForm):
+    """The probe's two values (the page renders the CSRF token of both buttons itself)."""
+
+    clients = IntegerField(
+        "Connections",
+        default=10,
+        description=f"Subscribed WebSockets held open from the wizard's machine, 1 to "
+        f"{WEB_MAX_CLIENTS} (the command line takes up to {limits.MAX_CLIENTS:,}).",
+        validators=[
+            InputRequired(message="Give the number of connections."),
+            NumberRange(1, WEB_MAX_CLIENTS, message=f"From 1 to {WEB_MAX_CLIENTS} here."),
+        ],
+        render_kw={"min": 1, "max": WEB_MAX_CLIENTS},
+        id="probe-clients",
+    )
+    seconds = IntegerField(
+        "Seconds",
+        default=10,
+        description=f"How long it sends pushes, at {limits.DEFAULT_RATE} per second "
+        f"(fewer with fewer connections), 1 to {WEB_MAX_SECONDS}.",
+        validators=[
+            InputRequired(message="Give the number of seconds."),
+            NumberRange(1, WEB_MAX_SECONDS, message=f"From 1 to {WEB_MAX_SECONDS} here."),
+        ],
+        render_kw={"min": 1, "max": WEB_MAX_SECONDS},
+        id="probe-seconds",
+    )
 
 
 class Refused(Exception):
@@ -65,13 +99,17 @@ def _section():
 def verify_section(stack, region: str | None) -> dict:
     """What the stack page's "Send a test push" section shows."""
     sandbox = is_sandbox()
-    last = None if sandbox else store.last_result(_key(stack.name, region))
+    key = _key(stack.name, region)
+    last = None if sandbox else store.last_result(key)
     return {
+        "probe_form": g.get("probe_form") or ProbeForm(formdata=None),
+        "probe_action": url_for("verify.probe_page", name=stack.name, **_region_args(region)),
+        "probe_api": url_for("verify.probe_api", name=stack.name, **_region_args(region)),
+        "last_probe": None if sandbox else store.last_result(key + "/probe"),
         "sandbox": sandbox,
         "sandbox_message": SANDBOX_MESSAGE,
         "sandbox_advice": SANDBOX_ADVICE,
         "ready": stack.status in VERIFIABLE,
-        "form": VerifyForm(),
         "action": url_for("verify.run_page", name=stack.name, **_region_args(region)),
         "api": url_for("verify.run_api", name=stack.name, **_region_args(region)),
         "last": reports.from_dict(last) if last else None,
@@ -84,14 +122,7 @@ def run_page(name: str):
     try:
         _verify(name, region)
     except Refused as exc:
-        page = render_template(
-            "stack_error.html",
-            title=f"Test push through {name}",
-            error=exc,
-            name=name,
-            region_args=_region_args(region),
-        )
-        return page, exc.status, {"Cache-Control": "no-store"}
+        return _refused_page(name, region, exc)
     return redirect(stack_url(name, region) + "#verify", code=303)
 
 
@@ -108,6 +139,55 @@ def run_api(name: str):
         response = jsonify(name=name, report=report.as_dict())
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/stacks/<name>/probe")
+def probe_page(name: str):
+    region = _region()
+    form = ProbeForm()
+    if not form.validate():
+        g.probe_form = form  # the stack's page again, each message next to its field
+        body, _, headers = stacks.show(name)
+        return body, 422, headers
+    try:
+        _probe(name, region, form)
+    except Refused as exc:
+        return _refused_page(name, region, exc)
+    return redirect(stack_url(name, region) + "#verify", code=303)
+
+
+@bp.post("/api/stacks/<name>/probe")
+def probe_api(name: str):
+    """``{"name", "probe": {...}}``; ``{"error", "errors": {field: message}}`` for bad values."""
+    region = _region()
+    form = ProbeForm()
+    if not form.validate():
+        errors = {field: " ".join(messages) for field, messages in form.errors.items()}
+        response = jsonify(name=name, error="Check the values.", advice="", errors=errors)
+        response.status_code = 422
+    else:
+        try:
+            response = jsonify(name=name, probe=_probe(name, region, form))
+        except Refused as exc:
+            response = jsonify(name=name, error=exc.message, advice=exc.advice)
+            response.status_code = exc.status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _probe(name: str, region: str | None, form: ProbeForm) -> dict:
+    targets = push_targets(name, region)
+    if not _RUNNING.acquire(blocking=False):
+        raise Refused(429, "Other test pushes are running in this process.", "Try again soon.")
+    try:
+        result = probes.run_probe(
+            targets, clients=form.clients.data, seconds=form.seconds.data, timeouts=WEB_TIMEOUTS
+        )
+    finally:
+        _RUNNING.release()
+    kept = {**result.as_dict(), "started": time.time()}
+    store.keep_result(_key(name, region) + "/probe", kept)
+    return kept
 
 
 def _verify(name: str, region: str | None) -> reports.Report:
@@ -137,6 +217,17 @@ def push_targets(name: str, region: str | None) -> urls.PushTargets:
         return urls.from_outputs(outputs)
     except urls.TargetError as exc:
         raise Refused(422, str(exc), "Wait until the stack is complete.") from None
+
+
+def _refused_page(name: str, region: str | None, exc: Refused):
+    page = render_template(
+        "stack_error.html",
+        title=f"Test push through {name}",
+        error=exc,
+        name=name,
+        region_args=_region_args(region),
+    )
+    return page, exc.status, {"Cache-Control": "no-store"}
 
 
 def is_sandbox() -> bool:
