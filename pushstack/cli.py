@@ -302,6 +302,9 @@ SANDBOX_CANNOT_VERIFY = (
 )
 
 
+NO_CREDENTIALS = "no AWS credentials were found, so the target is the sandbox; "
+
+
 def _stack_outputs(name: str, region: str | None) -> dict[str, str]:
     """The stack's outputs, read through pushstack.cloud from the live target."""
     from pushstack.cloud import Cloud, CloudError, resolve_target
@@ -309,7 +312,8 @@ def _stack_outputs(name: str, region: str | None) -> dict[str, str]:
 
     try:
         if chosen_kind() == "sandbox":  # checked before a sandbox would be started for nothing
-            raise UsageError(SANDBOX_CANNOT_VERIFY)
+            chosen = "" if os.environ.get("PUSHSTACK_TARGET") else NO_CREDENTIALS
+            raise UsageError(chosen + SANDBOX_CANNOT_VERIFY)
         return Cloud(resolve_target(region=region), region).stack_outputs(name)
     except CloudError as exc:
         raise VerifyError(f"{exc.message} {exc.advice}".strip()) from None

@@ -1,8 +1,10 @@
 """The round trip and the load probe (pushstack.verify, the product's client) against
 tests/pushserver.py, the tests' stand-in for a stack's nodes, on 127.0.0.1."""
 
+import io
 import json
 import socket
+import sys
 
 import pytest
 from pushserver import Behaviour, PushServer, certificate, server_tls
@@ -282,3 +284,27 @@ def test_the_command_refuses_the_sandbox_and_bounds(monkeypatch, capsys):
     assert cli.main(["verify", "push-test", "--clients", "5000"]) == 2
     assert "--clients must be from 1 to 1000" in capsys.readouterr().err
     assert cli.main(["verify", "push-test", "--websocket-url", "ws://127.0.0.1:1/"]) == 2
+
+
+def test_on_a_terminal_the_probe_draws_a_progress_bar(monkeypatch, capsys):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with PushServer() as server:
+        outputs = {"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}
+        args = _args("push-test", "--clients", "2", "--seconds", "1")
+        assert cli.verify(args, lambda *_: outputs, timeouts=QUICK) == 0
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\r[") and drawn.endswith("\n")
+    assert "1.0/1 s  held 2/2  sent 2  delivered 2" in drawn
+    assert "#" * 30 in drawn  # the bar full at the end
+
+
+def test_without_credentials_the_command_says_why_it_is_the_sandbox(monkeypatch, capsys):
+    monkeypatch.delenv("PUSHSTACK_TARGET", raising=False)
+    monkeypatch.setattr("pushstack.cloud.target.has_aws_credentials", lambda: False)
+    assert cli.main(["verify", "push-test"]) == 2
+    assert "no AWS credentials were found, so the target is the sandbox" in capsys.readouterr().err

@@ -31,8 +31,9 @@ CHECK = {
     "register": "the crypto key and the store: the connection nodes make the endpoint with "
     "the crypto key (its syntax in the secret: a Fernet key, several as [k1, k2]) and record "
     "the channel in the message table.",
-    "endpoint_host": "the endpoint host name the connection nodes hand out "
-    "(ENDPOINT_HOSTNAME / --endpoint-hostname): it must be the stack's EndpointURL.",
+    "endpoint_host": "the endpoint URL the connection nodes hand out (ENDPOINT_SCHEME, "
+    "ENDPOINT_HOSTNAME and ENDPOINT_PORT on the nodes; --endpoint-hostname): its scheme, "
+    "host and port must be the stack's EndpointURL, the endpoint load balancer's.",
     "send": "the endpoint nodes: they must read the same crypto key as the connection nodes "
     "(404: the token does not decrypt), and reach the router table (410: uaid or channel "
     "unknown).",

@@ -230,10 +230,16 @@ async def probe(
     context = tls_context(ca_file)
     run = _Probe(targets, result, timeouts, context, clock, progress)
     opening = asyncio.Semaphore(OPENING_AT_ONCE)
-    try:
-        await asyncio.gather(*(run.open_client(opening) for _ in range(clients)))
-    except Unexpected as exc:
-        result.refusal = exc.got
+    opened = await asyncio.gather(
+        *(run.open_client(opening) for _ in range(clients)), return_exceptions=True
+    )
+    for outcome in opened:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, Unexpected):
+            await _close(run.clients, timeouts)
+            raise outcome  # a bug of ours: let it show
+    refused = [outcome for outcome in opened if isinstance(outcome, Unexpected)]
+    if refused:  # every client has finished opening: none is left open behind
+        result.refusal = refused[0].got
         await _close(run.clients, timeouts)
         return result
     readers = [asyncio.create_task(run.read(client)) for client in run.clients]
