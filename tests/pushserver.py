@@ -60,6 +60,8 @@ class Behaviour:
     deliver: bool = True  # False: accept pushes (201) and never send them
     corrupt: bool = False  # change one byte of the body before forwarding it
     forget_uaid: bool = False  # a reconnecting uaid is unknown: a new one is given
+    ignore_ack: bool = False  # an acked message stays stored (and is sent again)
+    store: bool = True  # False: a push for a closed socket is accepted (201) and dropped
     endpoint_base: str | None = None  # hand out endpoints under another URL
 
 
@@ -145,7 +147,7 @@ class PushServer:
                 elif kind == "unregister":
                     user.channels.pop(data.get("channelID"), None)
                     await socket.send_json({**data, "status": 200})
-                elif kind == "ack":
+                elif kind == "ack" and not self.behaviour.ignore_ack:
                     for update in data.get("updates") or []:
                         if user.stored.pop(update.get("version"), None) is not None:
                             self.acked.append(update["version"])
@@ -234,7 +236,7 @@ class PushServer:
                         "version": version, "ttl": int(ttl),
                         "data": base64.urlsafe_b64encode(body).decode().rstrip("="),
                         "headers": {"encoding": "aes128gcm"}}  # fmt: skip
-        if self.behaviour.deliver:
+        if self.behaviour.deliver and (self.behaviour.store or user.socket is not None):
             user.stored[version] = notification
             if user.socket is not None:
                 await user.socket.send_json(notification)

@@ -8,12 +8,15 @@ import sys
 
 import pytest
 from pushserver import Behaviour, PushServer, certificate, server_tls
+from pywebpush import WebPusher
 
 from pushstack import cli
 from pushstack.verify import limits, roundtrip
 from pushstack.verify import probe as probes
 from pushstack.verify import report as reports
 from pushstack.verify import targets as urls
+from pushstack.verify.connection import Unexpected
+from pushstack.verify.keys import Subscriber, b64url
 
 QUICK = roundtrip.Timeouts(connect=2, reply=2, send=2, delivery=0.5)
 STEPS = [
@@ -97,8 +100,21 @@ def test_a_refused_socket_says_so_and_what_to_check():
         (Behaviour(deliver=False), "receive", "nothing within 0.5 s", "8081"),
         (Behaviour(corrupt=True), "decrypt", "does not decrypt", "altered"),
         (Behaviour(forget_uaid=True), "reconnect", "the store did not know", "router table"),
+        (Behaviour(ignore_ack=True), "receive_stored", "the first push again", "message table"),
+        (Behaviour(store=False), "receive_stored", "nothing within 0.5 s", "message table"),
     ],
-    ids=["hello", "register", "404", "410", "413", "never-arrives", "corrupt", "forgotten-uaid"],
+    ids=[
+        "hello",
+        "register",
+        "404",
+        "410",
+        "413",
+        "never-arrives",
+        "corrupt",
+        "forgotten-uaid",
+        "ack-ignored",
+        "not-stored",
+    ],
 )
 def test_each_failure_names_the_step_what_came_and_what_to_check(behaviour, step, got, advice):
     report, _ = round_trip(behaviour)
@@ -108,6 +124,17 @@ def test_each_failure_names_the_step_what_came_and_what_to_check(behaviour, step
     assert got in failed.got
     assert advice in failed.advice
     assert failed.expected
+
+
+def test_a_notification_that_decrypts_to_something_else_is_a_failure():
+    subscriber = Subscriber()
+    encrypted = WebPusher(subscriber.subscription("https://push.example/x")).encode(b"other")
+    notification = {"data": b64url(encrypted["body"]), "headers": {"encoding": "aes128gcm"}}
+    assert roundtrip._compare(subscriber, notification, b"other") == "5 bytes, equal"
+    with pytest.raises(Unexpected, match="a different payload: b'other'"):
+        roundtrip._compare(subscriber, notification, b"sent")
+    with pytest.raises(Unexpected, match="does not decrypt"):
+        roundtrip._compare(Subscriber(), notification, b"other")  # another subscriber's keys
 
 
 def test_a_payload_too_large_for_the_server_is_a_413():
