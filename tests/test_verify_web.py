@@ -4,6 +4,7 @@ go to tests/pushserver.py (the tests' stand-in for a stack's nodes): its outputs
 handed to webapp.verify at the function level, as no push server runs in the sandbox."""
 
 import re
+import threading
 
 import flask
 import pytest
@@ -231,3 +232,15 @@ def test_in_the_sandbox_the_probe_refuses(client, stack_name):
     response = client.post(f"/api/stacks/{stack_name}/probe", data={"clients": "2", "seconds": "1"})
     assert response.status_code == 409
     assert "no push servers" in response.get_json()["error"]
+
+
+def test_a_few_at_once_per_process_then_429(client, stack_name, stand_in, monkeypatch):
+    server = stand_in()
+    monkeypatch.setattr(web_verify, "_RUNNING", threading.BoundedSemaphore(1))
+    assert web_verify._RUNNING.acquire(blocking=False)  # one already running
+    response = client.post(f"/api/stacks/{stack_name}/verify")
+    assert response.status_code == 429
+    assert "Other test pushes are running" in response.get_json()["error"]
+    assert server.pushes == []
+    web_verify._RUNNING.release()
+    assert client.post(f"/api/stacks/{stack_name}/verify").get_json()["report"]["ok"]
