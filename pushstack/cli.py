@@ -12,6 +12,7 @@ with --clients/--seconds runs a bounded load probe. Also runs as
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -155,6 +156,9 @@ def _verify_parser(commands) -> None:
         metavar="R",
         help=f"load probe: pushes per second (at most {limits.MAX_RATE}; "
         f"default {limits.DEFAULT_RATE}, or N if fewer)",
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print the result as JSON (for scripts)"
     )
 
 
@@ -349,7 +353,7 @@ def verify(args: argparse.Namespace, read_outputs=_stack_outputs, **client_optio
         return 1
     if not probing:
         report = roundtrip.run_round_trip(targets, **client_options)
-        print("\n".join(report.lines()))
+        print(json.dumps(report.as_dict(), indent=2) if args.json else "\n".join(report.lines()))
         return 0 if report.ok else 1
     bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     result = probes.run_probe(
@@ -362,8 +366,12 @@ def verify(args: argparse.Namespace, read_outputs=_stack_outputs, **client_optio
     )
     if bar:
         bar.finish()
-    print(f"Against {targets.websocket_url} and {targets.endpoint_url}")
-    print("\n".join(result.lines()))
+    if args.json:
+        figures = {"websocket_url": targets.websocket_url, "endpoint_url": targets.endpoint_url}
+        print(json.dumps({**figures, **result.as_dict()}, indent=2))
+    else:
+        print(f"Against {targets.websocket_url} and {targets.endpoint_url}")
+        print("\n".join(result.lines()))
     return 0 if result.ok else 1
 
 

@@ -335,3 +335,32 @@ def test_without_credentials_the_command_says_why_it_is_the_sandbox(monkeypatch,
     monkeypatch.setattr("pushstack.cloud.target.has_aws_credentials", lambda: False)
     assert cli.main(["verify", "push-test"]) == 2
     assert "no AWS credentials were found, so the target is the sandbox" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("probe", [False, True], ids=["round-trip", "probe"])
+def test_the_command_prints_json_for_scripts(capsys, probe):
+    with PushServer() as server:
+        outputs = {"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}
+        extra = ["--clients", "2", "--seconds", "1"] if probe else []
+        status = cli.verify(
+            _args("push-test", "--json", *extra), lambda *_: outputs, timeouts=QUICK
+        )
+    data = json.loads(capsys.readouterr().out)
+    assert status == 0 and data["ok"] is True
+    assert data["websocket_url"] == server.ws_url
+    if probe:
+        assert data["delivered"] == 2 and data["p99_ms"] is not None
+    else:
+        assert len(data["steps"]) == 13
+
+
+def test_the_probe_over_tls_verifies_the_certificate(tmp_path):
+    cert, key = certificate(tmp_path, "127.0.0.1")
+    with PushServer(tls=server_tls(cert, key)) as server:
+        result = probes.run_probe(
+            targets(server), clients=2, seconds=1, timeouts=QUICK, ca_file=str(cert)
+        )
+        assert result.ok, result.lines()
+        refused = probes.run_probe(targets(server), clients=2, seconds=1, timeouts=QUICK)
+    assert refused.connected == 0
+    assert all("certificate" in reason for reason in refused.connect_failures)
