@@ -364,3 +364,13 @@ def test_the_probe_over_tls_verifies_the_certificate(tmp_path):
         refused = probes.run_probe(targets(server), clients=2, seconds=1, timeouts=QUICK)
     assert refused.connected == 0
     assert all("certificate" in reason for reason in refused.connect_failures)
+
+
+def test_an_error_of_the_client_itself_is_reported_and_logged_not_raised(caplog):
+    from pushstack.verify import failures
+
+    error = RuntimeError("boom")
+    text, check = failures.got(error, "wss://push.example/", 1)
+    assert text == "an error inside pushstack's client (RuntimeError: boom)" and check is None
+    assert "unexpected error while verifying push.example" in caplog.text
+    assert caplog.records[0].exc_info[1] is error

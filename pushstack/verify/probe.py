@@ -236,7 +236,7 @@ async def probe(
     for outcome in opened:
         if isinstance(outcome, BaseException) and not isinstance(outcome, Unexpected):
             await _close(run.clients, timeouts)
-            raise outcome  # a bug of ours: let it show
+            raise outcome  # not a way the service answers (cancelled, a bug): let it show
     refused = [outcome for outcome in opened if isinstance(outcome, Unexpected)]
     if refused:  # every client has finished opening: none is left open behind
         result.refusal = refused[0].got
