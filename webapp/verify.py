@@ -43,12 +43,11 @@ SANDBOX_ADVICE = (
     "Launch the stack into AWS (PUSHSTACK_TARGET=aws), then send a test push from its page, "
     "or run `pushstack verify <stack>` on a machine that reaches it."
 )
-# Each running round trip holds a worker thread: a few at once per process, no more.
-_RUNNING = threading.BoundedSemaphore(2)
-
-
+# The page's probe stays small (a worker thread waits for it); the command line goes further.
 WEB_MAX_CLIENTS = 50
 WEB_MAX_SECONDS = 30
+# Each running round trip or probe holds a worker thread: a few at once per process, no more.
+_RUNNING = threading.BoundedSemaphore(2)
 
 
 class ProbeForm(FlaskForm):
@@ -81,6 +80,8 @@ class ProbeForm(FlaskForm):
 
 
 class Refused(Exception):
+    """Not run: the HTTP status, what happened and what to do."""
+
     def __init__(self, status: int, message: str, advice: str = ""):
         super().__init__(message)
         self.status, self.message, self.advice = status, message, advice
