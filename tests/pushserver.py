@@ -317,3 +317,14 @@ def server_tls(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     return context
+
+
+if __name__ == "__main__":
+    # For benchmarks/probe.py: serve on 127.0.0.1 in a process of its own, print the two
+    # URLs as JSON, stop when standard input closes.
+    import sys
+
+    with PushServer(max_data=MAX_DATA) as server:
+        print(json.dumps({"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}))
+        sys.stdout.flush()
+        sys.stdin.read()

@@ -374,3 +374,17 @@ def test_an_error_of_the_client_itself_is_reported_and_logged_not_raised(caplog)
     assert text == "an error inside pushstack's client (RuntimeError: boom)" and check is None
     assert "unexpected error while verifying push.example" in caplog.text
     assert caplog.records[0].exc_info[1] is error
+
+
+def test_the_probe_benchmark_prints_its_figures(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "benchmarks" / "probe.py"
+    spec = importlib.util.spec_from_file_location("probe_benchmark", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    assert benchmark.main(["--seconds", "1", "--shapes", "2x2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["clients", "rate/s"]
+    assert lines[1].split()[:2] == ["2", "2"] and lines[1].split()[3:7] == ["2", "2", "2", "0"]
