@@ -106,6 +106,8 @@ class CloudAccess:
         self._operation_locks = tuple(threading.Lock() for _ in range(64))
         self.progress = SharedCache(config["PROGRESS_INTERVAL_SECONDS"])
         self.choices = SharedCache(config["ACCOUNT_CHOICES_SECONDS"], max_entries=50)
+        # Whether a stack is pushstack's (or unknown: cached as the error), by region and name.
+        self.ownership = SharedCache(config["OWNERSHIP_SECONDS"])
 
     def target(self) -> Target:
         """The target, resolved once; a failure is remembered for a short while, so
@@ -162,8 +164,17 @@ class CloudAccess:
         )
 
     def changed(self, name: str, region: str | None = None) -> None:
-        """Forget a stack's cached progress after starting an operation on it."""
-        self.progress.forget((region or self.target().region, name))
+        """Forget a stack's cached progress (and ownership: a launch makes an unknown name
+        known) after starting an operation on it."""
+        key = (region or self.target().region, name)
+        self.progress.forget(key)
+        self.ownership.forget(key)
+
+    def owned(self, name: str, region: str | None = None) -> str:
+        """The id of pushstack's stack ``name``; a ``CloudError`` for an unknown or foreign
+        one. Cached ``OWNERSHIP_SECONDS``, answers and errors alike (issue 16 items 2, 4)."""
+        cloud = self.cloud(region)
+        return self.ownership.get((cloud.region, name), lambda: cloud.owned(name))
 
     def account_choices(self, region: str | None = None):
         """The account's VPCs, subnets, key pairs and certificates; cached a minute."""
@@ -182,6 +193,7 @@ def init_app(app) -> None:
     app.config.setdefault("PROGRESS_INTERVAL_SECONDS", 2.0)
     app.config.setdefault("PROGRESS_FINISHED_SECONDS", 10.0)
     app.config.setdefault("ACCOUNT_CHOICES_SECONDS", 60.0)
+    app.config.setdefault("OWNERSHIP_SECONDS", 5.0)
     app.extensions["pushstack_cloud"] = CloudAccess(app.config)
     app.context_processor(_header)
 

@@ -14,7 +14,20 @@ from datetime import UTC, datetime
 from pushstack import artifacts, render
 from pushstack.cloud import account, templates
 from pushstack.cloud import events as ev
+from pushstack.cloud.changes import danger as _danger
+from pushstack.cloud.changes import kept_policies as _kept_policies
 from pushstack.cloud.errors import CloudError, translate
+from pushstack.cloud.ownership import (
+    CHANGE_SET_DESCRIPTION,
+    CHANGE_SET_PREFIX,
+    LAUNCH_ID_TAG,
+    LAUNCHED_BY,
+    LAUNCHED_BY_TAG,
+    is_pushstacks,
+    require_change_set,
+    require_stack,
+)
+from pushstack.cloud.ownership import stack_tags as _stack_tags
 from pushstack.cloud.target import Target
 from pushstack.cloud.views import (
     MASK,
@@ -31,22 +44,10 @@ from pushstack.cloud.views import (
 )
 from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options
 
-LAUNCHED_BY_TAG = "pushstack:launched-by"
-LAUNCH_ID_TAG = "pushstack:launch-id"
-LAUNCHED_BY = "pushstack"
-# The tag of the create-stack command `pushstack push` prints (pushstack.render): stacks
-# made with it are pushstack's too.
-MANAGED_TAG = ("pushstack:managed", "true")
 EVENT_PAGES = 20  # pages of DescribeStackEvents read at most to find an operation's start
 STACKS_REMEMBERED = 256
 SANDBOX_SEED_SECONDS = 30.0  # how long a seeded sandbox network is trusted before re-checking
 SANDBOX_STUCK_SECONDS = 30.0  # an operation the sandbox left in progress longer is abandoned
-# Types whose replacement or removal puts data at risk, in the user's words.
-DATA_TYPES = {
-    "AWS::DynamoDB::Table": "the DynamoDB table {id} (subscriptions and stored messages)",
-    "AWS::SecretsManager::Secret": "the crypto key's secret {id}",
-    "AWS::S3::Bucket": "the log bucket {id}",
-}
 _SECRET_PARAMETERS = {
     spec.parameter for spec in SPECS.values() if spec.kind == "secret" and spec.parameter
 }
@@ -66,10 +67,6 @@ def _token(launch_id: str) -> str:
     """A ClientRequestToken from a launch id: [a-zA-Z0-9-], at most 128 characters."""
     cleaned = re.sub(r"[^A-Za-z0-9-]", "-", launch_id).strip("-")
     return ("pushstack-" + cleaned)[:128]
-
-
-def _stack_tags(stack: Mapping) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in stack.get("Tags") or ()}
 
 
 def _time(value) -> datetime | None:
@@ -469,9 +466,15 @@ class Cloud:
                     error.code,
                 ) from error
             stack = self._call("cloudformation", "describe_stacks", StackName=stack_id)["Stacks"][0]
+        # Every read and change of a stack starts here: none of a stack pushstack did not make.
+        require_stack(stack, self.region)
         with self._lock:
             self._stack_ids[stack["StackName"]] = stack["StackId"]
         return stack
+
+    def owned(self, name: str) -> str:
+        """The id of pushstack's stack ``name``; a ``CloudError`` for an unknown or foreign one."""
+        return self._describe(name)["StackId"]
 
     def _deleted_stack_id(self, name: str) -> str | None:
         """The newest deleted stack of this name (ListStacks keeps them for 90 days)."""
@@ -562,6 +565,7 @@ class Cloud:
     def _resource_rows(self, stack: Mapping) -> list[ResourceView]:
         template = self._template_of(stack)
         expected = templates.resources(template, self._parameters(stack))
+        kept = templates.retained(template)  # what a delete keeps: the template's own word
         rows = {}
         try:
             items = list(
@@ -585,6 +589,7 @@ class Cloud:
                     physical_id="",
                     status="",
                     reason=f"The sandbox could not list it ({error.message})",
+                    retained=logical_id in kept,
                 )
                 for logical_id, kind in expected.items()
             ]
@@ -599,12 +604,12 @@ class Cloud:
                 status=item.get("ResourceStatus") or "",
                 reason=item.get("ResourceStatusReason") or "",
                 updated=_time(item.get("LastUpdatedTimestamp")),
+                retained=logical_id in kept,
             )
         status = stack["StackStatus"]
         if self.target.is_sandbox and status == "DELETE_COMPLETE":
             # The sandbox lists a deleted stack's resources with the statuses of their
             # creation; AWS says what the delete did to each: kept or deleted.
-            kept = templates.retained(template)
             rows = {
                 logical_id: dataclasses.replace(
                     row, status="DELETE_SKIPPED" if logical_id in kept else "DELETE_COMPLETE"
@@ -621,6 +626,7 @@ class Cloud:
                         status="",
                         reason="Not emulated in the sandbox",
                         emulated=False,
+                        retained=logical_id in kept,
                     )
         order = {logical_id: index for index, logical_id in enumerate(expected)}
         return sorted(
@@ -744,7 +750,7 @@ class Cloud:
                 reason=stack.get("StackStatusReason") or "",
             )
             for stack in self._pages("cloudformation", "describe_stacks", "Stacks")
-            if _is_pushstacks(_stack_tags(stack)) and stack.get("StackStatus") != "DELETE_COMPLETE"
+            if is_pushstacks(_stack_tags(stack)) and stack.get("StackStatus") != "DELETE_COMPLETE"
         ]
         epoch = datetime.min.replace(tzinfo=None)
         return sorted(
@@ -827,7 +833,7 @@ class Cloud:
                 parameters.append({"ParameterKey": key, "UsePreviousValue": True})
             elif key in values:
                 parameters.append({"ParameterKey": key, "ParameterValue": values[key]})
-        change_set_name = f"pushstack-{int(time.time() * 1000)}"
+        change_set_name = f"{CHANGE_SET_PREFIX}{int(time.time() * 1000)}"
         reply = self._call(
             "cloudformation",
             "create_change_set",
@@ -838,13 +844,23 @@ class Cloud:
             Parameters=parameters,
             Capabilities=capabilities,
             Tags=[{"Key": k, "Value": v} for k, v in _stack_tags(stack).items()],
-            Description="Update from pushstack",
+            Description=CHANGE_SET_DESCRIPTION,
         )
         return reply["Id"]
 
-    def change_set(self, change_set_id: str) -> ChangeSetView:
-        """The change set's status and its resource changes, data at risk flagged."""
+    def _own_change_set(self, change_set_id: str, stack_name: str) -> tuple[dict, dict]:
+        """DescribeChangeSet's answer and the stack's, once both are known to be pushstack's
+        and the change set belongs to ``stack_name`` (the stack the address names)."""
+        stack = self._describe(stack_name)
         reply = self._call("cloudformation", "describe_change_set", ChangeSetName=change_set_id)
+        require_change_set(reply, stack)
+        return reply, stack
+
+    def change_set(self, change_set_id: str, stack_name: str) -> ChangeSetView:
+        """The change set of pushstack's stack ``stack_name``: its status and its resource
+        changes, data at risk flagged from the deployed template's deletion policies."""
+        reply, stack = self._own_change_set(change_set_id, stack_name)
+        kept = _kept_policies(self._template_of(stack))
         changes = []
         token = reply.get("NextToken")
         items = list(reply.get("Changes") or ())
@@ -869,7 +885,7 @@ class Cloud:
                     logical_id=logical_id,
                     resource_type=kind,
                     replacement=replacement,
-                    danger=_danger(action, kind, logical_id, replacement),
+                    danger=_danger(action, kind, logical_id, replacement, kept.get(logical_id)),
                 )
             )
         return ChangeSetView(
@@ -881,8 +897,10 @@ class Cloud:
             changes=tuple(changes),
         )
 
-    def execute_change_set(self, change_set_id: str) -> None:
-        self._call("cloudformation", "execute_change_set", ChangeSetName=change_set_id)
+    def execute_change_set(self, change_set_id: str, stack_name: str) -> None:
+        """Run a change set pushstack made for its stack ``stack_name``; refuses any other."""
+        reply, _stack = self._own_change_set(change_set_id, stack_name)
+        self._call("cloudformation", "execute_change_set", ChangeSetName=reply["ChangeSetId"])
         # The sandbox keeps LastUpdatedTime across updates: forget the templates read before.
         with self._lock:
             self._templates.clear()
@@ -937,33 +955,12 @@ class Cloud:
         return account.choices(self._call, self._pages)
 
 
-def _is_pushstacks(tags: Mapping[str, str]) -> bool:
-    """Launched by the wizard, or created with the command pushstack prints."""
-    key, value = MANAGED_TAG
-    return tags.get(LAUNCHED_BY_TAG) == LAUNCHED_BY or tags.get(key) == value
-
-
 def _list_value(value: str) -> tuple[str, ...]:
     """Items of a list parameter's value: "a,b" from AWS; the sandbox answers "['a', 'b']"."""
     if value.startswith("[") and value.endswith("]"):
         value = value[1:-1]
     items = (item.strip().strip("'\"") for item in value.split(","))
     return tuple(item for item in items if item)
-
-
-def _danger(action: str, kind: str, logical_id: str, replacement: str) -> str | None:
-    """What a change does to data, in words, when it replaces or removes a data resource."""
-    what = DATA_TYPES.get(kind)
-    if what is None:
-        return None
-    what = what.format(id=logical_id)
-    if action == "Remove":
-        return f"Removes {what} from the stack; it is retained in the account but no longer used."
-    if action == "Modify" and replacement == "True":
-        return f"Replaces {what}: the stack would switch to a new, empty one (the old one is retained)."
-    if action == "Modify" and replacement == "Conditional":
-        return f"May replace {what}: the stack could switch to a new, empty one."
-    return None
 
 
 __all__ = ["LAUNCHED_BY_TAG", "LAUNCH_ID_TAG", "Cloud", "CloudError"]
