@@ -443,6 +443,44 @@ def seed(url: str, region: str) -> SandboxNetwork:
     )
 
 
+def find(url: str, region: str) -> SandboxNetwork | None:
+    """What ``seed`` made in ``region``, or None when it is not all there: reads only, so
+    looking (a GET of the form) never creates anything in the sandbox."""
+    client = _session(url, region)
+    ec2 = client("ec2")
+    vpcs = _tagged(ec2, "vpc", "network")
+    public = sorted(s["SubnetId"] for s in _tagged(ec2, "subnet", "public"))
+    private = sorted(s["SubnetId"] for s in _tagged(ec2, "subnet", "private"))
+    if not vpcs or len(public) < 2 or len(private) < 2:
+        return None
+    certificates = client("acm").list_certificates()["CertificateSummaryList"]
+    certificate = next(
+        (c["CertificateArn"] for c in certificates if c.get("DomainName") == CERTIFICATE_DOMAIN),
+        None,
+    )
+    account = client("sts").get_caller_identity()["Account"]
+    bucket = artifacts.bucket_name(account, region)
+    s3 = client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        return None
+    zones = client("route53").list_hosted_zones_by_name(DNSName=f"{DOMAIN}.")["HostedZones"]
+    zone = next(
+        (
+            z["Id"].rsplit("/", 1)[-1]
+            for z in zones
+            if z["Name"] == f"{DOMAIN}." and not z.get("Config", {}).get("PrivateZone")
+        ),
+        None,
+    )
+    if certificate is None or zone is None:
+        return None
+    return SandboxNetwork(
+        vpcs[0]["VpcId"], tuple(public), tuple(private), certificate, bucket, zone, DOMAIN
+    )
+
+
 def reset(url: str, region: str = "us-east-1") -> SandboxNetwork:
     """Forget everything (moto's reset API), then seed ``region`` again."""
     request = urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST")  # noqa: S310

@@ -99,20 +99,65 @@ def _local_peer():
 
 
 def _same_origin():
-    """A form on another site (or another port of this machine) cannot post here."""
-    if request.method in _SAFE_METHODS:
+    """A form on another site (or another port of this machine) cannot post here, and its
+    pages cannot make the wizard read AWS either (``<img src=/api/stacks/...>`` loops)."""
+    if request.method not in _SAFE_METHODS:
+        source = request.headers.get("Origin")
+        if source is None and request.referrer:
+            source = origin_of(request.referrer)
+        if source is not None and source != own_origin():
+            abort(
+                403,
+                "This request came from another site, not from the wizard's own pages. "
+                "Open the wizard and use its form.",
+            )
         return None
+    if request.endpoint is None or request.endpoint in _OPEN_ENDPOINTS:
+        return None
+    if cross_site_get():
+        if request.path.startswith("/api/"):
+            return jsonify(
+                error=CROSS_SITE_GET, advice="Call it from a script, or the wizard's own pages."
+            ), 403
+        abort(403, CROSS_SITE_GET)
+    return None
+
+
+CROSS_SITE_GET = (
+    "Another site (or a page of another program on this machine) asked for this page, so "
+    "the wizard did not open it: its pages read your AWS account. If you followed a link, "
+    "open the wizard yourself (type its address) and go to the page from there."
+)
+
+
+def cross_site_get() -> bool:
+    """Whether the browser says a GET comes from another origin: Sec-Fetch-Site (sent by
+    every current browser), else Origin, else Referer. A typed address ("none") and the
+    wizard's own pages ("same-origin") pass; "same-site" is another port of this machine."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site.strip().lower() not in ("same-origin", "none")
     source = request.headers.get("Origin")
     if source is None and request.referrer:
-        parts = urlsplit(request.referrer)
-        source = f"{parts.scheme}://{parts.netloc}"
-    if source is not None and source != f"{request.scheme}://{request.host}":
-        abort(
-            403,
-            "This request came from another site, not from the wizard's own pages. "
-            "Open the wizard and use its form.",
-        )
-    return None
+        source = origin_of(request.referrer)
+    return source is not None and source != own_origin()
+
+
+def own_origin() -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def origin_of(url: str) -> str:
+    """The origin of a Referer, or a value that matches no origin when it is malformed
+    (issue 16 item 6: an unparsable Referer was a 500 on every POST)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
+    except ValueError:
+        return "malformed"
+    if not parts.scheme or not parts.netloc:
+        return "malformed"
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _access():

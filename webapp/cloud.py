@@ -10,6 +10,7 @@ browsers poll a stack, a process asks AWS for its events at most once per
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from pushstack.cloud import Cloud, CloudError, Target, resolve_target
+from webapp.limits import RATE_LIMITED, charge_aws_call
 
 TARGET_RETRY_SECONDS = 30
 
@@ -76,6 +78,8 @@ class SharedCache:
         try:
             value = fetch()
         except CloudError as exc:
+            if exc.code == RATE_LIMITED:
+                raise  # one client's bound, not an answer to share with the others
             entry = _Entry(self._clock(), error=exc, lifetime=self.interval)
         else:
             lifetime = self.interval if keep_for is None else max(self.interval, keep_for(value))
@@ -119,10 +123,12 @@ class CloudAccess:
             if error is not None and time.monotonic() - failed_at < TARGET_RETRY_SECONDS:
                 raise error
             try:
-                self._target = resolve_target(
+                target = resolve_target(
                     self._config.get("TARGET") or None,
                     sandbox_url=self._config.get("SANDBOX_URL") or None,
                 )
+                if target.is_sandbox:
+                    _seed_own_region(target)
             except CloudError as exc:
                 self._target_error = (time.monotonic(), exc)
                 raise
@@ -134,6 +140,7 @@ class CloudAccess:
                 )
                 self._target_error = (time.monotonic(), error)
                 raise error from exc
+            self._target = target
             return self._target
 
     def cloud(self, region: str | None = None) -> Cloud:
@@ -141,7 +148,7 @@ class CloudAccess:
         region = region or target.region
         with self._lock:
             if region not in self._clouds:
-                self._clouds[region] = Cloud(target, region)
+                self._clouds[region] = Cloud(target, region, before_call=charge_aws_call)
             return self._clouds[region]
 
     def operation_lock(self, key: str) -> threading.Lock:
@@ -181,10 +188,30 @@ class CloudAccess:
         cloud = self.cloud(region)
         return self.choices.get(("choices", cloud.region), cloud.account_choices)
 
-    def sandbox_network(self, region: str | None = None):
-        """The sandbox's seeded network (None for AWS), to pre-fill the form."""
+    def sandbox_network(self, region: str | None = None, *, seed: bool = False):
+        """The sandbox's seeded network (None for AWS, or not seeded), to pre-fill the form.
+
+        Only a POST seeds a region (``seed``, issue 16 item 4): a GET, which any page can
+        make a browser send, only looks. The target's own region is seeded when the
+        target is first resolved (``target``)."""
         cloud = self.cloud(region)
-        return self.choices.get(("network", cloud.region), cloud.sandbox_network)
+        key = ("network", cloud.region)
+        if seed and cloud.target.is_sandbox:
+            network = cloud.sandbox_network(seed=True)
+            if self.choices.get(key, lambda: network) != network:
+                self.choices.forget(key)  # it was not there when last looked at
+                self.choices.forget(("choices", cloud.region))
+                self.choices.get(key, lambda: network)
+            return network
+        return self.choices.get(key, lambda: cloud.sandbox_network(seed=False))
+
+
+def _seed_own_region(target: Target) -> None:
+    """The sandbox's own region, once per process whatever request came first: the form
+    starts with that network. Any other region is seeded by a POST only."""
+    # On failure the form offers what the sandbox holds; a launch seeds it again.
+    with contextlib.suppress(CloudError):
+        Cloud(target).sandbox_network(seed=True)
 
 
 def init_app(app) -> None:

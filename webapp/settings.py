@@ -30,10 +30,20 @@ DEFAULTS = {
     "TRUSTED_PROXIES": "",
     "BIND": "",
     "TLS": False,
+    # Issue 16 item 4: AWS calls one client (browser session, else address) may cause.
+    "AWS_CALLS_PER_MINUTE": 300,
+    "STATE_DIR": "",  # where the workers' shared SQLite file goes (webapp.shared)
 }
 
 # Read from the environment as written: from_prefixed_env would parse "1234" as a number.
-RAW_STRINGS = ("SECRET_KEY", "ACCESS_TOKEN", "TRUSTED_HOSTS", "TRUSTED_PROXIES", "BIND")
+RAW_STRINGS = (
+    "SECRET_KEY",
+    "ACCESS_TOKEN",
+    "TRUSTED_HOSTS",
+    "TRUSTED_PROXIES",
+    "BIND",
+    "STATE_DIR",
+)
 
 # What the Host header may say by default (any port). Werkzeug cannot match IPv6
 # literals, so a wizard reached as [::1] needs a name such as localhost.

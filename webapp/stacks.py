@@ -34,6 +34,7 @@ from pushstack.template import build_template
 from webapp import store
 from webapp.cloud import get_access
 from webapp.forms import LOG_PROCESSING_EXPLAINED, share_query, unknown_network
+from webapp.limits import RATE_LIMITED
 from webapp.preview_cache import shape_key
 from webapp.stack_forms import (
     ContinueRollbackForm,
@@ -672,7 +673,7 @@ def _http_status(exc: CloudError) -> int:
     code = exc.code or ""
     if code == NOT_PUSHSTACKS:
         return 403
-    if code in THROTTLING_CODES:
+    if code in THROTTLING_CODES or code == RATE_LIMITED:
         return 429
     if code in DENIED_CODES:
         return 403

@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app, request, session
+from flask import current_app, g, request, session
 
 from pushstack.options import Options
 
@@ -57,6 +57,7 @@ def start_session() -> None:
     """A fresh session id, and no CSRF token of an earlier session (Flask-WTF makes a new one)."""
     session[SESSION_ID] = secrets.token_urlsafe(18)
     session.pop(_CSRF_FIELD, None)
+    g.session_started = True  # this request brought no session (webapp.limits: by address)
 
 
 def session_id() -> str:

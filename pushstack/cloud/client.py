@@ -91,9 +91,12 @@ class Cloud:
     watching a stack reads only the new ones. Safe to share between threads.
     """
 
-    def __init__(self, target: Target, region: str | None = None):
+    def __init__(self, target: Target, region: str | None = None, before_call=None):
         self.target = target
         self.region = region or target.region
+        # Called as before_call(service, operation) before every AWS call; may raise a
+        # CloudError to refuse it (the wizard bounds each client's calls per minute).
+        self.before_call = before_call
         self._clients: dict[str, object] = {}
         self._lock = threading.RLock()
         self._watches: OrderedDict[str, _Watch] = OrderedDict()
@@ -111,6 +114,8 @@ class Cloud:
 
     def _call(self, service: str, operation: str, **kwargs):
         """One AWS call; any failure becomes a ``CloudError``."""
+        if self.before_call is not None:
+            self.before_call(service, operation)
         method = getattr(self._client(service), operation)
         try:
             return method(**kwargs)
@@ -157,8 +162,9 @@ class Cloud:
 
     # -- sandbox -------------------------------------------------------------
 
-    def sandbox_network(self):
-        """The seeded network of the sandbox in this region (``SandboxNetwork``), None for AWS."""
+    def sandbox_network(self, seed: bool = True):
+        """The sandbox's network in this region (``SandboxNetwork``), None for AWS. With
+        ``seed`` it is made when missing; without, only looked up (None when not made)."""
         if not self.target.is_sandbox:
             return None
         from pushstack import sandbox
@@ -169,10 +175,14 @@ class Cloud:
             if seeded and time.monotonic() - seeded[0] < SANDBOX_SEED_SECONDS:
                 return seeded[1]
             try:
-                network = sandbox.seed(self.target.endpoint_url, self.region)
+                if seed:
+                    network = sandbox.seed(self.target.endpoint_url, self.region)
+                else:
+                    network = sandbox.find(self.target.endpoint_url, self.region)
             except Exception as exc:
                 raise translate(exc, "seeding the sandbox", self.target.endpoint_url) from exc
-            _SANDBOX_NETWORKS[key] = (time.monotonic(), network)
+            if network is not None:
+                _SANDBOX_NETWORKS[key] = (time.monotonic(), network)
             return network
 
     # -- artifacts -----------------------------------------------------------
@@ -949,9 +959,8 @@ class Cloud:
     # -- the account's choices -----------------------------------------------------
 
     def account_choices(self) -> AccountChoices:
-        """VPCs, subnets (public or private), key pairs and issued certificates of the account."""
-        if self.target.is_sandbox:
-            self.sandbox_network()
+        """VPCs, subnets (public or private), key pairs and issued certificates of the account
+        (in the sandbox, whatever is there: reading them seeds nothing)."""
         return account.choices(self._call, self._pages)
 
 

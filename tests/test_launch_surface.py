@@ -1,0 +1,156 @@
+"""Issue 16 items 4, 5 and 6: other pages cannot make the wizard call AWS, a GET creates
+nothing in the sandbox, odd headers give no 500 on any route, logs keep no whole token,
+and a rejected Host learns nothing of the target."""
+
+import re
+
+import pytest
+
+from pushstack.cloud import CloudError
+from pushstack.cloud.client import Cloud
+from webapp import create_app
+from webapp.cloud import get_access
+from webapp.limits import RATE_LIMITED
+
+SECRET = "p4Vx9qLr2Tz7Nw3Ks8Bd1Fh6Jm0Yc5Gu2Ae7Wi4Ro9Xs"
+
+
+@pytest.fixture
+def make(sandbox_server, tmp_path):
+    def make_app(**config):
+        app = create_app(
+            {
+                "TESTING": True,
+                "WTF_CSRF_ENABLED": False,
+                "SECRET_KEY": SECRET,
+                "TARGET": "sandbox",
+                "SANDBOX_URL": sandbox_server.url,
+                "STATE_DIR": str(tmp_path),
+                **config,
+            }
+        )
+        with app.app_context():
+            get_access().target()  # resolved (and its own region seeded) before counting
+        return app
+
+    return make_app
+
+
+@pytest.fixture
+def aws_calls(monkeypatch):
+    """Every AWS call the wizard's Cloud objects make, as (service, operation)."""
+    calls = []
+    real = Cloud._call
+
+    def counted(self, service, operation, **kwargs):
+        try:
+            result = real(self, service, operation, **kwargs)
+        except CloudError as exc:
+            if exc.code != RATE_LIMITED:  # a refused call never reached AWS
+                calls.append((service, operation))
+            raise
+        calls.append((service, operation))
+        return result
+
+    monkeypatch.setattr(Cloud, "_call", counted)
+    return calls
+
+
+# Item 4: GETs from other pages reach no AWS.
+
+FOREIGN = [
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},  # another port of 127.0.0.1
+    {"Origin": "http://127.0.0.1:8080"},
+    {"Referer": "http://localhost:8080/page"},
+    {"Referer": "http://[::1"},  # malformed: counts as foreign, not a 500
+]
+AWS_PAGES = ["/", "/?region=eu-west-2", "/stacks", "/stacks/web-x", "/stacks/web-x/delete"]
+
+
+@pytest.mark.parametrize("headers", FOREIGN)
+def test_a_get_from_another_page_is_refused_before_any_aws_call(make, aws_calls, headers):
+    client = make().test_client()
+    for path in AWS_PAGES:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 403, path
+        assert "Another site (or a page of another program" in response.get_data(as_text=True)
+    api = client.get("/api/stacks/web-x", headers=headers)
+    assert api.status_code == 403
+    assert "did not open it" in api.get_json()["error"]
+    assert aws_calls == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "none"},  # a typed address, a bookmark
+        {"Referer": "http://localhost/stacks"},
+        {},  # a script
+    ],
+)
+def test_the_wizards_own_pages_typed_addresses_and_scripts_still_get_through(make, headers):
+    client = make().test_client()
+    assert client.get("/stacks", headers=headers).status_code == 200
+    assert client.get("/api/stacks/never-made", headers=headers).status_code == 404
+
+
+def test_an_unknown_stack_is_asked_for_once_per_few_seconds(make, aws_calls):
+    client = make().test_client()
+    for _ in range(5):
+        assert client.get("/api/stacks/never-made-1").status_code == 404
+        assert client.get("/stacks/never-made-1").status_code == 404
+    described = [call for call in aws_calls if call[1] == "describe_stacks"]
+    assert len(described) == 1, aws_calls
+
+
+@pytest.mark.parametrize("with_cookie", [True, False], ids=["session", "no-session"])
+def test_aws_calls_per_client_and_minute_are_bounded(make, aws_calls, with_cookie):
+    """958 calls in 10 s through /api/stacks/<random> before: now a bound per client."""
+    app = make(AWS_CALLS_PER_MINUTE=10)
+    client = app.test_client()
+    client.get("/signin")  # a session, or not
+    statuses = []
+    for number in range(80):
+        if not with_cookie:
+            client = app.test_client()
+        response = client.get(f"/api/stacks/random-{number}")
+        statuses.append(response.status_code)
+    limit = 10 if with_cookie else 40
+    assert len(aws_calls) <= limit
+    assert statuses[-1] == 429
+    data = response.get_json()
+    assert "more than" in data["error"] and "AWS calls in a minute" in data["error"]
+    assert "Wait a minute" in data["advice"]
+    assert response.headers["Retry-After"]
+    page = (client if with_cookie else app.test_client()).get("/stacks/random-x")
+    assert page.status_code == 429
+    assert "Wait a minute" in page.get_data(as_text=True)
+
+
+def _tagged_vpcs(sandbox_url, region):
+    from pushstack import sandbox
+
+    ec2 = sandbox._session(sandbox_url, region)("ec2")
+    return ec2.describe_vpcs(Filters=[{"Name": "tag-key", "Values": [sandbox.NETWORK_TAG]}])["Vpcs"]
+
+
+def test_a_get_never_seeds_a_region_only_a_post_does(make, sandbox_server):
+    region = "ap-northeast-3"
+    assert _tagged_vpcs(sandbox_server.url, region) == []
+    app = make(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    page = client.get(f"/?region={region}").get_data(as_text=True)
+    assert _tagged_vpcs(sandbox_server.url, region) == []  # looked, made nothing
+    assert 'id="vpc_id"' in page and "vpc-" not in re.search(
+        r'<input[^>]*id="vpc_id"[^>]*>', page
+    ).group(0)
+    # The form's script asks for it with a POST (CSRF token, same origin).
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert client.post("/sandbox/network", data={"region": region}).status_code == 400
+    response = client.post("/sandbox/network", data={"region": region, "csrf_token": token})
+    assert response.status_code == 204
+    (vpc,) = _tagged_vpcs(sandbox_server.url, region)
+    page = client.get(f"/?region={region}").get_data(as_text=True)
+    assert vpc["VpcId"] in re.search(r'<input[^>]*id="vpc_id"[^>]*>', page).group(0)
