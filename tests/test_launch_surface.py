@@ -154,3 +154,122 @@ def test_a_get_never_seeds_a_region_only_a_post_does(make, sandbox_server):
     (vpc,) = _tagged_vpcs(sandbox_server.url, region)
     page = client.get(f"/?region={region}").get_data(as_text=True)
     assert vpc["VpcId"] in re.search(r'<input[^>]*id="vpc_id"[^>]*>', page).group(0)
+
+
+# Item 6: no 500s, strict tokens, and no whole token in any log.
+
+ODD_HEADERS = [
+    {"Referer": "http://[::1"},  # urlsplit raised: a 500 on every POST route
+    {"Referer": "http://localhost:99999999/"},
+    {"Referer": "javascript:alert(1)"},
+    {"Referer": "//"},
+    {"Origin": "http://[::1"},
+    {"Origin": ""},
+    {"Sec-Fetch-Site": " Same-Origin "},
+    {"Sec-Fetch-Site": "\u00ff"},
+    {"Authorization": "Bearer"},
+    {"Authorization": "Bearer \u00ff\u00fe"},
+    {"Cookie": "pushstack_session=garbage.x.y; session=\u00ff"},
+    {"Content-Type": "multipart/form-data"},  # no boundary
+    {"If-Modified-Since": "not a date", "Range": "bytes=9-1"},
+    {"Host": "localhost:abc"},
+    {"X-Forwarded-For": "[::1"},
+]
+
+
+def _path(rule, preview_id: str) -> str:
+    values = {"name": "web-x", "preview_id": preview_id, "filename": "wizard.css", "fmt": "json"}
+    return rule.rule.split("<")[0] + "/".join(
+        values[part.split(">")[0].split(":")[-1]] + part.split(">", 1)[1]
+        for part in rule.rule.split("<")[1:]
+    )
+
+
+@pytest.mark.parametrize("token", ["", "Zq8vN2kP4rT6wY1xB3mC5dF7"], ids=["open", "token"])
+def test_every_route_answers_every_odd_header_without_a_500(make, token):
+    from conftest import VALID_FORM
+
+    app = make(ACCESS_TOKEN=token)
+    client = app.test_client()
+    if token:
+        client.post("/signin", data={"token": token})
+    submitted = client.post("/", data=VALID_FORM)
+    assert submitted.status_code == 303
+    preview_id = submitted.headers["Location"].rsplit("/", 1)[1]
+    paths = []
+    for rule in app.url_map.iter_rules():
+        path = _path(rule, preview_id)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            paths.append((method, path))
+    assert len(paths) >= 20
+    for method, path in paths:
+        for headers in ODD_HEADERS:
+            with client.open(path, method=method, headers=headers, data={}) as response:
+                assert response.status_code < 500, (method, path, headers)
+
+
+def _preview(client) -> str:
+    from conftest import VALID_FORM
+
+    response = client.post("/", data=VALID_FORM)
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+@pytest.mark.parametrize("odd", [".", "~", "*", "!", " ", "="])
+def test_a_token_with_a_character_outside_its_alphabet_opens_nothing(make, odd):
+    """The decoder skipped such characters: the token opened, and its tail escaped the
+    logs' redaction (which stops at the first character outside the alphabet)."""
+    client = make().test_client()
+    path = _preview(client)
+    assert client.get(path + "/parameters.json").status_code == 200
+    forged = path[:20] + odd + path[20:]
+    assert client.get(forged + "/parameters.json").status_code == 404
+
+
+def test_flasks_exception_log_keeps_no_whole_token(make, monkeypatch, caplog):
+    app = make()
+    app.testing = False  # as served: the exception is logged, then the 500 page
+    client = app.test_client()
+    path = _preview(client)
+    token = path.rsplit("/", 1)[1]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"failed while serving {path}/parameters.json?download=1")
+
+    monkeypatch.setattr("webapp.preview.render.parameters_file", broken, raising=False)
+    monkeypatch.setattr("webapp.preview.store.recall", broken)
+    caplog.set_level("DEBUG")
+    response = client.get(path + "/parameters.json?download=1")
+    assert response.status_code == 500
+    assert "Exception on /preview/" in caplog.text  # Flask's own line, with the traceback
+    assert "RuntimeError" in caplog.text
+    assert token[:8] in caplog.text
+    assert token[8:] not in caplog.text
+    assert "download=1" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        ('"GET /preview/AbCdEfGh1234567890_-xyz HTTP/1.1"', '"GET /preview/AbCdEfGh... HTTP/1.1"'),
+        ("/preview/AbCdEfGh.1234567890", "/preview/AbCdEfGh..."),
+        ("/preview/%41bCdEfGh1234567890/x", "/preview/%41bCdEf.../x"),
+        ("GET /?stack_name=a&crypto_key=b", "GET /?..."),
+        (
+            "key Kxq0Ulq7R9dVqzYqjY3bq6cdc8cJ2ZbC2KfVh6m3m0Q= in a message",
+            "key **** in a message",
+        ),
+    ],
+)
+def test_one_redaction_for_every_log_line(line, kept):
+    import logging
+
+    from webapp import logs
+
+    assert logs.redact(line) == kept
+    logs.install()
+    record = logging.getLogger("anything.at.all").makeRecord(
+        "anything.at.all", logging.INFO, __file__, 1, "%s", (line,), None
+    )
+    assert record.getMessage() == kept

@@ -32,6 +32,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     settings.load(app.config, test_config)
+    from webapp import logs
+
+    logs.install()  # every log line of the process, Flask's exception log included
 
     from webapp import auth, errors, preview, store, wizard
 

@@ -18,6 +18,7 @@ import binascii
 import dataclasses
 import json
 import os
+import re
 import secrets
 import struct
 import time
@@ -40,6 +41,11 @@ _OPTION_FIELDS = {f.name: f for f in dataclasses.fields(Options)}
 # gunicorn reads request lines of at most 8,190 characters ("GET /preview/<token>/
 # parameters.json HTTP/1.1"): a longer token would make a preview nobody can open.
 MAX_TOKEN_LENGTH = 8000
+# What ``seal`` writes: URL-safe base64 without padding. The decoder of the standard
+# library skips any other character, so a token with a "." in it still opened (and its
+# tail escaped the logs' redaction): anything else is refused before decoding.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+_FROM_URLSAFE = str.maketrans("-_", "+/")
 
 
 def init_app(app) -> None:
@@ -139,8 +145,12 @@ def seal(purpose: str, payload: bytes) -> str:
 
 def unseal(purpose: str, token: str) -> bytes | None:
     """What ``seal`` sealed for ``purpose`` in this session; None for anything else."""
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        return None  # strict: the alphabet seal writes, nothing else (issue 16 item 6)
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = base64.b64decode(
+            token.translate(_FROM_URLSAFE) + "=" * (-len(token) % 4), validate=True
+        )
     except (binascii.Error, ValueError):
         return None
     if len(raw) < 1 + _NONCE_BYTES + 16 or raw[:1] != _VERSION:
