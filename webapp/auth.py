@@ -20,6 +20,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -32,7 +33,7 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import HiddenField, PasswordField
 
-from webapp import store
+from webapp import shared, store
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -177,7 +178,13 @@ def signed_in() -> bool:
     token = current_app.config["ACCESS_TOKEN"]
     if not token:
         return True
-    return hmac.compare_digest(session.get(_SIGNED_IN, ""), _fingerprint(token))
+    if "signed_in" not in g:
+        # The cookie's proof of sign-in, and the session's record (shared by the workers):
+        # signed out, idle or too old, a copied cookie opens nothing (issue 16 item 3).
+        g.signed_in = hmac.compare_digest(
+            session.get(_SIGNED_IN, ""), _fingerprint(token)
+        ) and shared.session_alive(store.session_id())
+    return g.signed_in
 
 
 def _bearer_matches(token: str) -> bool:
@@ -206,9 +213,16 @@ def check_token():
     token = current_app.config["ACCESS_TOKEN"]
     if not token:
         return redirect(url_for("wizard.form"), code=303)
+    too_many = _too_many_attempts()
+    if too_many:
+        form.token.data = ""
+        page = render_template("signin.html", form=form, wrong=False, too_many=too_many)
+        return page, 429, {"Retry-After": str(shared.WINDOW_SECONDS)}
     if not form.validate_on_submit():
         return render_template("signin.html", form=form, wrong=False), 400
     if not hmac.compare_digest((form.token.data or "").strip().encode(), token.encode()):
+        shared.hit(_FAILED + (request.remote_addr or "?"))
+        shared.hit(_FAILED + "overall")
         log.warning("Wrong access token from %s", request.remote_addr)
         form.token.data = ""
         return render_template("signin.html", form=form, wrong=True), 401
@@ -216,14 +230,44 @@ def check_token():
     session.clear()
     store.start_session()
     session[_SIGNED_IN] = _fingerprint(token)
+    shared.start_session(store.session_id())
+    g.pop("signed_in", None)
     return redirect(_safe_next(form.next.data) or url_for("wizard.form"), code=303)
 
 
 @bp.post("/signout")
 def signout():
+    if session.get(store.SESSION_ID):
+        shared.end_session(session[store.SESSION_ID])  # for every copy of the cookie
     session.clear()
     store.start_session()
+    g.pop("signed_in", None)
     return redirect(url_for("auth.signin"), code=303)
+
+
+_FAILED = "failed sign-in "
+
+
+def _too_many_attempts() -> str | None:
+    """Why this sign-in attempt is refused unseen (the right token included, or the
+    refusal would not slow a guesser down): too many wrong tokens from this address, or
+    from everywhere (a guesser with many addresses), in the current minute."""
+    config = current_app.config
+    per_client = int(config["SIGNIN_ATTEMPTS_PER_MINUTE"] or 0)
+    overall = int(config["SIGNIN_ATTEMPTS_PER_MINUTE_OVERALL"] or 0)
+    mine = shared.count(_FAILED + (request.remote_addr or "?"))
+    everyone = shared.count(_FAILED + "overall")
+    if per_client and mine >= per_client:
+        return (
+            f"Too many wrong access tokens from this address ({per_client} in a minute). "
+            "Wait a minute, then sign in again."
+        )
+    if overall and everyone >= overall:
+        return (
+            f"Too many wrong access tokens for this wizard ({overall} in a minute, from all "
+            "addresses together). Wait a minute, then sign in again."
+        )
+    return None
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -10,6 +10,7 @@ it is reached by.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import math
 import os
@@ -33,6 +34,12 @@ DEFAULTS = {
     # Issue 16 item 4: AWS calls one client (browser session, else address) may cause.
     "AWS_CALLS_PER_MINUTE": 300,
     "STATE_DIR": "",  # where the workers' shared SQLite file goes (webapp.shared)
+    # Issue 16 item 3: a signed-in session ends when unused this long, or this long after
+    # sign-in, whatever the cookie says; wrong sign-in tokens per address and in all.
+    "SESSION_IDLE_SECONDS": 12 * 3600,
+    "SESSION_LIFETIME_SECONDS": 7 * 24 * 3600,
+    "SIGNIN_ATTEMPTS_PER_MINUTE": 10,
+    "SIGNIN_ATTEMPTS_PER_MINUTE_OVERALL": 60,
 }
 
 # Read from the environment as written: from_prefixed_env would parse "1234" as a number.
@@ -139,6 +146,10 @@ def load(config, test_config: dict | None = None) -> None:
         # Loopback only: a fresh key per process (scripts/serve exports one for all its
         # workers); a restart only asks for a new form.
         config["SECRET_KEY"] = secrets.token_urlsafe(32)
+    # Flask's signed cookie is refused past the absolute lifetime too (its default: 31 days).
+    config["PERMANENT_SESSION_LIFETIME"] = datetime.timedelta(
+        seconds=float(config["SESSION_LIFETIME_SECONDS"])
+    )
     if config.get("SESSION_COOKIE_NAME", "session") == "session":  # Flask's, shared by every app
         config["SESSION_COOKIE_NAME"] = COOKIE_NAME
     if tls:

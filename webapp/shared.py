@@ -63,15 +63,75 @@ def connection() -> sqlite3.Connection:
 WINDOW_SECONDS = 60  # every limit counts per minute
 
 
+def _now() -> float:
+    return time.time()
+
+
+def digest(value: str) -> str:
+    """What the file keeps of a session id or address: never the value itself (a session
+    id is part of what opens a sealed preview)."""
+    return hashlib.sha256(b"pushstack " + value.encode()).hexdigest()[:32]
+
+
 def hit(key: str, now: float | None = None) -> int:
     """Count one event of ``key`` in the current minute; the count so far, this one included."""
-    window = int((time.time() if now is None else now) // WINDOW_SECONDS)
+    window = int((_now() if now is None else now) // WINDOW_SECONDS)
     db = connection()
     (count,) = db.execute(
         "INSERT INTO hits (key, window, count) VALUES (?, ?, 1) "
         "ON CONFLICT (key, window) DO UPDATE SET count = count + 1 RETURNING count",
-        (key, window),
+        (digest(key), window),
     ).fetchone()
     if count == 1 and random.random() < 0.02:  # noqa: S311 (when to tidy, not a secret)
         db.execute("DELETE FROM hits WHERE window < ?", (window - 1,))
     return count
+
+
+def count(key: str, now: float | None = None) -> int:
+    """How many events of ``key`` the current minute has had."""
+    window = int((_now() if now is None else now) // WINDOW_SECONDS)
+    row = (
+        connection()
+        .execute("SELECT count FROM hits WHERE key = ? AND window = ?", (digest(key), window))
+        .fetchone()
+    )
+    return row[0] if row else 0
+
+
+# Session records: signing out ends a session everywhere; idle and absolute lifetimes.
+
+
+def start_session(session_id: str) -> None:
+    now = _now()
+    connection().execute(
+        "INSERT OR REPLACE INTO sessions (id, started, seen, ended) VALUES (?, ?, ?, 0)",
+        (digest(session_id), now, now),
+    )
+    if random.random() < 0.05:  # noqa: S311 (when to tidy, not a secret)
+        lifetime = float(current_app.config["SESSION_LIFETIME_SECONDS"])
+        connection().execute("DELETE FROM sessions WHERE started < ?", (now - lifetime,))
+
+
+def session_alive(session_id: str) -> bool:
+    """Whether a signed-in session is still valid: not signed out, used within
+    SESSION_IDLE_SECONDS, started within SESSION_LIFETIME_SECONDS. Marks it used."""
+    config = current_app.config
+    now = _now()
+    db = connection()
+    row = db.execute(
+        "SELECT started, seen, ended FROM sessions WHERE id = ?", (digest(session_id),)
+    ).fetchone()
+    if row is None:
+        return False
+    started, seen, ended = row
+    if ended or now - seen > float(config["SESSION_IDLE_SECONDS"]):
+        return False
+    if now - started > float(config["SESSION_LIFETIME_SECONDS"]):
+        return False
+    if now - seen > 60:  # one write a minute at most per session
+        db.execute("UPDATE sessions SET seen = ? WHERE id = ?", (now, digest(session_id)))
+    return True
+
+
+def end_session(session_id: str) -> None:
+    connection().execute("UPDATE sessions SET ended = 1 WHERE id = ?", (digest(session_id),))
