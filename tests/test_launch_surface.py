@@ -273,3 +273,20 @@ def test_one_redaction_for_every_log_line(line, kept):
         "anything.at.all", logging.INFO, __file__, 1, "%s", (line,), None
     )
     assert record.getMessage() == kept
+
+
+# Item 5: a Host the wizard does not answer to learns nothing of the target.
+
+
+@pytest.mark.parametrize("path", ["/", "/stacks", "/preview/x", "/no-such-page"])
+def test_the_rejected_host_page_names_no_target_or_account(make, sandbox_server, path):
+    client = make().test_client()
+    own = client.get("/stacks").get_data(as_text=True)
+    assert re.search(r"account \d{12}", own)  # the wizard's own host sees them
+    response = client.get(path, headers={"Host": "rebind.attacker.example"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "does not answer to this host name" in page
+    assert "Target:" not in page
+    assert not re.search(r"\d{12}", page)
+    assert sandbox_server.url.split("//")[1] not in page and "Sandbox" not in page

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, request
+from werkzeug.exceptions import SecurityError
 
 from pushstack.cloud import Cloud, CloudError, Target, resolve_target
 from webapp.limits import RATE_LIMITED, charge_aws_call
@@ -230,9 +231,11 @@ def get_access() -> CloudAccess:
 
 
 def target_label() -> str:
-    """What the page header says about the live target; never raises."""
+    """What the page header says about the live target ("" for none); never raises."""
     from webapp import auth
 
+    if isinstance(request.routing_exception, SecurityError):
+        return ""  # a Host the wizard does not answer to (DNS rebinding) learns nothing
     if not auth.signed_in():
         return "sign in to see it"  # the account is not for whoever reaches the sign-in page
     try:
