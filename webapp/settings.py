@@ -184,17 +184,64 @@ def is_loopback_bind(address: str) -> bool:
 
 
 def strong(value: str | bytes, bits: int) -> bool:
-    """Whether a secret given as text can hold ``bits`` random bits (hex, base64 or any text)."""
+    """Whether a secret given as text holds ``bits`` random bits: its length and alphabet
+    could (hex, base64 or any text), and zxcvbn finds no words, names, keyboard walks,
+    sequences or repeats that make it guessable (issue 16 item 7: a famous phrase passed
+    a length-and-variety check)."""
     text = value.decode("latin-1") if isinstance(value, bytes) else value
     if len(set(text)) < 8:
         return False  # "aaaa...", "abababab...": long but guessable
+    per_char = _bits_per_character(text)
+    if len(text.rstrip("=")) * per_char < bits:
+        return False
+    # zxcvbn's patterns cost what it says they do; what it calls brute force keeps the
+    # alphabet's bits (zxcvbn counts 10 guesses a character, far too few for base64).
+    # Random text has short accidental matches: three quarters of the bits suffice.
+    return estimated_bits(text, per_char) >= bits * 3 / 4
+
+
+def _bits_per_character(text: str) -> float:
     if all(c in string.hexdigits for c in text):
-        per_char = 4
-    elif re.fullmatch(r"[A-Za-z0-9_\-+/=]+", text):
-        per_char = 6
-    else:
-        per_char = math.log2(95)
-    return len(text.rstrip("=")) * per_char >= bits
+        return 4
+    if re.fullmatch(r"[A-Za-z0-9_\-+/=]+", text):
+        return 6
+    return math.log2(95)
+
+
+ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer text: longer pieces are read in parts
+SEPARATOR_CHOICES = 33  # space and punctuation
+
+
+def estimated_bits(text: str, per_char: float) -> float:
+    """Bits an attacker who guesses words and patterns first must cover: the cheaper of
+    zxcvbn reading the whole text (repeats, sequences) and reading it word by word
+    (zxcvbn misses words between spaces; a separator costs its choice once, then a bit
+    each time it comes again)."""
+    total, separators = 0.0, set()
+    for index, part in enumerate(re.split(r"([^A-Za-z0-9]+)", text)):
+        if not part:
+            continue
+        if index % 2:  # the separator between two words
+            total += 1 if part in separators else math.log2(SEPARATOR_CHOICES) * len(part)
+            separators.add(part)
+        else:
+            total += _pattern_bits(part, per_char)
+    return min(total, _pattern_bits(text, per_char))
+
+
+def _pattern_bits(text: str, per_char: float) -> float:
+    """zxcvbn's cheapest reading of ``text``, its brute-force parts at ``per_char``."""
+    from zxcvbn import zxcvbn
+
+    total = 0.0
+    for start in range(0, len(text), ZXCVBN_MAX_LENGTH):
+        for match in zxcvbn(text[start : start + ZXCVBN_MAX_LENGTH])["sequence"]:
+            brute_force = len(match["token"]) * per_char
+            if match["pattern"] == "bruteforce":
+                total += brute_force
+            else:
+                total += min(brute_force, math.log2(max(float(match["guesses"]), 1.0)))
+    return total
 
 
 def _items(value) -> list[str]:
