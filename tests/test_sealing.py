@@ -106,3 +106,64 @@ def test_a_preview_is_padded_so_its_length_hides_the_number_of_keys():
         keys = ",".join([KNOWN_KEY] + [Fernet.generate_key().decode() for _ in range(count - 1)])
         lengths.add(len(token_of(client, {**VALID_FORM, "crypto_key": keys})))
     assert len(lengths) == 1, lengths
+
+
+# Item 10: the sandbox start checks who answers its port.
+
+
+def test_the_sandbox_start_refuses_another_program_on_its_port(fake_aws_env):
+    """Another program took the port (between the free-port check and the bind) and
+    answers like moto: the start must not hand out that program as the sandbox."""
+    import http.server
+    import threading
+
+    from pushstack import sandbox
+
+    class Impostor(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Impostor)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(RuntimeError, match="another program answers on that port"):
+            sandbox.start(port=server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_started_sandbox_proves_it_is_the_one_started(sandbox_server):
+    from pushstack import sandbox
+
+    assert not sandbox._answers(sandbox_server.url, "not-its-key")
+
+
+# Item 10: every value in a command a page shows is shell-quoted.
+
+
+def test_commands_on_the_pages_quote_every_value():
+    import html
+    import re
+    import shlex
+
+    from conftest import PROCESSOR_FORM
+
+    from webapp.stacks import _removal_command
+
+    key = "code/it's!(x)*.zip"  # what the key's pattern accepts: ! ' ( ) *
+    client = make_app().test_client()
+    token = token_of(client, {**PROCESSOR_FORM, "processor_code_key": key})
+    page = client.get(f"/preview/{token}").get_data(as_text=True)
+    found = re.search(r'<code id="processor-upload">(.*?)</code>', page, re.S)
+    assert found, "the upload command is shown"
+    words = shlex.split(html.unescape(found.group(1)))
+    assert words[:3] == ["aws", "s3", "cp"] and words[-1] == f"s3://my-processor-code/{key}"
+    for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"):
+        command = _removal_command(kind, "odd name;$(id)")
+        assert any(word.endswith("odd name;$(id)") for word in shlex.split(command)), kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from flask import Flask, current_app, request
@@ -48,6 +49,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cloud.init_app(app)
     app.register_blueprint(stacks.bp)
+    # Every value in a command a page shows goes through it (issue 16 item 10): a
+    # processor code key may hold "!" and "'", which a shell would read.
+    app.jinja_env.filters["shell"] = shlex.quote
     app.after_request(_security_headers)
     return app
 

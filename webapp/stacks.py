@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import shlex
 import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -274,7 +275,9 @@ def show(name: str):
             relaunch_url=_relaunch_url(),
             api_url=url_for("stacks.api", name=name, **_ref_args(ref, name, region)),
             rollback_form=_rollback_form(resources),
-            endpoint_flag=f" --endpoint-url {target.endpoint_url}" if target.endpoint_url else "",
+            endpoint_flag=(
+                f" --endpoint-url {shlex.quote(target.endpoint_url)}" if target.endpoint_url else ""
+            ),
         ),
         200,
         _NO_STORE,
@@ -545,15 +548,16 @@ def retained_resources(resources, stack=None) -> list[dict]:
 
 
 def _removal_command(resource_type: str, physical_id: str) -> str:
+    """The command that removes a retained resource, every value shell-quoted."""
     if not physical_id:
         return ""
     if resource_type == "AWS::DynamoDB::Table":
-        return f"aws dynamodb delete-table --table-name {physical_id}"
+        return f"aws dynamodb delete-table --table-name {shlex.quote(physical_id)}"
     if resource_type == "AWS::S3::Bucket":
-        return f"aws s3 rb s3://{physical_id} --force"
+        return f"aws s3 rb {shlex.quote('s3://' + physical_id)} --force"
     if resource_type == "AWS::SecretsManager::Secret":
         return (
-            f"aws secretsmanager delete-secret --secret-id {physical_id} "
+            f"aws secretsmanager delete-secret --secret-id {shlex.quote(physical_id)} "
             "--recovery-window-in-days 7"
         )
     return ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import shlex
 import threading
 import time
 from collections import OrderedDict
@@ -941,7 +942,7 @@ class Cloud:
             f"The stack {name} has termination protection on, so it cannot be deleted.",
             "Turn termination protection off (AWS console: Stack actions, or `aws "
             "cloudformation update-termination-protection --no-enable-termination-protection "
-            f"--stack-name {name}`), then delete.",
+            f"--stack-name {shlex.quote(name)}`), then delete.",
             code,
         )
 
