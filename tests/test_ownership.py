@@ -196,3 +196,48 @@ def test_retained_is_read_from_the_deployed_template_not_the_type(client, cloud,
     assert "retained" not in removed.danger
     page = page_text(client.get(f"/stacks/{name}/change-set?id={change_set_id}"))
     assert re.search(r"Data \(AWS::S3::Bucket\): Deletes the log bucket Data", page)
+
+
+def test_a_stack_route_added_later_is_guarded_too(sandbox_server, cfn):
+    """Any route under /stacks/<...> or /api/stacks/<...>, of any blueprint, gets the
+    check before its view runs (e.g. a "Send a test push" added by another change)."""
+    from flask import Blueprint
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "ownership-later",
+            "TARGET": "sandbox",
+            "SANDBOX_URL": sandbox_server.url,
+        }
+    )
+    later = Blueprint("later", __name__)
+    ran = []
+
+    @later.route("/stacks/<stack>/test-push", methods=["GET", "POST"])
+    def test_push(stack):
+        ran.append(stack)
+        return "pushed"
+
+    @later.get("/api/stacks/<path:stack>/drift")
+    def drift(stack):
+        ran.append(stack)
+        return {"drift": "none"}
+
+    app.register_blueprint(later)
+    client = app.test_client()
+    name = foreign_stack(cfn)
+    for method, path in [
+        ("GET", f"/stacks/{name}/test-push"),
+        ("POST", f"/stacks/{name}/test-push"),
+        ("GET", f"/api/stacks/{name}/drift"),
+    ]:
+        response = client.open(path, method=method)
+        assert response.status_code == 403, path
+        assert REFUSED in response.get_data(as_text=True)
+    assert ran == []
+    mine = new_name("later")
+    launch(client, mine)
+    assert client.post(f"/stacks/{mine}/test-push").get_data(as_text=True) == "pushed"
+    assert ran == [mine]

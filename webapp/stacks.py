@@ -565,9 +565,10 @@ def _removal_command(resource_type: str, physical_id: str) -> str:
 
 # The guard of every stack route: only pushstack's stacks.
 
-# Routes of a stack: any URL rule under these with a ``<name>`` argument, whichever
-# blueprint declares it, is checked before its view runs (``_only_pushstacks_stacks``).
-STACK_ROUTES = ("/stacks/<name>", "/api/stacks/<name>")
+# Routes of a stack: any URL rule whose path goes on from these with an argument (the
+# stack's name, whatever the argument is called), whichever blueprint declares it, is
+# checked before its view runs (``_only_pushstacks_stacks``).
+STACK_ROUTES = ("/stacks/<", "/api/stacks/<")
 
 
 @bp.before_app_request
@@ -578,9 +579,10 @@ def _only_pushstacks_stacks():
     per stack (``OWNERSHIP_SECONDS``), unknown names included, so polling costs little;
     ``Cloud`` checks again, uncached, before every change."""
     rule = request.url_rule
-    name = (request.view_args or {}).get("name")
-    if rule is None or name is None or not rule.rule.startswith(STACK_ROUTES):
+    if rule is None or not rule.rule.startswith(STACK_ROUTES) or not request.view_args:
         return None
+    first = rule.rule.split("<", 1)[1].split(">", 1)[0].split(":")[-1]  # "<name>", "<x:name>"
+    name = str(request.view_args.get("name", request.view_args.get(first, "")))
     region = _region()
     try:
         get_access().owned(_stack_ref(name), region)
