@@ -290,3 +290,15 @@ def test_the_rejected_host_page_names_no_target_or_account(make, sandbox_server,
     assert "Target:" not in page
     assert not re.search(r"\d{12}", page)
     assert sandbox_server.url.split("//")[1] not in page and "Sandbox" not in page
+
+
+@pytest.mark.parametrize(
+    ("headers", "peer"),
+    [({"X-Forwarded-For": "198.51.100.7"}, "127.0.0.1"), ({}, "192.0.2.44")],
+    ids=["unnamed-proxy", "other-machine"],
+)
+def test_a_refused_peer_learns_no_target_or_account(make, headers, peer):
+    response = make().test_client().get("/", headers=headers, environ_base={"REMOTE_ADDR": peer})
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "Target:" not in page and not re.search(r"\d{12}", page)

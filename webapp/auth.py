@@ -79,22 +79,28 @@ def _trusted_host():
 
 def _local_peer():
     """Served for this machine only, the wizard answers nobody else, however it was started."""
+    refusal = peer_refusal()
+    if refusal:
+        abort(403, refusal)
+    return None
+
+
+def peer_refusal() -> str | None:
+    """Why the peer may not use a wizard served for this machine only, or None."""
     if current_app.config["EXPOSED"] or not request.remote_addr:
         return None
     if any(name in request.headers for name in _FORWARDED):
         # A proxy on this machine relays others' requests: it must be named, which
         # brings the access token, TLS and host names with it.
-        abort(
-            403,
+        return (
             "A proxy forwards requests to this wizard, but it was started for this machine "
             "only. Name the proxy in PUSHSTACK_TRUSTED_PROXIES and follow the Security "
-            "section of its README (access token, TLS, trusted hosts).",
+            "section of its README (access token, TLS, trusted hosts)."
         )
     if not _is_loopback(request.remote_addr):
-        abort(
-            403,
+        return (
             "This wizard serves only the machine it runs on. To serve it to others, "
-            "follow the Security section of its README (access token, TLS, trusted hosts).",
+            "follow the Security section of its README (access token, TLS, trusted hosts)."
         )
     return None
 

@@ -234,8 +234,10 @@ def target_label() -> str:
     """What the page header says about the live target ("" for none); never raises."""
     from webapp import auth
 
-    if isinstance(request.routing_exception, SecurityError):
-        return ""  # a Host the wizard does not answer to (DNS rebinding) learns nothing
+    if isinstance(request.routing_exception, SecurityError) or auth.peer_refusal():
+        # A Host the wizard does not answer to (DNS rebinding), another machine or an
+        # unnamed proxy's client: the refusal page names neither target nor account.
+        return ""
     if not auth.signed_in():
         return "sign in to see it"  # the account is not for whoever reaches the sign-in page
     try:
