@@ -116,3 +116,11 @@ def test_wrong_tokens_are_bounded_overall(app):
     refused = sign_in(app.test_client(), environ_base={"REMOTE_ADDR": "127.0.1.1"})
     assert refused.status_code == 429
     assert "from all addresses together" in refused.text
+
+
+def test_a_state_folder_others_can_write_to_is_refused_at_start(tmp_path):
+    folder = tmp_path / "state"
+    folder.mkdir()
+    folder.chmod(0o777)
+    with pytest.raises(RuntimeError, match="PUSHSTACK_STATE_DIR"):
+        create_app({"SECRET_KEY": SECRET, "STATE_DIR": str(folder)})

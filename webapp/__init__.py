@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
-from webapp import settings
+from webapp import settings, shared
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import logs
 
     logs.install()  # every log line of the process, Flask's exception log included
+    with app.app_context():
+        shared.check_dir(shared.path().parent)  # at start, not at the first sign-in
 
     from webapp import auth, errors, preview, store, wizard
 

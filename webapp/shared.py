@@ -43,6 +43,18 @@ def path() -> Path:
     return Path(config.get("STATE_DIR") or default_dir()) / f"state-{digest}.sqlite3"
 
 
+def check_dir(folder: Path) -> None:
+    """Make the folder (mode 0700), and refuse one another user made or can write to: its
+    file decides who is signed in (another user of a shared /tmp could create it first)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = folder.stat()
+    if status.st_uid != os.getuid() or status.st_mode & 0o022:
+        raise RuntimeError(
+            f"{folder} (the wizard's shared state) belongs to another user or others may "
+            "write to it: set PUSHSTACK_STATE_DIR to a folder only you can write to."
+        )
+
+
 def connection() -> sqlite3.Connection:
     """This thread's connection to the shared file, made (with its folder) on first use."""
     where = path()
@@ -51,7 +63,7 @@ def connection() -> sqlite3.Connection:
         connections = _local.connections = {}
     db = connections.get(where)
     if db is None:
-        where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_dir(where.parent)
         db = sqlite3.connect(where, timeout=10, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
