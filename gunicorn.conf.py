@@ -7,12 +7,11 @@ secret key for all workers when serving only this machine, and starts the one
 sandbox all workers share when the target is the sandbox.
 """
 
-import logging
 import os
-import re
 
 import gunicorn.http.wsgi
-from gunicorn.glogging import Logger
+
+from webapp import logs
 
 _host = os.environ.get("PUSHSTACK_HOST", "127.0.0.1")
 _port = os.environ.get("PUSHSTACK_PORT", "5000")
@@ -33,38 +32,10 @@ accesslog = os.environ.get("PUSHSTACK_ACCESS_LOG", "-")
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(D)sus pid=%(p)s'
 
 # A preview's address carries its options sealed with the secret key, crypto key included:
-# with that key (or the browser's cookie), a logged address would open them. Every log
-# line (access log, gunicorn's DEBUG "GET /path", its "Error handling request" with the
-# query string) keeps only the token's first characters, and no query string.
-_PREVIEW_TOKEN = re.compile(r"(/preview/[A-Za-z0-9_-]{8})[A-Za-z0-9_-]*")
-_QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']+")
-
-
-def redact(text: str) -> str:
-    """A log line without sealed previews or query strings."""
-    return _QUERY.sub(r"\1?...", _PREVIEW_TOKEN.sub(r"\1...", text))
-
-
-class _Redacting(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
-
-
-class RedactingLogger(Logger):
-    """gunicorn's logger, its error and access logs passed through ``redact``."""
-
-    def setup(self, cfg):
-        super().setup(cfg)
-        for log in (self.error_log, self.access_log):
-            if not any(isinstance(f, _Redacting) for f in log.filters):
-                log.addFilter(_Redacting())
-
-
-logger_class = RedactingLogger
+# every log line of the master and the workers (access log, gunicorn's DEBUG "GET /path",
+# its "Error handling request", Flask's exception log) goes through one redaction,
+# webapp.logs.redact: a token's first characters only, no query string, no key.
+logs.install()
 
 _sandbox = None
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 import atexit
 import datetime
 import fcntl
+import hashlib
+import hmac
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -17,6 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,10 +88,24 @@ def _free_port(host: str) -> int:
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _answers(url: str) -> bool:
+# Issue 16 item 10: the server started proves it is the one answering its port (another
+# program may have taken the port between the free-port check and the bind): it answers
+# a challenge with an HMAC under a secret made for this start, known to it alone.
+PROOF_PATH = "/pushstack-sandbox/proof"
+PROOF_KEY_VARIABLE = "PUSHSTACK_SANDBOX_PROOF_KEY"
+
+
+def _proof(key: str, challenge: str) -> str:
+    return hmac.new(key.encode(), challenge.encode(), hashlib.sha256).hexdigest()
+
+
+def _answers(url: str, key: str) -> bool:
+    """Whether the sandbox started with ``key`` answers at ``url`` (not another program)."""
+    challenge = secrets.token_urlsafe(16)
     try:
-        with _LOCAL.open(f"{url}/moto-api/data.json", timeout=2) as reply:
-            return reply.status == 200
+        with _LOCAL.open(f"{url}{PROOF_PATH}?challenge={challenge}", timeout=2) as reply:
+            answer = reply.read(200).decode("ascii", "replace")
+            return reply.status == 200 and hmac.compare_digest(answer, _proof(key, challenge))
     except (urllib.error.URLError, OSError):
         return False
 
@@ -168,12 +186,18 @@ def serve(argv: list[str]) -> None:
     """Run moto's server with ``patch_moto`` applied (the sandbox's subprocess), for
     local programs only (``refusal``)."""
     os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "1"  # read when moto's server is imported
+    proof_key = os.environ.pop(PROOF_KEY_VARIABLE, "")
     patch_moto()
     from moto import server
 
     class LocalOnly(server.DomainDispatcherApplication):
         def __call__(self, environ, start_response):
             reason = refusal(environ)
+            if reason is None and proof_key and environ.get("PATH_INFO") == PROOF_PATH:
+                query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+                answer = _proof(proof_key, (query.get("challenge") or [""])[0])
+                start_response("200 OK", [("Content-Type", "text/plain; charset=ascii")])
+                return [answer.encode()]
             if reason is None:
                 return super().__call__(environ, start_response)
             start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
@@ -193,6 +217,7 @@ def start(host: str = "127.0.0.1", port: int = 0) -> Sandbox:
         env = {**os.environ, **{k.upper(): v for k, v in CREDENTIALS.items()}}
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         env["MOTO_PORT"] = str(chosen)
+        proof_key = env[PROOF_KEY_VARIABLE] = secrets.token_urlsafe(32)
         # moto's request recorder (used by benchmarks/load.py) writes request bodies
         # to a file: keep it in the temporary folder, out of the working tree.
         env.setdefault(
@@ -214,14 +239,15 @@ def start(host: str = "127.0.0.1", port: int = 0) -> Sandbox:
         url = f"http://{host}:{chosen}"
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and process.poll() is None:
-            if _answers(url) and process.poll() is None:
+            if _answers(url, proof_key) and process.poll() is None:
                 return Sandbox(process, url)
             time.sleep(0.1)
         Sandbox(process, url).stop()
         if port:
             break
     raise RuntimeError(
-        f"The sandbox (moto server) did not start on {host}:{port or 'a free port'}."
+        f"The sandbox (moto server) did not start on {host}:{port or 'a free port'} "
+        "(or another program answers on that port)."
     )
 
 
@@ -440,6 +466,44 @@ def seed(url: str, region: str) -> SandboxNetwork:
         zone = _hosted_zone(client("route53"))
     return SandboxNetwork(
         vpc_id, tuple(public), tuple(private), certificate_arn, bucket, zone, DOMAIN
+    )
+
+
+def find(url: str, region: str) -> SandboxNetwork | None:
+    """What ``seed`` made in ``region``, or None when it is not all there: reads only, so
+    looking (a GET of the form) never creates anything in the sandbox."""
+    client = _session(url, region)
+    ec2 = client("ec2")
+    vpcs = _tagged(ec2, "vpc", "network")
+    public = sorted(s["SubnetId"] for s in _tagged(ec2, "subnet", "public"))
+    private = sorted(s["SubnetId"] for s in _tagged(ec2, "subnet", "private"))
+    if not vpcs or len(public) < 2 or len(private) < 2:
+        return None
+    certificates = client("acm").list_certificates()["CertificateSummaryList"]
+    certificate = next(
+        (c["CertificateArn"] for c in certificates if c.get("DomainName") == CERTIFICATE_DOMAIN),
+        None,
+    )
+    account = client("sts").get_caller_identity()["Account"]
+    bucket = artifacts.bucket_name(account, region)
+    s3 = client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        return None
+    zones = client("route53").list_hosted_zones_by_name(DNSName=f"{DOMAIN}.")["HostedZones"]
+    zone = next(
+        (
+            z["Id"].rsplit("/", 1)[-1]
+            for z in zones
+            if z["Name"] == f"{DOMAIN}." and not z.get("Config", {}).get("PrivateZone")
+        ),
+        None,
+    )
+    if certificate is None or zone is None:
+        return None
+    return SandboxNetwork(
+        vpcs[0]["VpcId"], tuple(public), tuple(private), certificate, bucket, zone, DOMAIN
     )
 
 

@@ -142,6 +142,11 @@ function setupRegionNetwork() {
     hint.textContent = `Loading the network choices of ${wanted}…`;
     let page;
     try {
+      // The sandbox makes a region's network on a POST only (a GET never changes it).
+      const token = document.querySelector('input[name="csrf_token"]');
+      const seed = new URLSearchParams({ region: wanted, csrf_token: token ? token.value : "" });
+      await fetch("/sandbox/network", { method: "POST", body: seed, credentials: "same-origin" })
+        .catch(() => null);
       const url = `${window.location.pathname}?region=${encodeURIComponent(wanted)}`;
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) throw new Error(String(response.status));

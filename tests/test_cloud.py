@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from variants import VARIANTS
 
 from pushstack.cloud import MASK, Cloud, CloudError, Target, templates
-from pushstack.cloud.client import _danger
+from pushstack.cloud.changes import danger as _danger
 
 ACCOUNT = "123456789012"
 STACK_ID = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/push/0b9c8a70"
@@ -77,22 +77,38 @@ def test_yaml_templates_with_short_tags_are_read():
     assert templates.resources(templates.parse(body)) == {"Topic": "AWS::SNS::Topic"}
 
 
+RETAINED = (True, True)  # the deployed template's DeletionPolicy, UpdateReplacePolicy
+
+
 @pytest.mark.parametrize(
-    ("action", "kind", "replacement", "danger"),
+    ("action", "kind", "replacement", "kept", "danger"),
     [
-        ("Modify", "AWS::DynamoDB::Table", "True", "Replaces the DynamoDB table"),
-        ("Modify", "AWS::DynamoDB::Table", "Conditional", "May replace the DynamoDB table"),
-        ("Remove", "AWS::SecretsManager::Secret", "", "Removes the crypto key's secret"),
-        ("Remove", "AWS::S3::Bucket", "", "Removes the log bucket"),
-        ("Modify", "AWS::DynamoDB::Table", "False", None),
-        ("Add", "AWS::DynamoDB::Table", "", None),
-        ("Remove", "AWS::AutoScaling::AutoScalingGroup", "", None),
-        ("Modify", "AWS::AutoScaling::AutoScalingGroup", "True", None),
+        ("Modify", "AWS::DynamoDB::Table", "True", RETAINED, "Replaces the DynamoDB table"),
+        ("Modify", "AWS::DynamoDB::Table", "Conditional", RETAINED, "May replace the DynamoDB"),
+        ("Remove", "AWS::SecretsManager::Secret", "", RETAINED, "Removes the crypto key's secret"),
+        (
+            "Remove",
+            "AWS::S3::Bucket",
+            "",
+            RETAINED,
+            "Removes the log bucket X from the stack; it is retained",
+        ),
+        # Issue 16 item 2: "retained" only where the deployed template says so.
+        ("Remove", "AWS::S3::Bucket", "", None, "Deletes the log bucket X, with its data"),
+        ("Modify", "AWS::DynamoDB::Table", "True", (True, False), "Replaces the DynamoDB"),
+        ("Modify", "AWS::DynamoDB::Table", "False", RETAINED, None),
+        ("Add", "AWS::DynamoDB::Table", "", None, None),
+        ("Remove", "AWS::AutoScaling::AutoScalingGroup", "", None, None),
+        ("Modify", "AWS::AutoScaling::AutoScalingGroup", "True", None, None),
     ],
 )
-def test_changes_that_put_data_at_risk_are_flagged(action, kind, replacement, danger):
-    found = _danger(action, kind, "X", replacement)
+def test_changes_that_put_data_at_risk_are_flagged(action, kind, replacement, kept, danger):
+    found = _danger(action, kind, "X", replacement, kept)
     assert found == danger if danger is None else found.startswith(danger)
+    if found and action == "Modify":
+        assert ("the old one is retained" in found) == (kept == RETAINED)
+    if found and action == "Remove":
+        assert ("retained" in found) == (kept == RETAINED)
 
 
 def _describe(parameters: dict, status: str = "CREATE_COMPLETE") -> dict:

@@ -174,13 +174,13 @@ def test_update_through_a_change_set_keeps_the_key(cloud, launch):
     change_set_id = cloud.create_change_set(
         opts.stack_name, wanted, keep_crypto_key=True, acknowledged=IAM
     )
-    change_set = cloud.change_set(change_set_id)
+    change_set = cloud.change_set(change_set_id, opts.stack_name)
     assert change_set.ready
     added = {c.logical_id for c in change_set.changes if c.action == "Add"}
     assert {"LogBucket", "LogDeliveryStream"} <= added
     assert not change_set.dangers
 
-    cloud.execute_change_set(change_set_id)
+    cloud.execute_change_set(change_set_id, opts.stack_name)
     progress = cloud.progress(opts.stack_name)
     assert progress.status == "UPDATE_COMPLETE"
     assert progress.events[0].status == "UPDATE_IN_PROGRESS"
@@ -200,8 +200,10 @@ def test_turning_log_processing_off_leaves_a_stack_that_reads_and_deletes(cloud,
     change_set_id = cloud.create_change_set(
         opts.stack_name, wanted, keep_crypto_key=True, acknowledged=IAM
     )
-    assert {c.logical_id for c in cloud.change_set(change_set_id).dangers} == {"LogBucket"}
-    cloud.execute_change_set(change_set_id)
+    assert {c.logical_id for c in cloud.change_set(change_set_id, opts.stack_name).dangers} == {
+        "LogBucket"
+    }
+    cloud.execute_change_set(change_set_id, opts.stack_name)
 
     stack = cloud.stack(opts.stack_name)
     assert stack.status == "UPDATE_COMPLETE"
@@ -217,13 +219,14 @@ def test_a_change_set_dropping_the_tables_is_flagged(cloud, launch):
     opts = launch("none")
     wanted = Options(**{**cloud.stack_options(opts.stack_name), "reuse_tables": True})
     change_set = cloud.change_set(
-        cloud.create_change_set(opts.stack_name, wanted, keep_crypto_key=True, acknowledged=IAM)
+        cloud.create_change_set(opts.stack_name, wanted, keep_crypto_key=True, acknowledged=IAM),
+        opts.stack_name,
     )
     flagged = {c.logical_id for c in change_set.dangers}
     assert flagged == {"RouterTable", "MessageTable"}
     assert all("DynamoDB table" in c.danger for c in change_set.dangers)
     # Applied, the tables leave the stack but stay in the account (DeletionPolicy Retain).
-    cloud.execute_change_set(change_set.change_set_id)
+    cloud.execute_change_set(change_set.change_set_id, opts.stack_name)
     tables = cloud.target.client("dynamodb").list_tables()["TableNames"]
     assert {f"{opts.table_prefix}_router", f"{opts.table_prefix}_message"} <= set(tables)
 

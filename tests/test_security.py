@@ -342,10 +342,12 @@ def test_a_numeric_secret_key_stays_a_string(monkeypatch):
     """from_prefixed_env parses JSON: 1234... became an int and every request failed."""
     digits = "31415926535897932384626433832795028841971693993751058209749445923078164"
     monkeypatch.setenv("PUSHSTACK_SECRET_KEY", digits)
-    monkeypatch.setenv("PUSHSTACK_ACCESS_TOKEN", "27182818284590452353602874713527")
+    monkeypatch.setenv(
+        "PUSHSTACK_ACCESS_TOKEN", "2718281828459045235360287471352662497757247093699959"
+    )
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
     assert app.config["SECRET_KEY"] == digits
-    assert app.config["ACCESS_TOKEN"] == "27182818284590452353602874713527"
+    assert app.config["ACCESS_TOKEN"] == "2718281828459045235360287471352662497757247093699959"
     client = app.test_client()
     assert client.get("/signin").status_code == 200
 

@@ -248,7 +248,8 @@ def test_the_page_follows_an_operation_another_process_started(client, app, clou
     cloud.execute_change_set(
         cloud.create_change_set(
             name, wanted, keep_crypto_key=True, acknowledged=("CAPABILITY_IAM",)
-        )
+        ),
+        name,
     )
     page = client.get(f"/stacks/{name}").get_data(as_text=True)
     assert re.search(r'id="stack-state"[^>]*>UPDATE_COMPLETE<', page)
@@ -451,6 +452,8 @@ def test_update_warns_before_new_tables_or_a_lost_log_bucket(client):
 
 
 def test_change_set_flags_data_at_risk(client, cloud, monkeypatch):
+    name = new_name("risky")
+    launch(client, name)
     risky = ChangeSetView(
         change_set_id="arn:aws:cloudformation:us-east-1:123456789012:changeSet/pushstack-1/abc",
         stack_name="risky",
@@ -462,8 +465,8 @@ def test_change_set_flags_data_at_risk(client, cloud, monkeypatch):
             Change("Modify", "ConnectionNodes", "AWS::AutoScaling::AutoScalingGroup", "False"),
         ),
     )
-    monkeypatch.setattr(cloud, "change_set", lambda change_set_id: risky)
-    response = client.get(f"/stacks/risky/change-set?id={risky.change_set_id}")
+    monkeypatch.setattr(cloud, "change_set", lambda change_set_id, stack_name: risky)
+    response = client.get(f"/stacks/{name}/change-set?id={risky.change_set_id}")
     text = page_text(response)
     assert "Warning: this update puts data at risk" in text
     assert "RouterTable (AWS::DynamoDB::Table): replaces the table" in text

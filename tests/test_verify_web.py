@@ -137,7 +137,8 @@ def test_a_failure_shows_the_step_what_was_expected_what_came_and_what_to_check(
 def test_the_last_result_is_kept_sealed_per_stack_in_the_session(app, client, stand_in):
     stand_in()
     names = [new_name("kept") for _ in range(store.MAX_KEPT_RESULTS + 1)]
-    for name in names:  # no such stacks: the outputs are the stand-in's
+    for name in names:  # pushstack's stacks (no other is verified); the outputs are the stand-in's
+        launch(client, name)
         assert client.post(f"/api/stacks/{name}/verify").get_json()["report"]["ok"]
     with client.session_transaction() as saved:
         kept = dict(saved)

@@ -679,7 +679,7 @@ def test_pages_use_only_local_assets(client):
 
 
 def test_configuration_from_environment(monkeypatch):
-    secret = "from-the-environment-" + "0123456789abcdef" * 3
+    secret = "from-the-environment-k3W9dXv2pQ7rT1yU8iO0aS5dF6gH4jK2lZ9xC3vB7nM"
     monkeypatch.setenv("PUSHSTACK_SECRET_KEY", secret)
     monkeypatch.setenv("PUSHSTACK_PREVIEW_TTL_SECONDS", "60")
     app = create_app()

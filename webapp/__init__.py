@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
-from webapp import settings
+from webapp import settings, shared
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     settings.load(app.config, test_config)
+    from webapp import logs
+
+    logs.install()  # every log line of the process, Flask's exception log included
+    with app.app_context():
+        shared.check_dir(shared.path().parent)  # at start, not at the first sign-in
 
     from webapp import auth, errors, preview, store, wizard
 
@@ -45,6 +51,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cloud.init_app(app)
     app.register_blueprint(stacks.bp)
+    # Every value in a command a page shows goes through it (issue 16 item 10): a
+    # processor code key may hold "!" and "'", which a shell would read.
+    app.jinja_env.filters["shell"] = shlex.quote
     from webapp import verify
 
     app.register_blueprint(verify.bp)

@@ -20,6 +20,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -32,7 +33,7 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import HiddenField, PasswordField
 
-from webapp import store
+from webapp import shared, store
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -78,41 +79,92 @@ def _trusted_host():
 
 def _local_peer():
     """Served for this machine only, the wizard answers nobody else, however it was started."""
+    refusal = peer_refusal()
+    if refusal:
+        abort(403, refusal)
+    return None
+
+
+def peer_refusal() -> str | None:
+    """Why the peer may not use a wizard served for this machine only, or None."""
     if current_app.config["EXPOSED"] or not request.remote_addr:
         return None
     if any(name in request.headers for name in _FORWARDED):
         # A proxy on this machine relays others' requests: it must be named, which
         # brings the access token, TLS and host names with it.
-        abort(
-            403,
+        return (
             "A proxy forwards requests to this wizard, but it was started for this machine "
             "only. Name the proxy in PUSHSTACK_TRUSTED_PROXIES and follow the Security "
-            "section of its README (access token, TLS, trusted hosts).",
+            "section of its README (access token, TLS, trusted hosts)."
         )
     if not _is_loopback(request.remote_addr):
-        abort(
-            403,
+        return (
             "This wizard serves only the machine it runs on. To serve it to others, "
-            "follow the Security section of its README (access token, TLS, trusted hosts).",
+            "follow the Security section of its README (access token, TLS, trusted hosts)."
         )
     return None
 
 
 def _same_origin():
-    """A form on another site (or another port of this machine) cannot post here."""
-    if request.method in _SAFE_METHODS:
+    """A form on another site (or another port of this machine) cannot post here, and its
+    pages cannot make the wizard read AWS either (``<img src=/api/stacks/...>`` loops)."""
+    if request.method not in _SAFE_METHODS:
+        source = request.headers.get("Origin")
+        if source is None and request.referrer:
+            source = origin_of(request.referrer)
+        if source is not None and source != own_origin():
+            abort(
+                403,
+                "This request came from another site, not from the wizard's own pages. "
+                "Open the wizard and use its form.",
+            )
         return None
+    if request.endpoint is None or request.endpoint in _OPEN_ENDPOINTS:
+        return None
+    if cross_site_get():
+        if request.path.startswith("/api/"):
+            return jsonify(
+                error=CROSS_SITE_GET, advice="Call it from a script, or the wizard's own pages."
+            ), 403
+        abort(403, CROSS_SITE_GET)
+    return None
+
+
+CROSS_SITE_GET = (
+    "Another site (or a page of another program on this machine) asked for this page, so "
+    "the wizard did not open it: its pages read your AWS account. If you followed a link, "
+    "open the wizard yourself (type its address) and go to the page from there."
+)
+
+
+def cross_site_get() -> bool:
+    """Whether the browser says a GET comes from another origin: Sec-Fetch-Site (sent by
+    every current browser), else Origin, else Referer. A typed address ("none") and the
+    wizard's own pages ("same-origin") pass; "same-site" is another port of this machine."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site.strip().lower() not in ("same-origin", "none")
     source = request.headers.get("Origin")
     if source is None and request.referrer:
-        parts = urlsplit(request.referrer)
-        source = f"{parts.scheme}://{parts.netloc}"
-    if source is not None and source != f"{request.scheme}://{request.host}":
-        abort(
-            403,
-            "This request came from another site, not from the wizard's own pages. "
-            "Open the wizard and use its form.",
-        )
-    return None
+        source = origin_of(request.referrer)
+    return source is not None and source != own_origin()
+
+
+def own_origin() -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def origin_of(url: str) -> str:
+    """The origin of a Referer, or a value that matches no origin when it is malformed
+    (issue 16 item 6: an unparsable Referer was a 500 on every POST)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
+    except ValueError:
+        return "malformed"
+    if not parts.scheme or not parts.netloc:
+        return "malformed"
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _access():
@@ -132,7 +184,13 @@ def signed_in() -> bool:
     token = current_app.config["ACCESS_TOKEN"]
     if not token:
         return True
-    return hmac.compare_digest(session.get(_SIGNED_IN, ""), _fingerprint(token))
+    if "signed_in" not in g:
+        # The cookie's proof of sign-in, and the session's record (shared by the workers):
+        # signed out, idle or too old, a copied cookie opens nothing (issue 16 item 3).
+        g.signed_in = hmac.compare_digest(
+            session.get(_SIGNED_IN, ""), _fingerprint(token)
+        ) and shared.session_alive(store.session_id())
+    return g.signed_in
 
 
 def _bearer_matches(token: str) -> bool:
@@ -161,9 +219,16 @@ def check_token():
     token = current_app.config["ACCESS_TOKEN"]
     if not token:
         return redirect(url_for("wizard.form"), code=303)
+    too_many = _too_many_attempts()
+    if too_many:
+        form.token.data = ""
+        page = render_template("signin.html", form=form, wrong=False, too_many=too_many)
+        return page, 429, {"Retry-After": str(shared.WINDOW_SECONDS)}
     if not form.validate_on_submit():
         return render_template("signin.html", form=form, wrong=False), 400
     if not hmac.compare_digest((form.token.data or "").strip().encode(), token.encode()):
+        shared.hit(_FAILED + (request.remote_addr or "?"))
+        shared.hit(_FAILED + "overall")
         log.warning("Wrong access token from %s", request.remote_addr)
         form.token.data = ""
         return render_template("signin.html", form=form, wrong=True), 401
@@ -171,14 +236,44 @@ def check_token():
     session.clear()
     store.start_session()
     session[_SIGNED_IN] = _fingerprint(token)
+    shared.start_session(store.session_id())
+    g.pop("signed_in", None)
     return redirect(_safe_next(form.next.data) or url_for("wizard.form"), code=303)
 
 
 @bp.post("/signout")
 def signout():
+    if session.get(store.SESSION_ID):
+        shared.end_session(session[store.SESSION_ID])  # for every copy of the cookie
     session.clear()
     store.start_session()
+    g.pop("signed_in", None)
     return redirect(url_for("auth.signin"), code=303)
+
+
+_FAILED = "failed sign-in "
+
+
+def _too_many_attempts() -> str | None:
+    """Why this sign-in attempt is refused unseen (the right token included, or the
+    refusal would not slow a guesser down): too many wrong tokens from this address, or
+    from everywhere (a guesser with many addresses), in the current minute."""
+    config = current_app.config
+    per_client = int(config["SIGNIN_ATTEMPTS_PER_MINUTE"] or 0)
+    overall = int(config["SIGNIN_ATTEMPTS_PER_MINUTE_OVERALL"] or 0)
+    mine = shared.count(_FAILED + (request.remote_addr or "?"))
+    everyone = shared.count(_FAILED + "overall")
+    if per_client and mine >= per_client:
+        return (
+            f"Too many wrong access tokens from this address ({per_client} in a minute). "
+            "Wait a minute, then sign in again."
+        )
+    if overall and everyone >= overall:
+        return (
+            f"Too many wrong access tokens for this wizard ({overall} in a minute, from all "
+            "addresses together). Wait a minute, then sign in again."
+        )
+    return None
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -10,15 +10,18 @@ browsers poll a stack, a process asks AWS for its events at most once per
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, request
+from werkzeug.exceptions import SecurityError
 
 from pushstack.cloud import Cloud, CloudError, Target, resolve_target
+from webapp.limits import RATE_LIMITED, charge_aws_call
 
 TARGET_RETRY_SECONDS = 30
 
@@ -76,6 +79,8 @@ class SharedCache:
         try:
             value = fetch()
         except CloudError as exc:
+            if exc.code == RATE_LIMITED:
+                raise  # one client's bound, not an answer to share with the others
             entry = _Entry(self._clock(), error=exc, lifetime=self.interval)
         else:
             lifetime = self.interval if keep_for is None else max(self.interval, keep_for(value))
@@ -106,6 +111,8 @@ class CloudAccess:
         self._operation_locks = tuple(threading.Lock() for _ in range(64))
         self.progress = SharedCache(config["PROGRESS_INTERVAL_SECONDS"])
         self.choices = SharedCache(config["ACCOUNT_CHOICES_SECONDS"], max_entries=50)
+        # Whether a stack is pushstack's (or unknown: cached as the error), by region and name.
+        self.ownership = SharedCache(config["OWNERSHIP_SECONDS"])
 
     def target(self) -> Target:
         """The target, resolved once; a failure is remembered for a short while, so
@@ -117,10 +124,12 @@ class CloudAccess:
             if error is not None and time.monotonic() - failed_at < TARGET_RETRY_SECONDS:
                 raise error
             try:
-                self._target = resolve_target(
+                target = resolve_target(
                     self._config.get("TARGET") or None,
                     sandbox_url=self._config.get("SANDBOX_URL") or None,
                 )
+                if target.is_sandbox:
+                    _seed_own_region(target)
             except CloudError as exc:
                 self._target_error = (time.monotonic(), exc)
                 raise
@@ -132,6 +141,7 @@ class CloudAccess:
                 )
                 self._target_error = (time.monotonic(), error)
                 raise error from exc
+            self._target = target
             return self._target
 
     def cloud(self, region: str | None = None) -> Cloud:
@@ -139,7 +149,7 @@ class CloudAccess:
         region = region or target.region
         with self._lock:
             if region not in self._clouds:
-                self._clouds[region] = Cloud(target, region)
+                self._clouds[region] = Cloud(target, region, before_call=charge_aws_call)
             return self._clouds[region]
 
     def operation_lock(self, key: str) -> threading.Lock:
@@ -162,18 +172,47 @@ class CloudAccess:
         )
 
     def changed(self, name: str, region: str | None = None) -> None:
-        """Forget a stack's cached progress after starting an operation on it."""
-        self.progress.forget((region or self.target().region, name))
+        """Forget a stack's cached progress (and ownership: a launch makes an unknown name
+        known) after starting an operation on it."""
+        key = (region or self.target().region, name)
+        self.progress.forget(key)
+        self.ownership.forget(key)
+
+    def owned(self, name: str, region: str | None = None) -> str:
+        """The id of pushstack's stack ``name``; a ``CloudError`` for an unknown or foreign
+        one. Cached ``OWNERSHIP_SECONDS``, answers and errors alike (issue 16 items 2, 4)."""
+        cloud = self.cloud(region)
+        return self.ownership.get((cloud.region, name), lambda: cloud.owned(name))
 
     def account_choices(self, region: str | None = None):
         """The account's VPCs, subnets, key pairs and certificates; cached a minute."""
         cloud = self.cloud(region)
         return self.choices.get(("choices", cloud.region), cloud.account_choices)
 
-    def sandbox_network(self, region: str | None = None):
-        """The sandbox's seeded network (None for AWS), to pre-fill the form."""
+    def sandbox_network(self, region: str | None = None, *, seed: bool = False):
+        """The sandbox's seeded network (None for AWS, or not seeded), to pre-fill the form.
+
+        Only a POST seeds a region (``seed``, issue 16 item 4): a GET, which any page can
+        make a browser send, only looks. The target's own region is seeded when the
+        target is first resolved (``target``)."""
         cloud = self.cloud(region)
-        return self.choices.get(("network", cloud.region), cloud.sandbox_network)
+        key = ("network", cloud.region)
+        if seed and cloud.target.is_sandbox:
+            network = cloud.sandbox_network(seed=True)
+            if self.choices.get(key, lambda: network) != network:
+                self.choices.forget(key)  # it was not there when last looked at
+                self.choices.forget(("choices", cloud.region))
+                self.choices.get(key, lambda: network)
+            return network
+        return self.choices.get(key, lambda: cloud.sandbox_network(seed=False))
+
+
+def _seed_own_region(target: Target) -> None:
+    """The sandbox's own region, once per process whatever request came first: the form
+    starts with that network. Any other region is seeded by a POST only."""
+    # On failure the form offers what the sandbox holds; a launch seeds it again.
+    with contextlib.suppress(CloudError):
+        Cloud(target).sandbox_network(seed=True)
 
 
 def init_app(app) -> None:
@@ -182,6 +221,7 @@ def init_app(app) -> None:
     app.config.setdefault("PROGRESS_INTERVAL_SECONDS", 2.0)
     app.config.setdefault("PROGRESS_FINISHED_SECONDS", 10.0)
     app.config.setdefault("ACCOUNT_CHOICES_SECONDS", 60.0)
+    app.config.setdefault("OWNERSHIP_SECONDS", 5.0)
     app.extensions["pushstack_cloud"] = CloudAccess(app.config)
     app.context_processor(_header)
 
@@ -191,9 +231,13 @@ def get_access() -> CloudAccess:
 
 
 def target_label() -> str:
-    """What the page header says about the live target; never raises."""
+    """What the page header says about the live target ("" for none); never raises."""
     from webapp import auth
 
+    if isinstance(request.routing_exception, SecurityError) or auth.peer_refusal():
+        # A Host the wizard does not answer to (DNS rebinding), another machine or an
+        # unnamed proxy's client: the refusal page names neither target nor account.
+        return ""
     if not auth.signed_in():
         return "sign in to see it"  # the account is not for whoever reaches the sign-in page
     try:

@@ -252,7 +252,10 @@ def account_offer(region: str | None = None) -> AccountOffer:
         access = cloud.get_access()
         region = region or access.target().region
         choices = access.account_choices(region)
-        network = access.sandbox_network(region)
+        # Seeded for a submitted form only: a GET (a link, another page's <img>) only looks.
+        network = access.sandbox_network(
+            region, seed=has_request_context() and request.method == "POST"
+        )
     except (KeyError, RuntimeError, cloud.CloudError):
         return AccountOffer()
     subnets = sorted(choices.subnets, key=lambda s: (not s.public, s.zone, s.subnet_id))

@@ -10,6 +10,7 @@ it is reached by.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import math
 import os
@@ -30,10 +31,26 @@ DEFAULTS = {
     "TRUSTED_PROXIES": "",
     "BIND": "",
     "TLS": False,
+    # Issue 16 item 4: AWS calls one client (browser session, else address) may cause.
+    "AWS_CALLS_PER_MINUTE": 300,
+    "STATE_DIR": "",  # where the workers' shared SQLite file goes (webapp.shared)
+    # Issue 16 item 3: a signed-in session ends when unused this long, or this long after
+    # sign-in, whatever the cookie says; wrong sign-in tokens per address and in all.
+    "SESSION_IDLE_SECONDS": 12 * 3600,
+    "SESSION_LIFETIME_SECONDS": 7 * 24 * 3600,
+    "SIGNIN_ATTEMPTS_PER_MINUTE": 10,
+    "SIGNIN_ATTEMPTS_PER_MINUTE_OVERALL": 60,
 }
 
 # Read from the environment as written: from_prefixed_env would parse "1234" as a number.
-RAW_STRINGS = ("SECRET_KEY", "ACCESS_TOKEN", "TRUSTED_HOSTS", "TRUSTED_PROXIES", "BIND")
+RAW_STRINGS = (
+    "SECRET_KEY",
+    "ACCESS_TOKEN",
+    "TRUSTED_HOSTS",
+    "TRUSTED_PROXIES",
+    "BIND",
+    "STATE_DIR",
+)
 
 # What the Host header may say by default (any port). Werkzeug cannot match IPv6
 # literals, so a wizard reached as [::1] needs a name such as localhost.
@@ -129,6 +146,10 @@ def load(config, test_config: dict | None = None) -> None:
         # Loopback only: a fresh key per process (scripts/serve exports one for all its
         # workers); a restart only asks for a new form.
         config["SECRET_KEY"] = secrets.token_urlsafe(32)
+    # Flask's signed cookie is refused past the absolute lifetime too (its default: 31 days).
+    config["PERMANENT_SESSION_LIFETIME"] = datetime.timedelta(
+        seconds=float(config["SESSION_LIFETIME_SECONDS"])
+    )
     if config.get("SESSION_COOKIE_NAME", "session") == "session":  # Flask's, shared by every app
         config["SESSION_COOKIE_NAME"] = COOKIE_NAME
     if tls:
@@ -163,17 +184,64 @@ def is_loopback_bind(address: str) -> bool:
 
 
 def strong(value: str | bytes, bits: int) -> bool:
-    """Whether a secret given as text can hold ``bits`` random bits (hex, base64 or any text)."""
+    """Whether a secret given as text holds ``bits`` random bits: its length and alphabet
+    could (hex, base64 or any text), and zxcvbn finds no words, names, keyboard walks,
+    sequences or repeats that make it guessable (issue 16 item 7: a famous phrase passed
+    a length-and-variety check)."""
     text = value.decode("latin-1") if isinstance(value, bytes) else value
     if len(set(text)) < 8:
         return False  # "aaaa...", "abababab...": long but guessable
+    per_char = _bits_per_character(text)
+    if len(text.rstrip("=")) * per_char < bits:
+        return False
+    # zxcvbn's patterns cost what it says they do; what it calls brute force keeps the
+    # alphabet's bits (zxcvbn counts 10 guesses a character, far too few for base64).
+    # Random text has short accidental matches: three quarters of the bits suffice.
+    return estimated_bits(text, per_char) >= bits * 3 / 4
+
+
+def _bits_per_character(text: str) -> float:
     if all(c in string.hexdigits for c in text):
-        per_char = 4
-    elif re.fullmatch(r"[A-Za-z0-9_\-+/=]+", text):
-        per_char = 6
-    else:
-        per_char = math.log2(95)
-    return len(text.rstrip("=")) * per_char >= bits
+        return 4
+    if re.fullmatch(r"[A-Za-z0-9_\-+/=]+", text):
+        return 6
+    return math.log2(95)
+
+
+ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer text: longer pieces are read in parts
+SEPARATOR_CHOICES = 33  # space and punctuation
+
+
+def estimated_bits(text: str, per_char: float) -> float:
+    """Bits an attacker who guesses words and patterns first must cover: the cheaper of
+    zxcvbn reading the whole text (repeats, sequences) and reading it word by word
+    (zxcvbn misses words between spaces; a separator costs its choice once, then a bit
+    each time it comes again)."""
+    total, separators = 0.0, set()
+    for index, part in enumerate(re.split(r"([^A-Za-z0-9]+)", text)):
+        if not part:
+            continue
+        if index % 2:  # the separator between two words
+            total += 1 if part in separators else math.log2(SEPARATOR_CHOICES) * len(part)
+            separators.add(part)
+        else:
+            total += _pattern_bits(part, per_char)
+    return min(total, _pattern_bits(text, per_char))
+
+
+def _pattern_bits(text: str, per_char: float) -> float:
+    """zxcvbn's cheapest reading of ``text``, its brute-force parts at ``per_char``."""
+    from zxcvbn import zxcvbn
+
+    total = 0.0
+    for start in range(0, len(text), ZXCVBN_MAX_LENGTH):
+        for match in zxcvbn(text[start : start + ZXCVBN_MAX_LENGTH])["sequence"]:
+            brute_force = len(match["token"]) * per_char
+            if match["pattern"] == "bruteforce":
+                total += brute_force
+            else:
+                total += min(brute_force, math.log2(max(float(match["guesses"]), 1.0)))
+    return total
 
 
 def _items(value) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import shlex
 import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -28,11 +29,13 @@ from flask import (
 from pushstack import render
 from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
+from pushstack.cloud.ownership import NOT_PUSHSTACKS
 from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
 from pushstack.template import build_template
 from webapp import store
 from webapp.cloud import get_access
 from webapp.forms import LOG_PROCESSING_EXPLAINED, share_query, unknown_network
+from webapp.limits import RATE_LIMITED
 from webapp.preview_cache import shape_key
 from webapp.stack_forms import (
     ContinueRollbackForm,
@@ -272,7 +275,9 @@ def show(name: str):
             relaunch_url=_relaunch_url(),
             api_url=url_for("stacks.api", name=name, **_ref_args(ref, name, region)),
             rollback_form=_rollback_form(resources),
-            endpoint_flag=f" --endpoint-url {target.endpoint_url}" if target.endpoint_url else "",
+            endpoint_flag=(
+                f" --endpoint-url {shlex.quote(target.endpoint_url)}" if target.endpoint_url else ""
+            ),
         ),
         200,
         _NO_STORE,
@@ -287,16 +292,20 @@ def api(name: str):
     try:
         progress = get_access().watch(ref, region)
     except CloudError as exc:
-        status = _http_status(exc)
-        response = jsonify(
-            name=name, error=exc.message, advice=exc.advice, code=exc.code, retry=status >= 429
-        )
-        response.status_code = status
-        if status == 429:
-            response.headers["Retry-After"] = "10"
-        response.headers.update(_NO_STORE)
-        return response
+        return _api_error(name, exc)
     response = jsonify(progress.as_dict())
+    response.headers.update(_NO_STORE)
+    return response
+
+
+def _api_error(name: str, exc: CloudError):
+    status = _http_status(exc)
+    response = jsonify(
+        name=name, error=exc.message, advice=exc.advice, code=exc.code, retry=status >= 429
+    )
+    response.status_code = status
+    if status == 429:
+        response.headers["Retry-After"] = "10"
     response.headers.update(_NO_STORE)
     return response
 
@@ -411,7 +420,7 @@ def change_set(name: str):
             "No such change set", _not_found("This change set address is incomplete.")
         )
     try:
-        view = get_access().cloud(region).change_set(change_set_id)
+        view = get_access().cloud(region).change_set(change_set_id, name)
     except CloudError as exc:
         return _error_page(f"Changes to {name}", exc, name=name, region=region)
     form = ExecuteForm(data={"change_set_id": change_set_id})
@@ -431,7 +440,7 @@ def execute(name: str):
         return _error_page("No such change set", _not_found("Open the change set again."))
     access = get_access()
     try:
-        access.cloud(region).execute_change_set(change_set_id)
+        access.cloud(region).execute_change_set(change_set_id, name)
     except CloudError as exc:
         return _error_page(f"Update of {name}", exc, name=name, region=region)
     access.changed(name, region)
@@ -520,9 +529,9 @@ def retained_resources(resources, stack=None) -> list[dict]:
     outputs = stack.output_values if stack else {}
     kept = []
     for resource in resources:
-        what = RETAINED_TYPES.get(resource.resource_type)
-        if what is None:
-            continue
+        if not resource.retained:
+            continue  # the deployed template's DeletionPolicy decides, not the type
+        what = RETAINED_TYPES.get(resource.resource_type, resource.resource_type)
         physical = resource.physical_id
         if not physical and resource.resource_type == "AWS::SecretsManager::Secret":
             physical = outputs.get("CryptoKeySecretArn", "")
@@ -539,13 +548,49 @@ def retained_resources(resources, stack=None) -> list[dict]:
 
 
 def _removal_command(resource_type: str, physical_id: str) -> str:
+    """The command that removes a retained resource, every value shell-quoted."""
     if not physical_id:
         return ""
     if resource_type == "AWS::DynamoDB::Table":
-        return f"aws dynamodb delete-table --table-name {physical_id}"
+        return f"aws dynamodb delete-table --table-name {shlex.quote(physical_id)}"
     if resource_type == "AWS::S3::Bucket":
-        return f"aws s3 rb s3://{physical_id} --force"
-    return f"aws secretsmanager delete-secret --secret-id {physical_id} --recovery-window-in-days 7"
+        return f"aws s3 rb {shlex.quote('s3://' + physical_id)} --force"
+    if resource_type == "AWS::SecretsManager::Secret":
+        return (
+            f"aws secretsmanager delete-secret --secret-id {shlex.quote(physical_id)} "
+            "--recovery-window-in-days 7"
+        )
+    return ""
+
+
+# The guard of every stack route: only pushstack's stacks.
+
+# Routes of a stack: any URL rule whose path goes on from these with an argument (the
+# stack's name, whatever the argument is called), whichever blueprint declares it, is
+# checked before its view runs (``_only_pushstacks_stacks``).
+STACK_ROUTES = ("/stacks/<", "/api/stacks/<")
+
+
+@bp.before_app_request
+def _only_pushstacks_stacks():
+    """Refuse, before any view of a stack runs, a stack pushstack did not make (or one
+    that does not exist): the page, its API, update, change sets, delete, recovery, and
+    any route added later under ``STACK_ROUTES``. The answer is cached a few seconds
+    per stack (``OWNERSHIP_SECONDS``), unknown names included, so polling costs little;
+    ``Cloud`` checks again, uncached, before every change."""
+    rule = request.url_rule
+    if rule is None or not rule.rule.startswith(STACK_ROUTES) or not request.view_args:
+        return None
+    first = rule.rule.split("<", 1)[1].split(">", 1)[0].split(":")[-1]  # "<name>", "<x:name>"
+    name = str(request.view_args.get("name", request.view_args.get(first, "")))
+    region = _region()
+    try:
+        get_access().owned(_stack_ref(name), region)
+    except CloudError as exc:
+        if rule.rule.startswith("/api/"):
+            return _api_error(name, exc)
+        return _error_page(f"Stack {name}", exc, name=name, region=region)
+    return None
 
 
 # Helpers.
@@ -632,7 +677,9 @@ def _not_found(message: str) -> CloudError:
 
 def _http_status(exc: CloudError) -> int:
     code = exc.code or ""
-    if code in THROTTLING_CODES:
+    if code == NOT_PUSHSTACKS:
+        return 403
+    if code in THROTTLING_CODES or code == RATE_LIMITED:
         return 429
     if code in DENIED_CODES:
         return 403

@@ -2,12 +2,12 @@
 
 The options of a submitted form (the crypto key included) travel in the
 preview URL as a sealed token: encrypted and authenticated (AES-GCM) with a
-key derived from the application's SECRET_KEY, with an expiry, and bound to
-the browser session that made it (a random id in the session cookie is part
-of the authenticated data). So the URL alone opens nothing in another
-browser, the cookie alone opens nothing at all, nobody can read or change
-what a token holds, and every worker process sharing PUSHSTACK_SECRET_KEY
-opens what another sealed. The same seal keeps a typed key across a form
+key derived from the application's SECRET_KEY and the browser session's
+random id (kept in the HttpOnly session cookie), with an expiry, and padded.
+So the URL alone opens nothing in another browser, not even with the secret
+key; the cookie alone opens nothing at all; nobody can read or change what a
+token holds; and every worker process sharing PUSHSTACK_SECRET_KEY opens what
+another sealed for the same browser. The same seal keeps a typed key across a form
 error in a hidden field (``seal_key``/``unseal_key``).
 """
 
@@ -16,8 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import json
 import os
+import re
 import secrets
 import struct
 import time
@@ -27,19 +29,30 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app, request, session
+from flask import current_app, g, request, session
 
 from pushstack.options import Options
 
 SESSION_ID = "sid"
 _CSRF_FIELD = "csrf_token"  # Flask-WTF's key in the session
-_VERSION = b"\x01"
+_VERSION = b"\x02"  # 2: a key per session, padded
 _NONCE_BYTES = 12
 _HEADER = struct.Struct("!dH")  # expiry (Unix time), length of the crypto key
 _OPTION_FIELDS = {f.name: f for f in dataclasses.fields(Options)}
 # gunicorn reads request lines of at most 8,190 characters ("GET /preview/<token>/
 # parameters.json HTTP/1.1"): a longer token would make a preview nobody can open.
 MAX_TOKEN_LENGTH = 8000
+# What ``seal`` writes: URL-safe base64 without padding. The decoder of the standard
+# library skips any other character, so a token with a "." in it still opened (and its
+# tail escaped the logs' redaction): anything else is refused before decoding.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+_FROM_URLSAFE = str.maketrans("-_", "+/")
+# Sealed plaintexts are padded to a multiple of this (issue 16 item 10): the length of a
+# preview's address no longer tells how many crypto keys it carries, within a bucket.
+PAD_BYTES = 512
+_LENGTH = struct.Struct("!I")
+# The largest padded plaintext whose token still fits MAX_TOKEN_LENGTH: past it, no padding.
+_MAX_PADDED = MAX_TOKEN_LENGTH * 3 // 4 - 1 - _NONCE_BYTES - 16
 
 
 def init_app(app) -> None:
@@ -57,6 +70,7 @@ def start_session() -> None:
     """A fresh session id, and no CSRF token of an earlier session (Flask-WTF makes a new one)."""
     session[SESSION_ID] = secrets.token_urlsafe(18)
     session.pop(_CSRF_FIELD, None)
+    g.session_started = True  # this request brought no session (webapp.limits: by address)
 
 
 def session_id() -> str:
@@ -130,16 +144,24 @@ def _expiry() -> float:
 
 
 def seal(purpose: str, payload: bytes) -> str:
-    """``payload`` encrypted and authenticated for ``purpose`` in this browser session."""
+    """``payload`` encrypted and authenticated for ``purpose`` in this browser session,
+    padded to a multiple of ``PAD_BYTES`` (its length says little of what it holds)."""
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = _aead().encrypt(nonce, payload, _associated_data(purpose))
+    sized = _LENGTH.pack(len(payload)) + payload
+    padded_length = max(len(sized), min(-(-len(sized) // PAD_BYTES) * PAD_BYTES, _MAX_PADDED))
+    sized += bytes(padded_length - len(sized))
+    sealed = _aead(session_id()).encrypt(nonce, sized, _associated_data(purpose))
     return base64.urlsafe_b64encode(_VERSION + nonce + sealed).decode("ascii").rstrip("=")
 
 
 def unseal(purpose: str, token: str) -> bytes | None:
     """What ``seal`` sealed for ``purpose`` in this session; None for anything else."""
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        return None  # strict: the alphabet seal writes, nothing else (issue 16 item 6)
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = base64.b64decode(
+            token.translate(_FROM_URLSAFE) + "=" * (-len(token) % 4), validate=True
+        )
     except (binascii.Error, ValueError):
         return None
     if len(raw) < 1 + _NONCE_BYTES + 16 or raw[:1] != _VERSION:
@@ -148,28 +170,38 @@ def unseal(purpose: str, token: str) -> bytes | None:
     if not session.get(SESSION_ID):
         return None  # no session, nothing of it to open
     try:
-        return _aead().decrypt(nonce, sealed, _associated_data(purpose))
+        sized = _aead(session_id()).decrypt(nonce, sealed, _associated_data(purpose))
     except InvalidTag:
         return None
+    if len(sized) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack_from(sized)
+    return sized[_LENGTH.size : _LENGTH.size + length]
 
 
 def _associated_data(purpose: str) -> bytes:
     return f"pushstack {purpose} {session_id()}".encode()
 
 
-def _aead() -> AESGCM:
+def _aead(session: str) -> AESGCM:
+    """The cipher of one browser session: its key is derived from SECRET_KEY *and* the
+    session's random id (in the HttpOnly cookie), so the secret key and a logged
+    address without the cookie decrypt nothing (issue 16 item 7)."""
     secret = current_app.config["SECRET_KEY"]
-    cache = current_app.extensions.setdefault("pushstack_seal", {})
-    if secret not in cache:
-        cache.clear()
-        derived = HKDF(
-            algorithm=hashes.SHA256(),
-            length=32,
-            salt=b"pushstack",
-            info=b"sealed options v1",
-        ).derive(secret.encode("utf-8") if isinstance(secret, str) else bytes(secret))
-        cache[secret] = AESGCM(derived)
-    return cache[secret]
+    return _session_cipher(
+        secret.encode("utf-8") if isinstance(secret, str) else bytes(secret), session
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _session_cipher(secret: bytes, session: str) -> AESGCM:
+    derived = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"pushstack session " + session.encode("utf-8"),
+        info=b"sealed options v2",
+    ).derive(secret)
+    return AESGCM(derived)
 
 
 # The last verification of a stack (webapp.verify), kept for this browser session only.

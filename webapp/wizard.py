@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from pushstack.options import generate_table_prefix
+from pushstack.options import REGIONS, generate_table_prefix
 from webapp import store
 from webapp.forms import LOG_PROCESSING_EXPLAINED, OptionsForm
 
@@ -40,6 +42,21 @@ def submit():
         form.crypto_key.errors = [*form.crypto_key.errors, TOO_LONG]
         return _render(form), 422
     return redirect(url_for("preview.show", preview_id=preview_id), code=303)
+
+
+@bp.post("/sandbox/network")
+def sandbox_network():
+    """Seed the sandbox's network in a region (the form's script asks before it loads that
+    region's choices): a POST, CSRF token and same origin, never a GET (issue 16 item 4)."""
+    from webapp import cloud
+
+    region = request.form.get("region")
+    if region not in REGIONS:
+        return "", 400
+    # On failure the form's GET says the region's network could not be read.
+    with contextlib.suppress(cloud.CloudError):
+        cloud.get_access().sandbox_network(region, seed=True)
+    return "", 204
 
 
 def _render(form: OptionsForm) -> str:

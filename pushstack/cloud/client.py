@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import shlex
 import threading
 import time
 from collections import OrderedDict
@@ -14,7 +15,20 @@ from datetime import UTC, datetime
 from pushstack import artifacts, render
 from pushstack.cloud import account, templates
 from pushstack.cloud import events as ev
+from pushstack.cloud.changes import danger as _danger
+from pushstack.cloud.changes import kept_policies as _kept_policies
 from pushstack.cloud.errors import CloudError, translate
+from pushstack.cloud.ownership import (
+    CHANGE_SET_DESCRIPTION,
+    CHANGE_SET_PREFIX,
+    LAUNCH_ID_TAG,
+    LAUNCHED_BY,
+    LAUNCHED_BY_TAG,
+    is_pushstacks,
+    require_change_set,
+    require_stack,
+)
+from pushstack.cloud.ownership import stack_tags as _stack_tags
 from pushstack.cloud.target import Target
 from pushstack.cloud.views import (
     MASK,
@@ -31,22 +45,10 @@ from pushstack.cloud.views import (
 )
 from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options
 
-LAUNCHED_BY_TAG = "pushstack:launched-by"
-LAUNCH_ID_TAG = "pushstack:launch-id"
-LAUNCHED_BY = "pushstack"
-# The tag of the create-stack command `pushstack push` prints (pushstack.render): stacks
-# made with it are pushstack's too.
-MANAGED_TAG = ("pushstack:managed", "true")
 EVENT_PAGES = 20  # pages of DescribeStackEvents read at most to find an operation's start
 STACKS_REMEMBERED = 256
 SANDBOX_SEED_SECONDS = 30.0  # how long a seeded sandbox network is trusted before re-checking
 SANDBOX_STUCK_SECONDS = 30.0  # an operation the sandbox left in progress longer is abandoned
-# Types whose replacement or removal puts data at risk, in the user's words.
-DATA_TYPES = {
-    "AWS::DynamoDB::Table": "the DynamoDB table {id} (subscriptions and stored messages)",
-    "AWS::SecretsManager::Secret": "the crypto key's secret {id}",
-    "AWS::S3::Bucket": "the log bucket {id}",
-}
 _SECRET_PARAMETERS = {
     spec.parameter for spec in SPECS.values() if spec.kind == "secret" and spec.parameter
 }
@@ -66,10 +68,6 @@ def _token(launch_id: str) -> str:
     """A ClientRequestToken from a launch id: [a-zA-Z0-9-], at most 128 characters."""
     cleaned = re.sub(r"[^A-Za-z0-9-]", "-", launch_id).strip("-")
     return ("pushstack-" + cleaned)[:128]
-
-
-def _stack_tags(stack: Mapping) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in stack.get("Tags") or ()}
 
 
 def _time(value) -> datetime | None:
@@ -94,9 +92,12 @@ class Cloud:
     watching a stack reads only the new ones. Safe to share between threads.
     """
 
-    def __init__(self, target: Target, region: str | None = None):
+    def __init__(self, target: Target, region: str | None = None, before_call=None):
         self.target = target
         self.region = region or target.region
+        # Called as before_call(service, operation) before every AWS call; may raise a
+        # CloudError to refuse it (the wizard bounds each client's calls per minute).
+        self.before_call = before_call
         self._clients: dict[str, object] = {}
         self._lock = threading.RLock()
         self._watches: OrderedDict[str, _Watch] = OrderedDict()
@@ -114,6 +115,8 @@ class Cloud:
 
     def _call(self, service: str, operation: str, **kwargs):
         """One AWS call; any failure becomes a ``CloudError``."""
+        if self.before_call is not None:
+            self.before_call(service, operation)
         method = getattr(self._client(service), operation)
         try:
             return method(**kwargs)
@@ -160,8 +163,9 @@ class Cloud:
 
     # -- sandbox -------------------------------------------------------------
 
-    def sandbox_network(self):
-        """The seeded network of the sandbox in this region (``SandboxNetwork``), None for AWS."""
+    def sandbox_network(self, seed: bool = True):
+        """The sandbox's network in this region (``SandboxNetwork``), None for AWS. With
+        ``seed`` it is made when missing; without, only looked up (None when not made)."""
         if not self.target.is_sandbox:
             return None
         from pushstack import sandbox
@@ -172,10 +176,14 @@ class Cloud:
             if seeded and time.monotonic() - seeded[0] < SANDBOX_SEED_SECONDS:
                 return seeded[1]
             try:
-                network = sandbox.seed(self.target.endpoint_url, self.region)
+                if seed:
+                    network = sandbox.seed(self.target.endpoint_url, self.region)
+                else:
+                    network = sandbox.find(self.target.endpoint_url, self.region)
             except Exception as exc:
                 raise translate(exc, "seeding the sandbox", self.target.endpoint_url) from exc
-            _SANDBOX_NETWORKS[key] = (time.monotonic(), network)
+            if network is not None:
+                _SANDBOX_NETWORKS[key] = (time.monotonic(), network)
             return network
 
     # -- artifacts -----------------------------------------------------------
@@ -469,9 +477,15 @@ class Cloud:
                     error.code,
                 ) from error
             stack = self._call("cloudformation", "describe_stacks", StackName=stack_id)["Stacks"][0]
+        # Every read and change of a stack starts here: none of a stack pushstack did not make.
+        require_stack(stack, self.region)
         with self._lock:
             self._stack_ids[stack["StackName"]] = stack["StackId"]
         return stack
+
+    def owned(self, name: str) -> str:
+        """The id of pushstack's stack ``name``; a ``CloudError`` for an unknown or foreign one."""
+        return self._describe(name)["StackId"]
 
     def _deleted_stack_id(self, name: str) -> str | None:
         """The newest deleted stack of this name (ListStacks keeps them for 90 days)."""
@@ -569,6 +583,7 @@ class Cloud:
     def _resource_rows(self, stack: Mapping) -> list[ResourceView]:
         template = self._template_of(stack)
         expected = templates.resources(template, self._parameters(stack))
+        kept = templates.retained(template)  # what a delete keeps: the template's own word
         rows = {}
         try:
             items = list(
@@ -592,6 +607,7 @@ class Cloud:
                     physical_id="",
                     status="",
                     reason=f"The sandbox could not list it ({error.message})",
+                    retained=logical_id in kept,
                 )
                 for logical_id, kind in expected.items()
             ]
@@ -606,12 +622,12 @@ class Cloud:
                 status=item.get("ResourceStatus") or "",
                 reason=item.get("ResourceStatusReason") or "",
                 updated=_time(item.get("LastUpdatedTimestamp")),
+                retained=logical_id in kept,
             )
         status = stack["StackStatus"]
         if self.target.is_sandbox and status == "DELETE_COMPLETE":
             # The sandbox lists a deleted stack's resources with the statuses of their
             # creation; AWS says what the delete did to each: kept or deleted.
-            kept = templates.retained(template)
             rows = {
                 logical_id: dataclasses.replace(
                     row, status="DELETE_SKIPPED" if logical_id in kept else "DELETE_COMPLETE"
@@ -628,6 +644,7 @@ class Cloud:
                         status="",
                         reason="Not emulated in the sandbox",
                         emulated=False,
+                        retained=logical_id in kept,
                     )
         order = {logical_id: index for index, logical_id in enumerate(expected)}
         return sorted(
@@ -751,7 +768,7 @@ class Cloud:
                 reason=stack.get("StackStatusReason") or "",
             )
             for stack in self._pages("cloudformation", "describe_stacks", "Stacks")
-            if _is_pushstacks(_stack_tags(stack)) and stack.get("StackStatus") != "DELETE_COMPLETE"
+            if is_pushstacks(_stack_tags(stack)) and stack.get("StackStatus") != "DELETE_COMPLETE"
         ]
         epoch = datetime.min.replace(tzinfo=None)
         return sorted(
@@ -834,7 +851,7 @@ class Cloud:
                 parameters.append({"ParameterKey": key, "UsePreviousValue": True})
             elif key in values:
                 parameters.append({"ParameterKey": key, "ParameterValue": values[key]})
-        change_set_name = f"pushstack-{int(time.time() * 1000)}"
+        change_set_name = f"{CHANGE_SET_PREFIX}{int(time.time() * 1000)}"
         reply = self._call(
             "cloudformation",
             "create_change_set",
@@ -845,13 +862,23 @@ class Cloud:
             Parameters=parameters,
             Capabilities=capabilities,
             Tags=[{"Key": k, "Value": v} for k, v in _stack_tags(stack).items()],
-            Description="Update from pushstack",
+            Description=CHANGE_SET_DESCRIPTION,
         )
         return reply["Id"]
 
-    def change_set(self, change_set_id: str) -> ChangeSetView:
-        """The change set's status and its resource changes, data at risk flagged."""
+    def _own_change_set(self, change_set_id: str, stack_name: str) -> tuple[dict, dict]:
+        """DescribeChangeSet's answer and the stack's, once both are known to be pushstack's
+        and the change set belongs to ``stack_name`` (the stack the address names)."""
+        stack = self._describe(stack_name)
         reply = self._call("cloudformation", "describe_change_set", ChangeSetName=change_set_id)
+        require_change_set(reply, stack)
+        return reply, stack
+
+    def change_set(self, change_set_id: str, stack_name: str) -> ChangeSetView:
+        """The change set of pushstack's stack ``stack_name``: its status and its resource
+        changes, data at risk flagged from the deployed template's deletion policies."""
+        reply, stack = self._own_change_set(change_set_id, stack_name)
+        kept = _kept_policies(self._template_of(stack))
         changes = []
         token = reply.get("NextToken")
         items = list(reply.get("Changes") or ())
@@ -876,7 +903,7 @@ class Cloud:
                     logical_id=logical_id,
                     resource_type=kind,
                     replacement=replacement,
-                    danger=_danger(action, kind, logical_id, replacement),
+                    danger=_danger(action, kind, logical_id, replacement, kept.get(logical_id)),
                 )
             )
         return ChangeSetView(
@@ -888,8 +915,10 @@ class Cloud:
             changes=tuple(changes),
         )
 
-    def execute_change_set(self, change_set_id: str) -> None:
-        self._call("cloudformation", "execute_change_set", ChangeSetName=change_set_id)
+    def execute_change_set(self, change_set_id: str, stack_name: str) -> None:
+        """Run a change set pushstack made for its stack ``stack_name``; refuses any other."""
+        reply, _stack = self._own_change_set(change_set_id, stack_name)
+        self._call("cloudformation", "execute_change_set", ChangeSetName=reply["ChangeSetId"])
         # The sandbox keeps LastUpdatedTime across updates: forget the templates read before.
         with self._lock:
             self._templates.clear()
@@ -920,7 +949,7 @@ class Cloud:
             f"The stack {name} has termination protection on, so it cannot be deleted.",
             "Turn termination protection off (AWS console: Stack actions, or `aws "
             "cloudformation update-termination-protection --no-enable-termination-protection "
-            f"--stack-name {name}`), then delete.",
+            f"--stack-name {shlex.quote(name)}`), then delete.",
             code,
         )
 
@@ -938,16 +967,9 @@ class Cloud:
     # -- the account's choices -----------------------------------------------------
 
     def account_choices(self) -> AccountChoices:
-        """VPCs, subnets (public or private), key pairs and issued certificates of the account."""
-        if self.target.is_sandbox:
-            self.sandbox_network()
+        """VPCs, subnets (public or private), key pairs and issued certificates of the account
+        (in the sandbox, whatever is there: reading them seeds nothing)."""
         return account.choices(self._call, self._pages)
-
-
-def _is_pushstacks(tags: Mapping[str, str]) -> bool:
-    """Launched by the wizard, or created with the command pushstack prints."""
-    key, value = MANAGED_TAG
-    return tags.get(LAUNCHED_BY_TAG) == LAUNCHED_BY or tags.get(key) == value
 
 
 def _list_value(value: str) -> tuple[str, ...]:
@@ -956,21 +978,6 @@ def _list_value(value: str) -> tuple[str, ...]:
         value = value[1:-1]
     items = (item.strip().strip("'\"") for item in value.split(","))
     return tuple(item for item in items if item)
-
-
-def _danger(action: str, kind: str, logical_id: str, replacement: str) -> str | None:
-    """What a change does to data, in words, when it replaces or removes a data resource."""
-    what = DATA_TYPES.get(kind)
-    if what is None:
-        return None
-    what = what.format(id=logical_id)
-    if action == "Remove":
-        return f"Removes {what} from the stack; it is retained in the account but no longer used."
-    if action == "Modify" and replacement == "True":
-        return f"Replaces {what}: the stack would switch to a new, empty one (the old one is retained)."
-    if action == "Modify" and replacement == "Conditional":
-        return f"May replace {what}: the stack could switch to a new, empty one."
-    return None
 
 
 __all__ = ["LAUNCHED_BY_TAG", "LAUNCH_ID_TAG", "Cloud", "CloudError"]

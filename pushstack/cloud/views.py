@@ -132,6 +132,7 @@ class ResourceView:
 
     ``emulated`` is False for a resource the sandbox accepts but does not
     create (a blank row): show it as "not emulated in the sandbox", not as a failure.
+    ``retained`` comes from the deployed template's DeletionPolicy, never from the type.
     """
 
     logical_id: str
@@ -141,6 +142,7 @@ class ResourceView:
     reason: str = ""
     updated: datetime | None = None
     emulated: bool = True
+    retained: bool = False  # the deployed template keeps it on delete (DeletionPolicy Retain)
 
 
 @dataclass(frozen=True)
