@@ -30,7 +30,7 @@ from troposphere import Template
 from pushstack import artifacts, diagram, lint, processor_zip, render, summary
 from pushstack.options import REGIONS, Options
 from pushstack.template import build_template
-from webapp import store
+from webapp import costs, store
 from webapp.forms import share_query
 from webapp.preview_cache import Background, Busy, ShapeCache, shape_key
 from webapp.review import changed_from_defaults, link_changes
@@ -76,6 +76,7 @@ def show(preview_id: str):
         else (shape.json != shape.json_indented),
         limit=render.INLINE_TEMPLATE_LIMIT,
         summary=shape.summary,
+        estimate=costs.of_options(options, shape.template),
         svg=shape.svg,
         diagram_problem=shape.diagram_problem,
         findings=findings_of(options, shape, wait=current_app.config["PREVIEW_LINT_WAIT_SECONDS"]),

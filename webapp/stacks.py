@@ -25,7 +25,7 @@ from flask import (
     url_for,
 )
 
-from pushstack import render
+from pushstack import cost, render
 from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
 from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
@@ -172,6 +172,7 @@ def _launch_page(
         options=options,
         preview_id=preview_id,
         launch=facts,
+        estimate=cost.for_options(options),
         error=error,
         left_behind=left_behind,
         target=_target_or_none(),
@@ -198,6 +199,7 @@ def _launch_section():
         return {
             "form": LaunchForm(),
             "facts": launch_facts(options),
+            "estimate": cost.for_options(options),
             "target": _target_or_none(),
             "unknown": unknown_network(options),
             "form_url": url_for("wizard.form", **share_query(options)),
