@@ -41,10 +41,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(wizard.bp)
     app.register_blueprint(preview.bp)
-    from webapp import cloud, stacks
+    from webapp import cloud, drift, stacks
 
     cloud.init_app(app)
     app.register_blueprint(stacks.bp)
+    app.register_blueprint(drift.bp)
     app.after_request(_security_headers)
     return app
 

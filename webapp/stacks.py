@@ -30,7 +30,7 @@ from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
 from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
 from pushstack.template import build_template
-from webapp import store
+from webapp import costs, store
 from webapp.cloud import get_access
 from webapp.forms import LOG_PROCESSING_EXPLAINED, share_query, unknown_network
 from webapp.preview_cache import shape_key
@@ -413,13 +413,21 @@ def change_set(name: str):
             "No such change set", _not_found("This change set address is incomplete.")
         )
     try:
-        view = get_access().cloud(region).change_set(change_set_id)
+        cloud = get_access().cloud(region)
+        view = cloud.change_set(change_set_id)
     except CloudError as exc:
         return _error_page(f"Changes to {name}", exc, name=name, region=region)
     form = ExecuteForm(data={"change_set_id": change_set_id})
     risks = [UPDATE_RISKS[code] for code in request.args.getlist("risk") if code in UPDATE_RISKS]
+    extras = costs.change_set_context(cloud, name, change_set_id) if not view.pending else {}
     page = render_template(
-        "change_set.html", name=name, region=region, change_set=view, form=form, risks=risks
+        "change_set.html",
+        name=name,
+        region=region,
+        change_set=view,
+        form=form,
+        risks=risks,
+        **extras,
     )
     return page, 200, _NO_STORE
 
