@@ -122,3 +122,15 @@ def test_a_folder_others_can_open_is_not_used(tmp_path):
     cache = SharedCache(60, store=ProgressFiles(folder))
     cache.get(KEY, lambda: calls.append(1) or progress())
     assert calls == [1] and not list(folder.iterdir())
+
+
+def test_the_wizard_shares_progress_through_its_folder_setting(tmp_path):
+    from webapp import create_app
+    from webapp.cloud import get_access
+
+    shared = create_app({"SECRET_KEY": "s" * 32, "PROGRESS_SHARED_DIR": str(tmp_path)})
+    alone = create_app({"SECRET_KEY": "s" * 32, "PROGRESS_SHARED_DIR": ""})
+    with shared.app_context():
+        assert get_access().progress.store.folder == tmp_path
+    with alone.app_context():
+        assert get_access().progress.store is None
