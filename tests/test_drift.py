@@ -312,3 +312,20 @@ def test_the_change_set_page_warns_of_drift_and_prices_before_and_after(client, 
     before, after = (float(x.replace(",", "")) for x in match.groups())
     assert after - before == pytest.approx(more, abs=0.02)
     assert "prices as of" in text
+
+
+def test_the_stack_page_offers_the_check_in_an_aws_account(cloud):
+    from types import SimpleNamespace
+
+    from flask import render_template
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "drift"})
+    with app.test_request_context("/stacks/push-prod"):
+        page = render_template(
+            "_drift_check.html",
+            stack=SimpleNamespace(name="push-prod"),
+            target=cloud.target,
+            region=None,
+        )
+    assert 'action="/stacks/push-prod/drift"' in page and 'name="csrf_token"' in page
+    assert "Check for changes made outside pushstack" in page

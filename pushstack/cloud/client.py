@@ -888,23 +888,18 @@ class Cloud:
             self._templates.clear()
 
     def change_set_templates(self, change_set_id: str) -> tuple[dict, dict, dict, dict]:
-        """The stack's current template and parameter values, and the change set's: what
-        the change set page prices before and after (secret values masked)."""
+        """The stack's template and parameter values, then the change set's (secrets masked)."""
         reply = self._call("cloudformation", "describe_change_set", ChangeSetName=change_set_id)
         stack = self._describe(reply["StackId"])
         after = self._call(
             "cloudformation",
             "get_template",
             ChangeSetName=change_set_id,
-            StackName=stack["StackId"],
-        ).get("TemplateBody")
-        changed = self._parameters(reply)
-        return (
-            self._template_of(stack),
-            self._parameters(stack),
-            templates.parse(after),
-            {**self._parameters(stack), **changed},
+            StackName=reply["StackId"],
         )
+        current = self._parameters(stack)
+        new_values = {**current, **self._parameters(reply)}
+        return self._template_of(stack), current, templates.parse(after["TemplateBody"]), new_values
 
     # -- drift (pushstack.cloud.drift) ---------------------------------------------
 
