@@ -3,8 +3,9 @@
 The start command owns the bind address and the secret key: before any worker
 starts, ``on_starting`` writes what gunicorn really binds (PUSHSTACK_BIND) and
 whether it speaks TLS (PUSHSTACK_TLS) for the app's start-up guard, makes one
-secret key for all workers when serving only this machine, and starts the one
-sandbox all workers share when the target is the sandbox.
+secret key for all workers when serving only this machine, starts the one
+sandbox all workers share when the target is the sandbox, and renders the
+common previews into the folders the workers share (PUSHSTACK_PREVIEW_WARM=0: not).
 """
 
 import os
@@ -65,6 +66,43 @@ def on_starting(server):
         _sandbox = sandbox.start()
         os.environ["PUSHSTACK_SANDBOX_URL"] = _sandbox.url
         server.log.info("Sandbox (moto) for all workers on %s", _sandbox.url)
+    _warm_previews(server)
+
+
+def _warming() -> bool:
+    """Unless turned off, or the previews are not shared (each worker would render anyway)."""
+    shared = os.environ.get("PUSHSTACK_PREVIEW_SHARED_DIR")
+    return os.environ.get("PUSHSTACK_PREVIEW_WARM", "1") != "0" and shared != ""
+
+
+def _warm_previews(server):
+    """Render the common previews (and their cfn-lint findings) into the folders the
+    workers share, before they serve: no slow first minute (webapp/warm.py). In a process
+    of its own, so the master forks its workers with no thread of ours running."""
+    if not _warming():
+        return
+    import subprocess
+    import sys
+    import time
+
+    started = time.monotonic()
+    try:
+        subprocess.run([sys.executable, "-m", "webapp.warm"], timeout=180, check=False)
+    except subprocess.TimeoutExpired:
+        server.log.warning("The preview warm-up took over 180 s: the workers start without it")
+    server.log.info("Previews warmed in %.1f s", time.monotonic() - started)
+
+
+def post_worker_init(worker):
+    """Before a worker serves: its pages compiled, the target read, the shared previews loaded."""
+    if not _warming():
+        return
+    from webapp import warm
+
+    try:
+        warm.warm(worker.wsgi, wait_for_lint=False)
+    except Exception as exc:  # never keep a worker from serving
+        worker.log.warning("Worker warm-up skipped: %s", exc)
 
 
 def on_exit(server):

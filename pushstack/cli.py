@@ -18,7 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from pushstack import artifacts, render
+from pushstack import artifacts, cost, render
 from pushstack.options import LIST_HINT, SPECS, OptionsError, from_input
 from pushstack.template import build_template
 
@@ -37,11 +37,43 @@ class _Parser(argparse.ArgumentParser):
 EXAMPLES = """\
 an example of each command:
   pushstack push --processor --format yaml > push.template.yaml
+  pushstack cost --processor --region us-west-2 --connection-instance-type c5.large
   pushstack processor-zip --region us-west-2
   pushstack verify push-test --region eu-west-1
 
 `pushstack push --help` lists every option of the wizard as a flag.
 """
+
+
+def _stack_options(parser: argparse.ArgumentParser) -> None:
+    """The options describing a stack: --firehose, --processor and every option of the wizard."""
+    # As with the original deploy.py, the two flags may be given together:
+    # the processor implies Firehose (it reads what Firehose writes).
+    parser.add_argument(
+        "--firehose",
+        action="store_true",
+        help="send the nodes' logs to S3 through Firehose",
+    )
+    parser.add_argument(
+        "--processor",
+        action="store_true",
+        help="Firehose plus push processor, Redis and Push Messages API (implies --firehose)",
+    )
+    for name, spec in SPECS.items():
+        if spec.kind == "secret" or name == "log_processing":
+            continue  # the key never as a flag; log processing by --firehose / --processor
+        if spec.kind == "bool":
+            parser.add_argument(spec.cli_flag, dest=name, action="store_true", help=spec.help)
+            continue
+        help_text = spec.help.replace(LIST_HINT, "Comma-separated.")
+        if spec.choices:  # checked by the options layer, like every other value
+            help_text += f" One of: {', '.join(spec.choices)}."
+        if spec.default is not None:
+            help_text += f" Default: {spec.default}."
+        if spec.only_for:
+            help_text = f"With --{spec.only_for}: {help_text}"
+        metavar = {"int": "N", "list": "ID,ID", "choice": "CHOICE"}.get(spec.kind, "VALUE")
+        parser.add_argument(spec.cli_flag, dest=name, help=help_text, metavar=metavar)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,18 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="command", parser_class=_Parser, title="commands", metavar="COMMAND"
     )
     push = commands.add_parser("push", help="print the Push stack's CloudFormation template")
-    # As with the original deploy.py, the two flags may be given together:
-    # the processor implies Firehose (it reads what Firehose writes).
-    push.add_argument(
-        "--firehose",
-        action="store_true",
-        help="send the nodes' logs to S3 through Firehose",
-    )
-    push.add_argument(
-        "--processor",
-        action="store_true",
-        help="Firehose plus push processor, Redis and Push Messages API (implies --firehose)",
-    )
+    _stack_options(push)
     push.add_argument("--format", choices=("json", "yaml"), default="json", help="template format")
     push.add_argument(
         "--parameters-file",
@@ -82,21 +103,14 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help=f"file holding the crypto key (or set {CRYPTO_KEY_ENV}); generated when absent",
     )
-    for name, spec in SPECS.items():
-        if spec.kind == "secret" or name == "log_processing":
-            continue  # the key never as a flag; log processing by --firehose / --processor
-        if spec.kind == "bool":
-            push.add_argument(spec.cli_flag, dest=name, action="store_true", help=spec.help)
-            continue
-        help_text = spec.help.replace(LIST_HINT, "Comma-separated.")
-        if spec.choices:  # checked by the options layer, like every other value
-            help_text += f" One of: {', '.join(spec.choices)}."
-        if spec.default is not None:
-            help_text += f" Default: {spec.default}."
-        if spec.only_for:
-            help_text = f"With --{spec.only_for}: {help_text}"
-        metavar = {"int": "N", "list": "ID,ID", "choice": "CHOICE"}.get(spec.kind, "VALUE")
-        push.add_argument(spec.cli_flag, dest=name, help=help_text, metavar=metavar)
+    cost_command = commands.add_parser(
+        "cost",
+        help="print the monthly cost estimate of the stack `push` would print (same options)",
+    )
+    _stack_options(cost_command)
+    cost_command.add_argument(
+        "--format", choices=("text", "json"), default="text", help="a table, or JSON"
+    )
     zip_command = commands.add_parser(
         "processor-zip",
         help="write the processor Lambda's zip and say where the stack reads it",
@@ -163,7 +177,7 @@ def _verify_parser(commands) -> None:
 
 
 def _crypto_key(args: argparse.Namespace) -> str | None:
-    if args.crypto_key_file:
+    if getattr(args, "crypto_key_file", None):  # `cost` takes no key file: it needs no key
         try:
             return args.crypto_key_file.read_text().strip()
         except OSError as exc:
@@ -176,7 +190,7 @@ def _crypto_key(args: argparse.Namespace) -> str | None:
 def _source(name: str, args: argparse.Namespace) -> str:
     """Where the user gave an option: its flag, or for the key, its file or variable."""
     if name == "crypto_key":
-        return "--crypto-key-file" if args.crypto_key_file else CRYPTO_KEY_ENV
+        return "--crypto-key-file" if getattr(args, "crypto_key_file", None) else CRYPTO_KEY_ENV
     return SPECS[name].cli_flag
 
 
@@ -195,7 +209,7 @@ def _log_processing(args: argparse.Namespace) -> str:
     return "firehose" if args.firehose else "none"
 
 
-def push(args: argparse.Namespace) -> int:
+def _options(args: argparse.Namespace, *, require_deploy: bool = False):
     data = {name: getattr(args, name) for name in SPECS if hasattr(args, name)}
     data["log_processing"] = _log_processing(args)
     for name, spec in SPECS.items():
@@ -203,12 +217,17 @@ def push(args: argparse.Namespace) -> int:
             raise UsageError(f"{spec.cli_flag} applies only with --{spec.only_for}")
     data["crypto_key"] = _crypto_key(args)
     try:
-        # A parameters file is for deploying: it needs the VPC, the subnets...
-        options = from_input(data, require_deploy=bool(args.parameters_file))
+        return from_input(data, require_deploy=require_deploy)
     except OptionsError as exc:
         raise UsageError(" ".join(
             f"{_source(name, args)}: {message}" for name, message in exc.errors.items()
         )) from None  # fmt: skip
+
+
+def push(args: argparse.Namespace) -> int:
+    data = {"crypto_key": _crypto_key(args)}
+    # A parameters file is for deploying: it needs the VPC, the subnets...
+    options = _options(args, require_deploy=bool(args.parameters_file))
     template = build_template(options)
     if args.parameters_file:
         try:
@@ -228,6 +247,18 @@ def push(args: argparse.Namespace) -> int:
         template_file = render.template_filename(options, args.format)
         print(deploy_instructions(options, template_file, args, text), file=sys.stderr)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def cost_command(args: argparse.Namespace) -> int:
+    """Print the monthly cost estimate of the stack these options describe."""
+    estimate = cost.for_options(_options(args))
+    if args.format == "json":
+        text = json.dumps(estimate.as_dict(), indent=2) + "\n"
+    else:
+        text = cost.table(estimate)
+    sys.stdout.write(text)
     sys.stdout.flush()
     return 0
 
@@ -408,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
             return processor_zip(args)
         if args.command == "verify":
             return verify(args)
+        if args.command == "cost":
+            return cost_command(args)
         return push(args)
     except UsageError as exc:
         print(f"pushstack: error: {exc}", file=sys.stderr)

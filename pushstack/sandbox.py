@@ -129,6 +129,8 @@ def patch_moto() -> None:
     existing tables, turning log processing off) deleted it, tables and log bucket
     included: the sandbox keeps it, as CloudFormation does (and as moto's own
     DeleteStack already does).
+
+    GetTemplate ignores ChangeSetName: the sandbox answers with the change set's template.
     """
     from moto.cloudformation import models, parsing
 
@@ -158,6 +160,30 @@ def patch_moto() -> None:
 
     execute_change_set.pushstack_patched = True
     backend.execute_change_set = execute_change_set
+    _patch_change_set_template()
+
+
+def _patch_change_set_template() -> None:
+    """GetTemplate with a ChangeSetName returns the change set's template (moto 5.2.5
+    returns the stack's current one), so the change set page can price the update."""
+    from moto.cloudformation import responses
+    from moto.core.responses import ActionResult
+
+    response = responses.CloudFormationResponse
+    original = response.get_template
+
+    def get_template(self):
+        name = self._get_param("ChangeSetName")
+        if name:
+            backend = self.cloudformation_backend
+            change_set = backend.change_sets.get(name) or next(
+                (cs for cs in backend.change_sets.values() if cs.change_set_name == name), None
+            )
+            if change_set is not None:
+                return ActionResult({"TemplateBody": change_set.template})
+        return original(self)
+
+    response.get_template = get_template
 
 
 # Headers only browsers send: boto3 and the wizard never do.

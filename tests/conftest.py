@@ -70,6 +70,10 @@ def fake_aws_env():
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
         patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         patch.setenv("PUSHSTACK_TARGET", "sandbox")
+        # Each test's wizard keeps progress and previews to itself (tests of the shared
+        # folders give them one): a test that fakes a render or a failure leaks it to none.
+        patch.setenv("PUSHSTACK_PROGRESS_SHARED_DIR", "")
+        patch.setenv("PUSHSTACK_PREVIEW_SHARED_DIR", "")
         yield
 
 

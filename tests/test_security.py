@@ -750,6 +750,9 @@ def serve_env(**extra) -> dict:
         PUSHSTACK_TARGET="sandbox",
         **extra,
     )
+    env.setdefault(
+        "PUSHSTACK_PREVIEW_WARM", "0"
+    )  # workers ready together; tests/test_warm.py warms
     return env
 
 

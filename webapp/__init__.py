@@ -47,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(wizard.bp)
     app.register_blueprint(preview.bp)
-    from webapp import cloud, stacks
+    from webapp import cloud, drift, stacks
 
     cloud.init_app(app)
     app.register_blueprint(stacks.bp)
@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import verify
 
     app.register_blueprint(verify.bp)
+    app.register_blueprint(drift.bp)
     app.after_request(_security_headers)
     return app
 

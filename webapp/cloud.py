@@ -4,24 +4,29 @@ the progress of each watched stack, shared by every browser that watches it.
 CloudFormation holds all the state; this module only keeps, per process, the
 target (AWS or the sandbox), one ``Cloud`` per region, a few seconds of each
 stack's progress and a minute of the account's network choices. However many
-browsers poll a stack, a process asks AWS for its events at most once per
-``PROGRESS_INTERVAL_SECONDS``.
+browsers poll a stack, and however many worker processes serve them, the wizard
+asks AWS for its events at most once per ``PROGRESS_INTERVAL_SECONDS`` (the
+processes share the answer through files: ``webapp.shared_progress``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import current_app, request
 from werkzeug.exceptions import SecurityError
 
 from pushstack.cloud import Cloud, CloudError, Target, resolve_target
 from webapp.limits import RATE_LIMITED, charge_aws_call
+from webapp.shared_progress import ProgressFiles
 
 TARGET_RETRY_SECONDS = 30
 
@@ -41,10 +46,13 @@ class SharedCache:
     asked again by every waiting browser.
     """
 
-    def __init__(self, interval: float, max_entries: int = 1000, clock=time.monotonic):
+    def __init__(self, interval: float, max_entries: int = 1000, clock=time.monotonic, store=None):
         self.interval = interval
         self.max_entries = max_entries
         self._clock = clock
+        # Shared with the other worker processes (webapp.shared_progress.ProgressFiles):
+        # a fetch is made by one process per interval, the others read its answer.
+        self.store = store
         self._entries: dict[object, _Entry] = {}
         self._locks: dict[object, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -68,6 +76,8 @@ class SharedCache:
         """Drop a key, so that the next ``get`` asks again (after a launch, a delete...)."""
         with self._guard:
             self._entries.pop(key, None)
+        if self.store is not None:
+            self.store.forget(key)
 
     def _fresh(self, key) -> _Entry | None:
         entry = self._entries.get(key)
@@ -75,16 +85,28 @@ class SharedCache:
             return entry
         return None
 
+    def _lifetime(self, result, keep_for) -> float:
+        if isinstance(result, CloudError) or keep_for is None:
+            return self.interval
+        return max(self.interval, keep_for(result))
+
     def _fetch(self, key, fetch, keep_for=None) -> _Entry:
-        try:
-            value = fetch()
-        except CloudError as exc:
-            if exc.code == RATE_LIMITED:
-                raise  # one client's bound, not an answer to share with the others
-            entry = _Entry(self._clock(), error=exc, lifetime=self.interval)
+        if self.store is not None and self.store.usable():
+            # A rate-limit refusal propagates from the store's fetch, written for no one.
+            value, error, age, lifetime = self.store.fetch(
+                key, fetch, lambda result: self._lifetime(result, keep_for)
+            )
+            # As old here as in the file: every process asks again at the same moment.
+            entry = _Entry(self._clock() - age, value=value, error=error, lifetime=lifetime)
         else:
-            lifetime = self.interval if keep_for is None else max(self.interval, keep_for(value))
-            entry = _Entry(self._clock(), value=value, lifetime=lifetime)
+            try:
+                value = fetch()
+            except CloudError as exc:
+                if exc.code == RATE_LIMITED:
+                    raise  # one client's bound, not an answer to share with the others
+                entry = _Entry(self._clock(), error=exc, lifetime=self.interval)
+            else:
+                entry = _Entry(self._clock(), value=value, lifetime=self._lifetime(value, keep_for))
         with self._guard:
             self._entries[key] = entry
             if len(self._entries) > self.max_entries:
@@ -109,7 +131,10 @@ class CloudAccess:
         self._lock = threading.Lock()
         # Striped locks: operations on one stack in this process run one at a time.
         self._operation_locks = tuple(threading.Lock() for _ in range(64))
-        self.progress = SharedCache(config["PROGRESS_INTERVAL_SECONDS"])
+        shared = config.get("PROGRESS_SHARED_DIR")
+        self.progress = SharedCache(
+            config["PROGRESS_INTERVAL_SECONDS"], store=ProgressFiles(shared) if shared else None
+        )
         self.choices = SharedCache(config["ACCOUNT_CHOICES_SECONDS"], max_entries=50)
         # Whether a stack is pushstack's (or unknown: cached as the error), by region and name.
         self.ownership = SharedCache(config["OWNERSHIP_SECONDS"])
@@ -166,7 +191,7 @@ class CloudAccess:
         cloud = self.cloud(region)
         finished = float(self._config["PROGRESS_FINISHED_SECONDS"])
         return self.progress.get(
-            (cloud.region, name),
+            self._progress_key(cloud.region, name),
             lambda: cloud.progress(name),
             keep_for=lambda progress: finished if progress.finished else 0.0,
         )
@@ -174,15 +199,21 @@ class CloudAccess:
     def changed(self, name: str, region: str | None = None) -> None:
         """Forget a stack's cached progress (and ownership: a launch makes an unknown name
         known) after starting an operation on it."""
-        key = (region or self.target().region, name)
-        self.progress.forget(key)
-        self.ownership.forget(key)
+        region = region or self.target().region
+        self.progress.forget(self._progress_key(region, name))
+        self.ownership.forget((region, name))
 
     def owned(self, name: str, region: str | None = None) -> str:
         """The id of pushstack's stack ``name``; a ``CloudError`` for an unknown or foreign
         one. Cached ``OWNERSHIP_SECONDS``, answers and errors alike (issue 16 items 2, 4)."""
         cloud = self.cloud(region)
         return self.ownership.get((cloud.region, name), lambda: cloud.owned(name))
+
+    def _progress_key(self, region: str, name: str) -> tuple:
+        """A stack's key, with its target: processes share the cache through files, and two
+        wizards of one user (an AWS one and a sandbox one) must not read each other's."""
+        target = self.target()
+        return (target.kind, target.endpoint_url or "", target.account_id or "", region, name)
 
     def account_choices(self, region: str | None = None):
         """The account's VPCs, subnets, key pairs and certificates; cached a minute."""
@@ -220,6 +251,11 @@ def init_app(app) -> None:
     app.config.setdefault("SANDBOX_URL", None)
     app.config.setdefault("PROGRESS_INTERVAL_SECONDS", 2.0)
     app.config.setdefault("PROGRESS_FINISHED_SECONDS", 10.0)
+    # The folder (mode 0700) where worker processes share stacks' progress ("": each its own).
+    app.config.setdefault(
+        "PROGRESS_SHARED_DIR",
+        str(Path(tempfile.gettempdir()) / f"pushstack-progress-{os.getuid()}"),
+    )
     app.config.setdefault("ACCOUNT_CHOICES_SECONDS", 60.0)
     app.config.setdefault("OWNERSHIP_SECONDS", 5.0)
     app.extensions["pushstack_cloud"] = CloudAccess(app.config)

@@ -30,9 +30,10 @@ from troposphere import Template
 from pushstack import artifacts, diagram, lint, processor_zip, render, summary
 from pushstack.options import REGIONS, Options
 from pushstack.template import build_template
-from webapp import store
+from webapp import costs, store
 from webapp.forms import share_query
 from webapp.preview_cache import Background, Busy, ShapeCache, shape_key
+from webapp.preview_files import PreviewFiles
 from webapp.review import changed_from_defaults, link_changes
 
 bp = Blueprint("preview", __name__)
@@ -76,6 +77,7 @@ def show(preview_id: str):
         else (shape.json != shape.json_indented),
         limit=render.INLINE_TEMPLATE_LIMIT,
         summary=shape.summary,
+        estimate=costs.of_options(options, shape.template),
         svg=shape.svg,
         diagram_problem=shape.diagram_problem,
         findings=findings_of(options, shape, wait=current_app.config["PREVIEW_LINT_WAIT_SECONDS"]),
@@ -186,6 +188,8 @@ _SETTINGS = {
     "PREVIEW_LINT_WAIT_SECONDS": 0.5,
     # cfn-lint's findings shared by the wizard's processes ("" keeps them in memory only).
     "PREVIEW_LINT_SHARED_DIR": str(Path(tempfile.gettempdir()) / f"pushstack-lint-{os.getuid()}"),
+    # Rendered previews shared by the processes ("" keeps them in each process only).
+    "PREVIEW_SHARED_DIR": str(Path(tempfile.gettempdir()) / f"pushstack-preview-{os.getuid()}"),
 }
 
 
@@ -196,7 +200,20 @@ def artifacts_of(options: Options) -> Artifacts:
     """The artifacts of this options' shape, rendered on first use; ``Busy`` if swamped."""
     # Rendered from options without the key: nothing cached can ever hold it.
     keyless = dataclasses.replace(options, crypto_key="")
-    return get_cache().get(shape_key(options), lambda: _render_artifacts(keyless))
+    key = shape_key(options)
+    return get_cache().get(key, lambda: _shared_render(key, keyless))
+
+
+def _shared_render(key, keyless: Options) -> Artifacts:
+    """Rendered once for all the wizard's processes when they share a folder."""
+    folder = current_app.config["PREVIEW_SHARED_DIR"]
+    if not folder:
+        return _render_artifacts(keyless)
+    return PreviewFiles(folder).get(
+        key,
+        lambda: _render_artifacts(keyless),
+        lambda fields: Artifacts(template=build_template(keyless), **fields),
+    )
 
 
 def _render_artifacts(options: Options) -> Artifacts:

@@ -26,13 +26,13 @@ from flask import (
     url_for,
 )
 
-from pushstack import render
+from pushstack import cost, render
 from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
 from pushstack.cloud.ownership import NOT_PUSHSTACKS
 from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
 from pushstack.template import build_template
-from webapp import store
+from webapp import costs, store
 from webapp.cloud import get_access
 from webapp.forms import LOG_PROCESSING_EXPLAINED, share_query, unknown_network
 from webapp.limits import RATE_LIMITED
@@ -175,6 +175,7 @@ def _launch_page(
         options=options,
         preview_id=preview_id,
         launch=facts,
+        estimate=cost.for_options(options),
         error=error,
         left_behind=left_behind,
         target=_target_or_none(),
@@ -201,6 +202,7 @@ def _launch_section():
         return {
             "form": LaunchForm(),
             "facts": launch_facts(options),
+            "estimate": cost.for_options(options),
             "target": _target_or_none(),
             "unknown": unknown_network(options),
             "form_url": url_for("wizard.form", **share_query(options)),
@@ -420,13 +422,21 @@ def change_set(name: str):
             "No such change set", _not_found("This change set address is incomplete.")
         )
     try:
-        view = get_access().cloud(region).change_set(change_set_id, name)
+        cloud = get_access().cloud(region)
+        view = cloud.change_set(change_set_id, name)
     except CloudError as exc:
         return _error_page(f"Changes to {name}", exc, name=name, region=region)
     form = ExecuteForm(data={"change_set_id": change_set_id})
     risks = [UPDATE_RISKS[code] for code in request.args.getlist("risk") if code in UPDATE_RISKS]
+    extras = costs.change_set_context(cloud, name, change_set_id) if not view.pending else {}
     page = render_template(
-        "change_set.html", name=name, region=region, change_set=view, form=form, risks=risks
+        "change_set.html",
+        name=name,
+        region=region,
+        change_set=view,
+        form=form,
+        risks=risks,
+        **extras,
     )
     return page, 200, _NO_STORE
 

@@ -30,7 +30,16 @@ Interface (the web pages and scripts use only this)::
     cloud.create_change_set(name, options, keep_crypto_key=True, acknowledged=caps) -> id
     cloud.change_set(id)       -> ChangeSetView(status, execution_status, reason, changes:
                                   [Change(action, logical_id, resource_type, replacement, danger)])
+    cloud.change_set_templates(id) -> (current template, its parameter values,
+                                  the change set's template, its parameter values)
     cloud.execute_change_set(id)
+    cloud.drift_detectable     -> False in the sandbox (moto 5.2.5 has no drift detection)
+    cloud.detect_drift(name)   -> detection id (DetectStackDrift)
+    cloud.drift(name, id)      -> pushstack.cloud.drift.DriftView(detection_status, drift_status,
+                                  reason, checked_at, drifted_count, resources: [ResourceDrift(
+                                  logical_id, resource_type, physical_id, status, properties:
+                                  [PropertyDrift(path, expected, actual, difference).words]])
+    cloud.last_drift(name)     -> DriftView of the last detection, or None (never checked)
     cloud.delete(name, retain=())                # retain: logical ids (only after DELETE_FAILED)
     cloud.continue_update_rollback(name, skip=())
     cloud.account_choices()    -> AccountChoices(vpcs, subnets, key_pairs, certificates,

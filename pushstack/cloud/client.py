@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from pushstack import artifacts, render
-from pushstack.cloud import account, templates
+from pushstack.cloud import account, drift, templates
 from pushstack.cloud import events as ev
 from pushstack.cloud.changes import danger as _danger
 from pushstack.cloud.changes import kept_policies as _kept_policies
@@ -922,6 +922,36 @@ class Cloud:
         # The sandbox keeps LastUpdatedTime across updates: forget the templates read before.
         with self._lock:
             self._templates.clear()
+
+    def change_set_templates(self, change_set_id: str) -> tuple[dict, dict, dict, dict]:
+        """The stack's template and parameter values, then the change set's (secrets masked)."""
+        reply = self._call("cloudformation", "describe_change_set", ChangeSetName=change_set_id)
+        stack = self._describe(reply["StackId"])
+        after = self._call(
+            "cloudformation",
+            "get_template",
+            ChangeSetName=change_set_id,
+            StackName=reply["StackId"],
+        )
+        current = self._parameters(stack)
+        new_values = {**current, **self._parameters(reply)}
+        return self._template_of(stack), current, templates.parse(after["TemplateBody"]), new_values
+
+    # -- drift (pushstack.cloud.drift) ---------------------------------------------
+
+    @property
+    def drift_detectable(self) -> bool:
+        """False in the sandbox: moto does not emulate drift detection (``drift.SANDBOX_NOTE``)."""
+        return not self.target.is_sandbox
+
+    def detect_drift(self, name: str) -> str:
+        return drift.start(self, self._describe(name)["StackName"])
+
+    def drift(self, name: str, detection_id: str) -> drift.DriftView:
+        return drift.status(self, name, detection_id)
+
+    def last_drift(self, name: str) -> drift.DriftView | None:
+        return drift.last_known(self, name) if self.drift_detectable else None
 
     # -- delete and recovery -------------------------------------------------------
 

@@ -1,0 +1,136 @@
+"""Stack progress shared by worker processes through files: real processes, one fetch per interval."""
+
+import multiprocessing
+import os
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from pushstack.cloud import CloudError, Event, Failure, Progress
+from webapp.cloud import SharedCache
+from webapp.shared_progress import ProgressFiles, decode, encode
+
+KEY = ("sandbox", "http://127.0.0.1:5999", "123456789012", "us-east-1", "push-test")
+
+
+def progress(status="CREATE_IN_PROGRESS") -> Progress:
+    return Progress(
+        name="push-test",
+        stack_id="arn:aws:cloudformation:us-east-1:123456789012:stack/push-test/1",
+        status=status,
+        reason="",
+        done=3,
+        total=40,
+        events=(
+            Event(
+                "e1",
+                datetime(2026, 12, 3, 11, 0, tzinfo=UTC),
+                "RouterTable",
+                "AWS::DynamoDB::Table",
+                "CREATE_COMPLETE",
+                "",
+                "autopush_router",
+            ),
+        ),
+        outputs={"WebSocketUrl": "ws://push.example.com"},
+        failure=Failure("Redis", "quota"),
+        finished=False,
+        blocking=("LogBucket",),
+        not_emulated=("Redis",),
+    )
+
+
+def test_progress_survives_the_file_unchanged():
+    assert decode(encode(progress())) == progress()
+
+
+def _worker(folder, log, start, seconds, interval, error):
+    """One 'worker process': polls the stack as its viewers would, every 0.1 s."""
+    cache = SharedCache(interval, store=ProgressFiles(folder))
+
+    def fetch():
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        if error:
+            raise CloudError("Rate exceeded.", "Wait a moment.", "Throttling")
+        return progress()
+
+    while time.time() < start:
+        time.sleep(0.01)
+    seen = set()
+    while time.time() < start + seconds:
+        try:
+            seen.add(cache.get(KEY, fetch).status)
+        except CloudError as exc:
+            seen.add(exc.code)
+        time.sleep(0.1)
+    assert seen == ({"Throttling"} if error else {"CREATE_IN_PROGRESS"})
+
+
+def run_workers(tmp_path, count, seconds, interval, error=False):
+    folder, log = tmp_path / "progress", tmp_path / "fetches.log"
+    log.write_text("")
+    context = multiprocessing.get_context("fork")  # as gunicorn makes its workers
+    start = time.time() + 0.5
+    workers = [
+        context.Process(target=_worker, args=(folder, log, start, seconds, interval, error))
+        for _ in range(count)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    return log.read_text().split()
+
+
+def test_two_processes_polling_a_stack_make_one_fetch_per_interval(tmp_path):
+    fetches = run_workers(tmp_path, count=2, seconds=1.5, interval=3)
+    assert len(fetches) == 1
+
+
+def test_four_processes_fetch_again_once_the_interval_has_passed(tmp_path):
+    fetches = run_workers(tmp_path, count=4, seconds=2.4, interval=1)
+    # 2.4 s at one fetch a second: 3 fetches (at 0, 1 and 2 s) for the four of them
+    assert 2 <= len(fetches) <= 3
+
+
+def test_a_failure_is_shared_too_so_a_throttled_target_is_not_asked_by_every_process(tmp_path):
+    fetches = run_workers(tmp_path, count=2, seconds=1.5, interval=3, error=True)
+    assert len(fetches) == 1
+
+
+def test_forget_makes_every_process_ask_again(tmp_path):
+    store = ProgressFiles(tmp_path / "progress")
+    calls = []
+    cache = SharedCache(60, store=store)
+    cache.get(KEY, lambda: calls.append(1) or progress())
+    other = SharedCache(60, store=ProgressFiles(tmp_path / "progress"))  # another process
+    assert other.get(KEY, lambda: pytest.fail("read from the file")).status == "CREATE_IN_PROGRESS"
+    cache.forget(KEY)  # this process started an operation
+    third = SharedCache(60, store=ProgressFiles(tmp_path / "progress"))
+    assert third.get(KEY, lambda: progress("UPDATE_IN_PROGRESS")).status == "UPDATE_IN_PROGRESS"
+
+
+def test_a_folder_others_can_open_is_not_used(tmp_path):
+    folder = tmp_path / "open"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    assert not ProgressFiles(folder).usable()
+    calls = []
+    cache = SharedCache(60, store=ProgressFiles(folder))
+    cache.get(KEY, lambda: calls.append(1) or progress())
+    assert calls == [1] and not list(folder.iterdir())
+
+
+def test_the_wizard_shares_progress_through_its_folder_setting(tmp_path):
+    from webapp import create_app
+    from webapp.cloud import get_access
+
+    shared = create_app({"SECRET_KEY": "s" * 32, "PROGRESS_SHARED_DIR": str(tmp_path)})
+    alone = create_app({"SECRET_KEY": "s" * 32, "PROGRESS_SHARED_DIR": ""})
+    with shared.app_context():
+        assert get_access().progress.store.folder == tmp_path
+    with alone.app_context():
+        assert get_access().progress.store is None
