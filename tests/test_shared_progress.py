@@ -134,3 +134,24 @@ def test_the_wizard_shares_progress_through_its_folder_setting(tmp_path):
         assert get_access().progress.store.folder == tmp_path
     with alone.app_context():
         assert get_access().progress.store is None
+
+
+def test_one_clients_rate_limit_is_never_shared_with_the_other_processes(tmp_path):
+    """A refusal by the per-client AWS-call bound (webapp.limits) answers that client
+    only: it is neither written to the shared file nor kept, so the next viewer asks."""
+    from webapp.limits import RATE_LIMITED
+
+    cache = SharedCache(60.0, store=ProgressFiles(str(tmp_path)))
+    calls = []
+
+    def limited():
+        calls.append("limited")
+        raise CloudError("Too many AWS calls from this browser.", "Wait a minute.", RATE_LIMITED)
+
+    with pytest.raises(CloudError) as refused:
+        cache.get(KEY, limited)
+    assert refused.value.code == RATE_LIMITED
+    assert cache.get(KEY, progress) == progress()  # asked again at once, and answered
+    other = SharedCache(60.0, store=ProgressFiles(str(tmp_path)))  # another worker process
+    assert other.get(KEY, limited) == progress()  # the shared answer, not the refusal
+    assert calls == ["limited"]
