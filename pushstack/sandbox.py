@@ -111,8 +111,12 @@ def patch_moto() -> None:
     existing tables, turning log processing off) deleted it, tables and log bucket
     included: the sandbox keeps it, as CloudFormation does (and as moto's own
     DeleteStack already does).
+
+    GetTemplate ignores ``ChangeSetName`` and answers the stack's current template:
+    it answers the change set's, as CloudFormation does, so the change set page can
+    compare the two.
     """
-    from moto.cloudformation import models, parsing
+    from moto.cloudformation import models, parsing, responses
 
     backend = models.CloudFormationBackend
     if getattr(backend.execute_change_set, "pushstack_patched", False):
@@ -140,6 +144,16 @@ def patch_moto() -> None:
 
     execute_change_set.pushstack_patched = True
     backend.execute_change_set = execute_change_set
+    get_template = responses.CloudFormationResponse.get_template
+
+    def get_change_set_template(self):
+        name = self._get_param("ChangeSetName")
+        if not name:
+            return get_template(self)
+        change_set = self.cloudformation_backend.describe_change_set(change_set_name=name)
+        return responses.ActionResult({"TemplateBody": change_set.template})
+
+    responses.CloudFormationResponse.get_template = get_change_set_template
 
 
 # Headers only browsers send: boto3 and the wizard never do.

@@ -209,6 +209,37 @@ def test_update_turning_log_processing_off_then_delete(page, served):
     expect(page.locator("#stack-state")).to_have_text("DELETE_COMPLETE")
 
 
+def test_change_set_shows_the_parameter_and_property_diff_then_discards(page, served):
+    """Desired capacity 2 to 3 through the update form: the change set names the
+    parameter (old, new), the group's property it sets and its predicted replacement;
+    Discard deletes the change set and leaves the stack as it was."""
+    app, base_url = served
+    expect = _expect()
+    name = f"diff-{secrets.token_hex(3)}"
+    _launch(app, name)
+    page.goto(f"{base_url}/stacks/{name}/update")
+    page.locator("#connection_desired_capacity").fill("3")
+    page.get_by_label("I understand: the update may replace nodes").check()
+    page.get_by_role("button", name="Show the changes").click()
+    row = page.locator("#parameter-ConnectionDesiredCapacity")
+    expect(row).to_contain_text("2")
+    expect(row.locator("td").nth(1)).to_have_text("3")
+    expect(page.locator("#parameter-CryptoKey")).to_contain_text("kept")
+    expect(page.locator("#change-ConnectionNodes")).to_contain_text("False (predicted)")
+    properties = page.get_by_role("table", name="What changes in ConnectionNodes")
+    capacity = properties.locator("tr.property", has_text="DesiredCapacity").first
+    expect(capacity).to_contain_text("2 → 3")
+    expect(capacity).to_contain_text("No (predicted)")
+    page.get_by_role("button", name="Discard these changes").click()
+    expect(page.locator("#change-set-discarded")).to_contain_text("discarded")
+    expect(page.locator("#stack-state")).to_have_text("CREATE_COMPLETE")
+    with app.app_context():
+        from webapp.cloud import get_access
+
+        stack = get_access().cloud().stack(name)
+    assert stack.parameters["ConnectionDesiredCapacity"] == "2"
+
+
 def _launch(app, name: str, **values) -> None:
     """A stack launched the way the wizard does, without a browser."""
     from test_web import FormValues

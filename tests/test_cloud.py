@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from variants import VARIANTS
 
 from pushstack.cloud import MASK, Cloud, CloudError, Target, templates
-from pushstack.cloud.client import _danger
+from pushstack.cloud.changesets import danger as _danger
 
 ACCOUNT = "123456789012"
 STACK_ID = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/push/0b9c8a70"

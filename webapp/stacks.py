@@ -24,6 +24,7 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup
 
 from pushstack import render
 from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
@@ -77,6 +78,12 @@ RECOVERY = {
     "DELETE_FAILED": "delete",
     "UPDATE_ROLLBACK_FAILED": "continue_rollback",
 }
+
+
+@bp.app_template_filter("type_name")
+def type_name(resource_type: str) -> Markup:
+    """A resource type that may wrap only after its ``::`` (never inside a word)."""
+    return Markup("::<wbr>").join(str(resource_type).split("::"))
 
 
 def _recovery(stack, progress) -> str | None:
@@ -273,6 +280,7 @@ def show(name: str):
             api_url=url_for("stacks.api", name=name, **_ref_args(ref, name, region)),
             rollback_form=_rollback_form(resources),
             endpoint_flag=f" --endpoint-url {target.endpoint_url}" if target.endpoint_url else "",
+            discarded=request.args.get("discarded") == "1",
         ),
         200,
         _NO_STORE,
@@ -436,6 +444,21 @@ def execute(name: str):
         return _error_page(f"Update of {name}", exc, name=name, region=region)
     access.changed(name, region)
     return redirect(stack_url(name, region), code=303)
+
+
+@bp.post("/stacks/<name>/change-set/discard")
+def discard(name: str):
+    """DeleteChangeSet: the stack stays as it is."""
+    region = _region()
+    form = ExecuteForm()
+    change_set_id = form.change_set_id.data or ""
+    if not form.validate_on_submit() or not CHANGE_SET_ID.fullmatch(change_set_id):
+        return _error_page("No such change set", _not_found("Open the change set again."))
+    try:
+        get_access().cloud(region).delete_change_set(change_set_id)
+    except CloudError as exc:
+        return _error_page(f"Changes to {name}", exc, name=name, region=region)
+    return redirect(url_for("stacks.show", name=name, discarded="1", **_region_args(region)), 303)
 
 
 # Delete and recovery.

@@ -27,9 +27,14 @@ Interface (the web pages and scripts use only this)::
     cloud.list_stacks()        -> list[StackSummary] (stacks tagged by pushstack only)
     cloud.stack_options(name)  -> dict of option name -> value (non-secret), for the update form
     cloud.create_change_set(name, options, keep_crypto_key=True, acknowledged=caps) -> id
-    cloud.change_set(id)       -> ChangeSetView(status, execution_status, reason, changes:
-                                  [Change(action, logical_id, resource_type, replacement, danger)])
+    cloud.change_set(id)       -> ChangeSetView(status, execution_status, reason, parameters:
+                                  [ParameterChange(name, old, new, secret="kept"|"replaced"|"")],
+                                  changes: [Change(action, logical_id, resource_type,
+                                  replacement, danger, predicted, properties:
+                                  [PropertyChange(path, old, new, replacement, predicted,
+                                  causes, diff)])], problem)
     cloud.execute_change_set(id)
+    cloud.delete_change_set(id)                  # discard it; the stack stays as it is
     cloud.delete(name, retain=())                # retain: logical ids (only after DELETE_FAILED)
     cloud.continue_update_rollback(name, skip=())
     cloud.account_choices()    -> AccountChoices(vpcs, subnets, key_pairs, certificates,

@@ -12,14 +12,13 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from pushstack import artifacts, render
-from pushstack.cloud import account, templates
+from pushstack.cloud import account, changesets, templates
 from pushstack.cloud import events as ev
 from pushstack.cloud.errors import CloudError, translate
 from pushstack.cloud.target import Target
 from pushstack.cloud.views import (
     MASK,
     AccountChoices,
-    Change,
     ChangeSetView,
     Event,
     Failure,
@@ -41,12 +40,6 @@ EVENT_PAGES = 20  # pages of DescribeStackEvents read at most to find an operati
 STACKS_REMEMBERED = 256
 SANDBOX_SEED_SECONDS = 30.0  # how long a seeded sandbox network is trusted before re-checking
 SANDBOX_STUCK_SECONDS = 30.0  # an operation the sandbox left in progress longer is abandoned
-# Types whose replacement or removal puts data at risk, in the user's words.
-DATA_TYPES = {
-    "AWS::DynamoDB::Table": "the DynamoDB table {id} (subscriptions and stored messages)",
-    "AWS::SecretsManager::Secret": "the crypto key's secret {id}",
-    "AWS::S3::Bucket": "the log bucket {id}",
-}
 _SECRET_PARAMETERS = {
     spec.parameter for spec in SPECS.values() if spec.kind == "secret" and spec.parameter
 }
@@ -843,43 +836,13 @@ class Cloud:
         return reply["Id"]
 
     def change_set(self, change_set_id: str) -> ChangeSetView:
-        """The change set's status and its resource changes, data at risk flagged."""
-        reply = self._call("cloudformation", "describe_change_set", ChangeSetName=change_set_id)
-        changes = []
-        token = reply.get("NextToken")
-        items = list(reply.get("Changes") or ())
-        while token:
-            more = self._call(
-                "cloudformation",
-                "describe_change_set",
-                ChangeSetName=change_set_id,
-                NextToken=token,
-            )
-            items += more.get("Changes") or ()
-            token = more.get("NextToken")
-        for item in items:
-            change = item.get("ResourceChange") or {}
-            action = change.get("Action", "")
-            kind = change.get("ResourceType", "")
-            logical_id = change.get("LogicalResourceId", "")
-            replacement = str(change.get("Replacement") or "")
-            changes.append(
-                Change(
-                    action=action,
-                    logical_id=logical_id,
-                    resource_type=kind,
-                    replacement=replacement,
-                    danger=_danger(action, kind, logical_id, replacement),
-                )
-            )
-        return ChangeSetView(
-            change_set_id=reply.get("ChangeSetId") or change_set_id,
-            stack_name=reply.get("StackName", ""),
-            status=reply.get("Status") or "",
-            execution_status=reply.get("ExecutionStatus") or "",
-            reason=reply.get("StatusReason") or "",
-            changes=tuple(changes),
-        )
+        """The change set's status, the parameters and resource properties it changes,
+        whether each change replaces its resource, data at risk flagged."""
+        return changesets.describe(self._call, change_set_id, self.region)
+
+    def delete_change_set(self, change_set_id: str) -> None:
+        """Discard a change set that will not be applied (the stack is left as it is)."""
+        self._call("cloudformation", "delete_change_set", ChangeSetName=change_set_id)
 
     def execute_change_set(self, change_set_id: str) -> None:
         self._call("cloudformation", "execute_change_set", ChangeSetName=change_set_id)
@@ -949,21 +912,6 @@ def _list_value(value: str) -> tuple[str, ...]:
         value = value[1:-1]
     items = (item.strip().strip("'\"") for item in value.split(","))
     return tuple(item for item in items if item)
-
-
-def _danger(action: str, kind: str, logical_id: str, replacement: str) -> str | None:
-    """What a change does to data, in words, when it replaces or removes a data resource."""
-    what = DATA_TYPES.get(kind)
-    if what is None:
-        return None
-    what = what.format(id=logical_id)
-    if action == "Remove":
-        return f"Removes {what} from the stack; it is retained in the account but no longer used."
-    if action == "Modify" and replacement == "True":
-        return f"Replaces {what}: the stack would switch to a new, empty one (the old one is retained)."
-    if action == "Modify" and replacement == "Conditional":
-        return f"May replace {what}: the stack could switch to a new, empty one."
-    return None
 
 
 __all__ = ["LAUNCHED_BY_TAG", "LAUNCH_ID_TAG", "Cloud", "CloudError"]
