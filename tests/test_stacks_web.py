@@ -169,6 +169,56 @@ def test_launch_watch_and_list_every_variant(client, log_processing):
     assert re.search(rf"{name} CREATE_COMPLETE", listing)
 
 
+@pytest.mark.parametrize(
+    ("log_processing", "keeps"),
+    [
+        ("none", "keeps its DynamoDB tables and its crypto key's secret."),
+        ("firehose", "keeps its DynamoDB tables, its crypto key's secret and its log bucket."),
+    ],
+)
+def test_launch_acknowledgement_names_what_this_stack_keeps(client, log_processing, keeps):
+    text = page_text(
+        client.get(preview(client, stack_name=new_name(), log_processing=log_processing))
+    )
+    label = text[text.index("I understand: launching") :]
+    label = label[: label.index(".", label.index("deleting")) + 1]
+    assert label.endswith(keeps), label
+    # The sandbox costs nothing, and says so instead of "AWS charges".
+    assert "in the sandbox, on this machine: nothing real, nothing charged" in label
+    assert "AWS charges" not in text.replace("AWS charges for what runs", "")
+    assert "In a real account, AWS would charge for" in text
+
+
+def test_launch_acknowledgement_in_aws_says_what_aws_charges_for():
+    from pushstack.cloud import Target
+    from webapp.stacks import acknowledgement
+
+    target = Target("aws", "us-east-1", "123456789012", None, None)
+    facts = {"retained": [("RouterTable", "DynamoDB table")]}
+    assert acknowledgement(facts, target) == (
+        "I understand: launching creates IAM roles and resources that AWS charges for while "
+        "they run, and deleting the stack keeps its DynamoDB tables."
+    )
+
+
+def test_update_acknowledgement_error_speaks_of_the_update(client):
+    name = new_name("ack")
+    launch(client, name)
+    form = FormValues(client.get(f"/stacks/{name}/update").get_data(as_text=True)).values
+    response = client.post(f"/stacks/{name}/update", data=form)
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "Tick this box to confirm that the update may replace nodes" in text
+    assert "what the stack creates and keeps" not in text
+
+
+def test_an_empty_stacks_list_does_not_say_none_was_ever_launched(client):
+    text = page_text(client.get("/stacks?region=ap-south-1"))
+    assert "No stack launched by pushstack is in ap-south-1 now" in text
+    assert "a deleted stack leaves this list" in text
+    assert "yet" not in text
+
+
 def test_a_double_click_launches_one_stack(client, app, cloud):
     name = new_name("double")
     path = preview(client, stack_name=name)

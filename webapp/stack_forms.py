@@ -13,14 +13,20 @@ from pushstack.options import OptionsError, from_input
 from webapp.forms import OptionsForm
 
 ACKNOWLEDGE_MESSAGE = "Tick this box to confirm you have read what the stack creates and keeps."
+UPDATE_ACKNOWLEDGE_MESSAGE = (
+    "Tick this box to confirm that the update may replace nodes and change IAM roles; "
+    "the changes are shown before anything is applied."
+)
 
 
 class LaunchForm(FlaskForm):
     """The launch button under the preview, behind an explicit acknowledgement."""
 
+    # The label names what this stack keeps and whether it costs money: see
+    # webapp.stacks.acknowledgement, which the page renders instead of this default.
     acknowledge = BooleanField(
         "I understand: launching creates IAM roles and resources that AWS charges for "
-        "while they run, and deleting the stack keeps its tables, secret and log bucket.",
+        "while they run.",
         validators=[DataRequired(message=ACKNOWLEDGE_MESSAGE)],
         id="acknowledge",
     )
@@ -56,7 +62,7 @@ class UpdateForm(OptionsForm):
     acknowledge = BooleanField(
         "I understand: the update may replace nodes and change IAM roles; "
         "I will see the changes before anything is applied.",
-        validators=[DataRequired(message=ACKNOWLEDGE_MESSAGE)],
+        validators=[DataRequired(message=UPDATE_ACKNOWLEDGE_MESSAGE)],
         id="acknowledge",
     )
 

@@ -170,6 +170,31 @@ def _launch_facts(template: dict) -> dict:
     }
 
 
+def acknowledgement(facts: dict, target) -> str:
+    """The launch checkbox's words: what this stack keeps on delete (only what it has),
+    and money only where it costs money (not in the sandbox)."""
+    kinds = {what for _, what in facts["retained"]}
+    kept = [
+        words
+        for kind, words in (
+            ("DynamoDB table", "its DynamoDB tables"),
+            ("crypto key secret", "its crypto key's secret"),
+            ("log bucket", "its log bucket"),
+        )
+        if kind in kinds
+    ]
+    if target is not None and target.is_sandbox:
+        text = "I understand: launching creates IAM roles and resources (in the sandbox, "
+        text += "on this machine: nothing real, nothing charged)"
+    else:
+        text = "I understand: launching creates IAM roles and resources that AWS charges for "
+        text += "while they run"
+    if kept:
+        listed = ", ".join(kept[:-1]) + (" and " if len(kept) > 1 else "") + kept[-1]
+        text += f", and deleting the stack keeps {listed}"
+    return text + "."
+
+
 def _launch_page(
     form, options, preview_id, facts, error: CloudError | None = None, left_behind=False
 ):
@@ -210,7 +235,7 @@ def _launch_section():
             "form_url": url_for("wizard.form", **share_query(options)),
         }
 
-    return {"launch_section": launch_section}
+    return {"launch_section": launch_section, "acknowledgement": acknowledgement}
 
 
 # Watching.
