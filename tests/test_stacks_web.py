@@ -623,6 +623,48 @@ def test_delete_lists_what_is_kept_and_keeps_the_tables(client, cloud):
     assert tables <= set(dynamodb.list_tables()["TableNames"])
 
 
+def test_sandbox_clean_up_commands_work_when_pasted(client, cloud, sandbox_url):
+    """The commands that remove what a deleted sandbox stack kept carry the dummy
+    credentials and the sandbox's endpoint: pasted in a shell with no AWS settings at
+    all, they remove the tables and the log bucket."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    name = new_name("paste")
+    launch(client, name, log_processing="firehose")
+    response = client.post(f"/stacks/{name}/delete", data={})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    retained = page[page.index('id="retained"') :]
+    commands = [
+        html.unescape(command)
+        for command in re.findall(
+            r"<pre><code>(.*?)</code></pre>", retained[: retained.index("</section>")]
+        )
+    ]
+    assert len(commands) == 3, commands  # two tables and the log bucket (no secret emulated)
+    for command in commands:
+        words = shlex.split(command)
+        assert words[:3] == ["AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "aws"]
+        assert words[-4:] == ["--region", "us-east-1", "--endpoint-url", sandbox_url]
+    aws = shutil.which("aws")
+    if aws is None:
+        pytest.skip("no aws command line here to paste the commands into")
+    keep = ("PATH", "HOME", "PYENV_ROOT", "PYENV_VERSION", "LANG")
+    shell = {key: os.environ[key] for key in keep if key in os.environ}
+    shell.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-c", command], env=shell, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, (command, done.stderr)
+    tables = set(cloud.target.client("dynamodb", "us-east-1").list_tables()["TableNames"])
+    assert not any(
+        table in tables for table in re.findall(r"--table-name (\S+)", " ".join(commands))
+    )
+
+
 def test_retry_a_failed_delete_keeping_what_blocks(client, cloud, monkeypatch):
     name = new_name("stuck")
     launch(client, name)
