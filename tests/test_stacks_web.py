@@ -257,7 +257,64 @@ def test_a_taken_name_is_a_plain_message(client):
     text = page_text(response)
     assert f"A stack named {name} already exists" in text
     assert "Choose another stack name" in text
-    assert f'href="/stacks/{name}"' in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert f'href="/stacks/{name}"' in body
+    # The way on is the form, not the same launch again.
+    assert "Launch the stack" not in text
+    back = re.search(r'<a href="([^"]+)" id="back-to-form">', body)
+    assert back and urlsplit(html.unescape(back.group(1))).path == "/"
+    assert f"stack_name={name}" in html.unescape(back.group(1))
+
+
+def test_a_taken_table_prefix_is_caught_on_the_preview_with_one_click_ways_out(client, cloud):
+    first = new_name("tables")
+    launch(client, first)
+    prefix = cloud.stack(first).parameters["TablePrefix"]
+    path = preview(client, stack_name=new_name("again"), table_prefix=prefix)
+    page = client.get(path)
+    body = page.get_data(as_text=True)
+    warning = page_text(page)
+    assert f"Tables with the table prefix {prefix} already exist" in warning
+    assert f"{prefix}_router" in warning or prefix + "router" in warning
+    assert 'id="reuse-tables"' in body and 'id="new-prefix"' in body
+
+    # A launch anyway: the error page offers the same two ways out, and no launch.
+    failed = client.post(path + "/launch", data={"acknowledge": "y"})
+    assert failed.status_code in (409, 422, 502)
+    text = page_text(failed)
+    assert "Tables with the table prefix" in text and "Launch the stack" not in text
+    assert 'id="back-to-form"' in failed.get_data(as_text=True)
+
+    # Reuse them: the same preview, reusing the tables; no warning.
+    original = shared_values(client.get(path))
+    reused = client.post(path + "/table-prefix", data={"choice": "reuse"})
+    assert reused.status_code == 303
+    reused_page = client.get(reused.headers["Location"])
+    assert "already exist" not in page_text(reused_page)
+    values = shared_values(reused_page)
+    assert values == {**original, "reuse_tables": "y"}
+
+    # Choose another: a fresh prefix, everything else as it was; no warning.
+    other = client.post(path + "/table-prefix", data={"choice": "new"})
+    assert other.status_code == 303
+    other_page = client.get(other.headers["Location"])
+    assert "already exist" not in page_text(other_page)
+    values = shared_values(other_page)
+    assert values.pop("table_prefix") != prefix
+    assert values == {k: v for k, v in original.items() if k != "table_prefix"}
+    # The crypto key stayed in the preview (sealed): it launches with no key typed.
+    other_path = urlsplit(other.headers["Location"]).path
+    launched = client.post(other_path + "/launch", data={"acknowledge": "y"})
+    assert launched.status_code == 303, page_text(launched)[:1500]
+
+
+def shared_values(page) -> dict[str, str]:
+    """The options a preview's share link carries (everything but the key)."""
+    from urllib.parse import parse_qsl
+
+    body = page.get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)" id="share-link">', body).group(1)
+    return dict(parse_qsl(urlsplit(html.unescape(link)).query))
 
 
 # Watching: shared, cached, and failures in plain words.

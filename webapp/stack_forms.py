@@ -36,6 +36,12 @@ class LaunchForm(FlaskForm):
     )
 
 
+class TablePrefixForm(FlaskForm):
+    """One click on the preview when its tables exist: reuse them, or take a new prefix."""
+
+    choice = HiddenField(validators=[DataRequired()])
+
+
 class ExecuteForm(FlaskForm):
     change_set_id = HiddenField(validators=[DataRequired()])
 

@@ -7,6 +7,7 @@ what to do (``CloudError.message`` and ``.advice``), never as a 500.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -29,7 +30,14 @@ from markupsafe import Markup
 from pushstack import render
 from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
-from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
+from pushstack.options import (
+    REGIONS,
+    SPECS,
+    Options,
+    OptionsError,
+    from_input,
+    generate_table_prefix,
+)
 from pushstack.template import build_template
 from webapp import store
 from webapp.cloud import get_access
@@ -40,6 +48,7 @@ from webapp.stack_forms import (
     DeleteForm,
     ExecuteForm,
     LaunchForm,
+    TablePrefixForm,
     UpdateForm,
     update_form_data,
 )
@@ -209,7 +218,36 @@ def _launch_page(
         target=_target_or_none(),
         unknown=unknown_network(options),
         form_url=url_for("wizard.form", **share_query(options)),
+        taken=taken_tables(options),
+        prefix_form=TablePrefixForm(),
     )
+
+
+def taken_tables(options: Options) -> tuple[str, ...]:
+    """Tables a launch of these options would create that exist already; none when the
+    target cannot be reached or read (the launch would tell)."""
+    try:
+        return get_access().cloud(options.region).taken_tables(options)
+    except CloudError:
+        return ()
+
+
+@bp.post("/preview/<preview_id>/table-prefix")
+def table_prefix(preview_id: str):
+    """The same preview (crypto key included) reusing the existing tables, or with a
+    fresh table prefix: one click from the warning that the prefix is taken."""
+    options = store.recall(preview_id)
+    if options is None:
+        return render_template("expired.html"), 404, _NO_STORE
+    form = TablePrefixForm()
+    if not form.validate_on_submit() or form.choice.data not in ("reuse", "new"):
+        return redirect(url_for("preview.show", preview_id=preview_id), code=303)
+    if form.choice.data == "reuse":
+        changed = dataclasses.replace(options, reuse_tables=True)
+    else:
+        changed = dataclasses.replace(options, table_prefix=generate_table_prefix())
+    new_id = store.remember(changed)
+    return redirect(url_for("preview.show", preview_id=new_id, _anchor="launch"), code=303)
 
 
 def _left_behind(access, options: Options, token: str) -> bool:
@@ -233,6 +271,8 @@ def _launch_section():
             "target": _target_or_none(),
             "unknown": unknown_network(options),
             "form_url": url_for("wizard.form", **share_query(options)),
+            "taken": taken_tables(options),
+            "prefix_form": TablePrefixForm(),
         }
 
     return {"launch_section": launch_section, "acknowledgement": acknowledgement}

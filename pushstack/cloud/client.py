@@ -406,19 +406,31 @@ class Cloud:
             self._stack_ids[options.stack_name] = stack_id
         return stack_id
 
+    def taken_tables(self, options: Options) -> tuple[str, ...]:
+        """The names of the tables these options would create that already exist (kept
+        from an earlier deployment with the same prefix); none when they reuse tables or
+        the tables cannot be looked at (not allowed: CloudFormation will tell)."""
+        if options.reuse_tables:
+            return ()
+        taken = []
+        for table in ("router", "message"):
+            name = options.table_name(table)
+            try:
+                self._call("dynamodb", "describe_table", TableName=name)
+            except CloudError:
+                continue
+            taken.append(name)
+        return tuple(taken)
+
     def _check_tables_free(self, options: Options) -> None:
         """New tables cannot take names kept from an earlier deployment: say so before
         CloudFormation fails half-way (or the sandbox fails without a readable answer)."""
-        if options.reuse_tables:
+        taken = self.taken_tables(options)
+        if not taken:
             return
-        name = options.table_name("router")
-        try:
-            self._call("dynamodb", "describe_table", TableName=name)
-        except CloudError:
-            return  # not found (or not allowed to look): CloudFormation will tell
         raise CloudError(
             f"DynamoDB tables with the prefix {options.table_prefix} already exist "
-            f"({name}, kept from an earlier deployment).",
+            f"({', '.join(taken)}, kept from an earlier deployment).",
             "Reuse them (tick Reuse existing tables and give the same crypto key), "
             "or choose another table prefix.",
             "ResourceInUseException",
