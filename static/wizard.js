@@ -126,6 +126,33 @@ function replaceRegional(name, page) {
   });
 }
 
+// The subnet choices follow the VPC field: only the subnets of the VPC it names are
+// offered (all of them while it names no VPC the account has).
+const SUBNET_CHOICES = ["subnet_ids-choices", "private_subnet_ids-choices",
+  "messages_api_subnet_id-choices"];
+
+function filterSubnets() {
+  const field = document.getElementById("vpc_id");
+  if (!field) return;
+  const vpc = field.value.trim();
+  const choices = SUBNET_CHOICES.map((id) => document.getElementById(id)).filter(Boolean);
+  const items = choices.flatMap((list) => [...list.querySelectorAll("[data-vpc]")]);
+  const known = items.some((item) => item.dataset.vpc === vpc);
+  items.forEach((item) => {
+    const other = known && item.dataset.vpc !== vpc;
+    if (item.tagName === "OPTION") item.disabled = other; // a datalist shows no disabled option
+    else item.hidden = other;
+  });
+}
+
+function setupSubnetFilter() {
+  const field = document.getElementById("vpc_id");
+  if (!field) return;
+  field.addEventListener("input", filterSubnets);
+  field.addEventListener("change", filterSubnets);
+  filterSubnets();
+}
+
 function setupRegionNetwork() {
   const region = document.getElementById("region");
   const offered = document.getElementById("offered_region");
@@ -155,6 +182,7 @@ function setupRegionNetwork() {
     }
     if (mine !== latest) return; // the region changed again meanwhile
     REGIONAL_FIELDS.forEach((name) => replaceRegional(name, page));
+    filterSubnets();
     const freshOffered = page.getElementById("offered_region");
     const freshHint = page.getElementById("region-network");
     offered.value = freshOffered ? freshOffered.value : "";
@@ -166,6 +194,7 @@ function setupRegionNetwork() {
 
 document.addEventListener("DOMContentLoaded", () => {
   setupRegionNetwork();
+  setupSubnetFilter();
   setupErrorSummary();
   setupPendingFindings();
   setupCryptoKey();

@@ -240,6 +240,41 @@ def test_change_set_shows_the_parameter_and_property_diff_then_discards(page, se
     assert stack.parameters["ConnectionDesiredCapacity"] == "2"
 
 
+def test_subnet_choices_follow_the_chosen_vpc(page, served):
+    """The sandbox holds moto's default VPC too: its subnets are offered only once the
+    VPC field names it, and the seeded VPC's then leave."""
+    app, base_url = served
+    expect = _expect()
+    with app.app_context():
+        from webapp.cloud import get_access
+
+        choices = get_access().cloud().account_choices()
+    seeded = next(v.vpc_id for v in choices.vpcs if not v.is_default)
+    default = next(v.vpc_id for v in choices.vpcs if v.is_default)
+    theirs = [s.subnet_id for s in choices.subnets if s.vpc_id == default]
+    ours = [s.subnet_id for s in choices.subnets if s.vpc_id == seeded]
+    page.goto(base_url + "/")
+    picker = page.locator("#subnet_ids-choices")
+    expect(page.locator("#vpc_id")).to_have_value(seeded)
+    for subnet_id in ours:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_visible()
+    for subnet_id in theirs:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_hidden()
+    expect(
+        page.locator(f'#messages_api_subnet_id-choices option[value="{theirs[0]}"]')
+    ).to_be_disabled()
+
+    page.locator("#vpc_id").fill(default)
+    for subnet_id in theirs:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_visible()
+    for subnet_id in ours:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_hidden()
+    # A VPC the account does not have: every subnet is offered again.
+    page.locator("#vpc_id").fill("vpc-0123456789abcdef0")
+    for subnet_id in ours + theirs:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_visible()
+
+
 def _launch(app, name: str, **values) -> None:
     """A stack launched the way the wizard does, without a browser."""
     from test_web import FormValues

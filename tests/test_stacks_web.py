@@ -105,9 +105,17 @@ def test_form_offers_the_sandbox_network_and_names_the_target(client, cloud):
     assert f'<option value="{network.vpc_id}"' in page
     text = page_text(response)
     for subnet_id in network.public_subnet_ids:
-        assert re.search(rf"{subnet_id} us-east-1\w, public", text), subnet_id
+        assert re.search(rf"{subnet_id} us-east-1\w, public \(route to an internet gateway\)", text)
     for subnet_id in network.private_subnet_ids:
-        assert re.search(rf"{subnet_id} us-east-1\w, private", text), subnet_id
+        assert re.search(
+            rf"{subnet_id} us-east-1\w, private \(internet through a NAT gateway\)", text
+        )
+    # moto's default VPC has no route out: its subnets are said to be private, and each
+    # choice names its VPC, which the script filters them by.
+    default_vpc = next(v.vpc_id for v in cloud.account_choices().vpcs if v.is_default)
+    assert re.search(rf"private \(no route to the internet\), \S+ in {default_vpc}", text)
+    for subnet_id in network.public_subnet_ids:
+        assert re.search(rf'<li data-vpc="{network.vpc_id}"><code>{subnet_id}</code>', page)
     assert f'<option value="{network.certificate_arn}"' in page
     # The header names the live target and its account.
     assert re.search(r"Target: Sandbox \(moto on 127\.0\.0\.1:\d+\), account \d{12}", text)

@@ -234,6 +234,8 @@ class Subnet:
     public: bool
     cidr: str
     name: str = ""
+    # Where 0.0.0.0/0 goes: "internet gateway" (public), "NAT gateway", "other", "" (nowhere).
+    internet: str = ""
 
 
 @dataclass(frozen=True)
