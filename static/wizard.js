@@ -153,6 +153,34 @@ function setupSubnetFilter() {
   filterSubnets();
 }
 
+// The diagram sits in a box that scrolls when it is larger: say so, and which way, and
+// shade the edges that have more beyond them.
+function setupDiagramScroll() {
+  const box = document.getElementById("diagram-box");
+  const cue = document.getElementById("diagram-scroll");
+  const wrap = document.getElementById("diagram-wrap");
+  if (!box || !cue || !wrap) return;
+  const update = () => {
+    const wide = box.scrollWidth > box.clientWidth + 1;
+    const tall = box.scrollHeight > box.clientHeight + 1;
+    const more = {
+      left: box.scrollLeft > 0,
+      right: box.scrollLeft + box.clientWidth < box.scrollWidth - 1,
+      top: box.scrollTop > 0,
+      bottom: box.scrollTop + box.clientHeight < box.scrollHeight - 1,
+    };
+    Object.entries(more).forEach(([edge, value]) => wrap.classList.toggle(`more-${edge}`, value));
+    const ways = [wide && "sideways", tall && "down"].filter(Boolean).join(" and ");
+    cue.hidden = !ways;
+    cue.textContent = ways
+      ? `The diagram is larger than its box: scroll it ${ways} to see all of it.`
+      : "";
+  };
+  box.addEventListener("scroll", update, { passive: true });
+  window.addEventListener("resize", update);
+  update();
+}
+
 function setupRegionNetwork() {
   const region = document.getElementById("region");
   const offered = document.getElementById("offered_region");
@@ -195,6 +223,7 @@ function setupRegionNetwork() {
 document.addEventListener("DOMContentLoaded", () => {
   setupRegionNetwork();
   setupSubnetFilter();
+  setupDiagramScroll();
   setupErrorSummary();
   setupPendingFindings();
   setupCryptoKey();
