@@ -104,6 +104,13 @@ def test_fill_preview_launch_watch_and_delete(page, served):
     page.get_by_role("link", name="Delete this stack…").click()
     expect(page.locator("#kept")).to_contain_text("RouterTable")
     expect(page.locator("#deleted")).to_contain_text("ConnectionNodes")
+    # The name must be typed: the browser asks for it first, then the wizard checks it.
+    page.get_by_role("button", name="Delete the stack").click()
+    expect(page.locator("#confirm_name:invalid")).to_have_count(1)
+    page.get_by_label("Type the stack's name to confirm").fill(name + "x")
+    page.get_by_role("button", name="Delete the stack").click()
+    expect(page.locator("#confirm_name-error")).to_have_text(f"Type {name} exactly to delete it.")
+    page.get_by_label("Type the stack's name to confirm").fill(name)
     page.get_by_role("button", name="Delete the stack").click()
     expect(page.locator("#stack-state")).to_have_text("DELETE_COMPLETE")
     expect(page.locator("#retained")).to_contain_text("aws dynamodb delete-table")
@@ -205,6 +212,7 @@ def test_update_turning_log_processing_off_then_delete(page, served):
     expect(page.locator("#output-LogBucketName")).to_have_count(0)
     page.screenshot(path=str(SCREENSHOTS / "pushstack-updated.png"), full_page=True)
     page.get_by_role("link", name="Delete this stack…").click()
+    page.get_by_label("Type the stack's name to confirm").fill(name)
     page.get_by_role("button", name="Delete the stack").click()
     expect(page.locator("#stack-state")).to_have_text("DELETE_COMPLETE")
 

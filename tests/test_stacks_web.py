@@ -677,7 +677,7 @@ def test_delete_lists_what_is_kept_and_keeps_the_tables(client, cloud):
         for resource in cloud.resources(name)
         if resource.resource_type == "AWS::DynamoDB::Table"
     }
-    response = client.post(f"/stacks/{name}/delete", data={})
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
     assert response.status_code == 303
     status = client.get(response.headers["Location"])
     text = page_text(status)
@@ -686,6 +686,29 @@ def test_delete_lists_what_is_kept_and_keeps_the_tables(client, cloud):
     assert name not in page_text(client.get("/stacks"))
     dynamodb = cloud.target.client("dynamodb", "us-east-1")
     assert tables <= set(dynamodb.list_tables()["TableNames"])
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("", "Type the stack's name, {name}, to delete it."),
+        ("{name}x", "Type {name} exactly to delete it."),
+        ("push", "Type {name} exactly to delete it."),
+    ],
+)
+def test_delete_needs_the_stacks_name_typed(client, cloud, typed, message):
+    name = new_name("confirm")
+    launch(client, name)
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": typed.format(name=name)})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert message.format(name=name) in page_text(response)
+    assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="confirm_name"', body)
+    assert cloud.stack(name).status == "CREATE_COMPLETE"  # nothing was deleted
+    # Typed right (surrounding spaces forgiven), it deletes.
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": f" {name} "})
+    assert response.status_code == 303
+    assert cloud.stack(name).status == "DELETE_COMPLETE"
 
 
 def test_sandbox_clean_up_commands_work_when_pasted(client, cloud, sandbox_url):
@@ -699,7 +722,7 @@ def test_sandbox_clean_up_commands_work_when_pasted(client, cloud, sandbox_url):
 
     name = new_name("paste")
     launch(client, name, log_processing="firehose")
-    response = client.post(f"/stacks/{name}/delete", data={})
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     retained = page[page.index('id="retained"') :]
     commands = [
@@ -751,7 +774,10 @@ def test_retry_a_failed_delete_keeping_what_blocks(client, cloud, monkeypatch):
     text = page_text(page)
     assert "ConnectionNodeSecurityGroup (AWS::EC2::SecurityGroup): has a dependent object" in text
     assert 'value="ConnectionNodeSecurityGroup"' in page.get_data(as_text=True)
-    response = client.post(f"/stacks/{name}/delete", data={"retain": "ConnectionNodeSecurityGroup"})
+    response = client.post(
+        f"/stacks/{name}/delete",
+        data={"retain": "ConnectionNodeSecurityGroup", "confirm_name": name},
+    )
     assert response.status_code == 303
     assert deletes == [["ConnectionNodeSecurityGroup"]]
 
@@ -789,7 +815,7 @@ def test_rolled_back_stack_is_deleted_then_relaunched(client, cloud, monkeypatch
     page = client.get(f"/stacks/{name}/delete?relaunch=1")
     assert "Delete it, then launch again" in page_text(page)
     monkeypatch.setattr(cloud, "stack", original_stack)
-    response = client.post(f"/stacks/{name}/delete", data={"relaunch": "1"})
+    response = client.post(f"/stacks/{name}/delete", data={"relaunch": "1", "confirm_name": name})
     assert response.status_code == 303
     status = client.get(response.headers["Location"])
     body = status.get_data(as_text=True)
@@ -811,7 +837,7 @@ def test_termination_protection_chosen_at_launch_keeps_the_stack(client):
     assert response.status_code == 303
     assert "termination protection on" in page_text(client.get(f"/stacks/{name}"))
     assert "Termination protection is on" in page_text(client.get(f"/stacks/{name}/delete"))
-    response = client.post(f"/stacks/{name}/delete", data={})
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
     assert response.status_code == 422
     text = page_text(response)
     assert "has termination protection on, so it cannot be deleted" in text
@@ -855,7 +881,7 @@ def test_a_launch_the_sandbox_abandons_half_way_can_be_deleted(client, cloud, mo
     delete = client.get(f"/stacks/{name}/delete")
     assert delete.status_code == 200, page_text(delete)[:800]
     assert "RouterTable" in page_text(delete)  # what a delete keeps, from the template
-    response = client.post(f"/stacks/{name}/delete", data={})
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
     assert response.status_code == 303
     assert "DELETE_COMPLETE" in page_text(client.get(response.headers["Location"]))
 
@@ -939,7 +965,7 @@ def test_the_crypto_key_never_shows_anywhere(sandbox_url, caplog):
     assert response.status_code == 303
     assert client.get(response.headers["Location"]).status_code == 200
     assert client.get(f"/stacks/{name}/delete").status_code == 200
-    response = client.post(f"/stacks/{name}/delete", data={})
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
     assert client.get(response.headers["Location"]).status_code == 200
 
     assert len(seen) > 15
@@ -1108,7 +1134,7 @@ def test_a_create_the_sandbox_abandoned_is_deleted_then_launched_again(client, c
     link = re.search(r'id="delete-relaunch" href="([^"]+)"', page.get_data(as_text=True))
     delete = client.get(html.unescape(link.group(1)))
     assert "Delete it, then launch again" in page_text(delete)
-    response = client.post(f"/stacks/{name}/delete", data={"relaunch": "1"})
+    response = client.post(f"/stacks/{name}/delete", data={"relaunch": "1", "confirm_name": name})
     assert response.status_code == 303
     status = client.get(response.headers["Location"])
     assert "DELETE_COMPLETE" in page_text(status)

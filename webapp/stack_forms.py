@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectMultipleField
-from wtforms.validators import DataRequired
+from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from pushstack.options import OptionsError, from_input
@@ -52,9 +52,30 @@ class CheckboxesField(SelectMultipleField):
 
 
 class DeleteForm(FlaskForm):
-    """Delete; after a failed delete, the resources that blocked it may be kept instead."""
+    """Delete, once the stack's name is typed (as the AWS console asks: what is not
+    retained is gone for good); after a failed delete, the resources that blocked it
+    may be kept instead."""
 
+    confirm_name = StringField(
+        "Type the stack's name to confirm",
+        id="confirm_name",
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
+    )
     retain = CheckboxesField("Keep these resources instead of deleting them", choices=[])
+
+    def __init__(self, *args, stack_name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stack_name = stack_name
+
+    def validate_confirm_name(self, field):
+        typed = (field.data or "").strip()
+        if typed != self.stack_name:
+            message = (
+                f"Type {self.stack_name} exactly to delete it."
+                if typed
+                else f"Type the stack's name, {self.stack_name}, to delete it."
+            )
+            raise ValidationError(message)
 
 
 class ContinueRollbackForm(FlaskForm):

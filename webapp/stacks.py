@@ -539,7 +539,7 @@ def delete(name: str):
         resources = cloud.resources(name)
     except CloudError as exc:
         return _error_page(f"Delete {name}", exc, name=name, region=region)
-    form = DeleteForm()
+    form = DeleteForm(stack_name=stack.name)
     blocking = [r for r in resources if r.status == "DELETE_FAILED"]
     form.retain.choices = [(r.logical_id, r.logical_id) for r in blocking]
     relaunch = request.values.get("relaunch") == "1"
