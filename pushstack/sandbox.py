@@ -58,7 +58,7 @@ class Sandbox:
         self.url = url
 
     def stop(self) -> None:
-        """Stop the server and wait for it (idempotent)."""
+        """Stop the server and wait for it (idempotent); its seed lock file goes with it."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -66,6 +66,7 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        _SeedLock(self.url).path.unlink(missing_ok=True)
 
     def __enter__(self) -> Sandbox:
         return self

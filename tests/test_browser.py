@@ -2,13 +2,16 @@
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import served_wizard
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("PUSHSTACK_SCREENSHOTS", "/tmp"))
+# Where the screenshots go: PUSHSTACK_SCREENSHOTS to keep them, else the suite's own
+# temporary folder (tests/conftest.py), removed when the run ends.
+SCREENSHOTS = Path(os.environ.get("PUSHSTACK_SCREENSHOTS") or tempfile.gettempdir())
 # scripts/test installs Chromium and sets this: there, a missing browser is a failure.
 REQUIRE_BROWSER = os.environ.get("PUSHSTACK_REQUIRE_BROWSER", "") not in ("", "0")
 
