@@ -209,6 +209,21 @@ def test_launch_acknowledgement_in_aws_says_what_aws_charges_for():
     )
 
 
+def test_type_names_wrap_only_after_their_colons(client):
+    """A long type such as AWS::ElasticLoadBalancingV2::TargetGroup may wrap only at
+    its "::" (a <wbr> there), never inside a word."""
+    name = new_name("types")
+    page = client.get(launch(client, name)).get_data(as_text=True)
+    assert "<td>AWS::<wbr>ElasticLoadBalancingV2::<wbr>TargetGroup</td>" in page
+    response = client.get("/static/stacks.css")
+    css = response.get_data(as_text=True)
+    response.close()
+    rule = re.search(r"([^{}]*)\{\s*overflow-wrap: anywhere;", css).group(1)
+    # Not the type columns: the resources' 2nd, the events' 3rd, the changes' 3rd.
+    for column in ("table.resources td:nth-child(2)", "table.events td:nth-child(3)"):
+        assert column not in rule
+
+
 def test_update_acknowledgement_error_speaks_of_the_update(client):
     name = new_name("ack")
     launch(client, name)
