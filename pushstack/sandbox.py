@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from pushstack import artifacts
+from pushstack import artifacts, sandbox_pace
 
 NETWORK_TAG = "pushstack:sandbox"  # value: network | public | private
 VPC_CIDR = "10.20.0.0/16"
@@ -155,6 +155,99 @@ def patch_moto() -> None:
         return responses.ActionResult({"TemplateBody": change_set.template})
 
     responses.CloudFormationResponse.get_template = get_change_set_template
+    pace = sandbox_pace.pace_from_environment()
+    if pace > 0:
+        _pace_creations(models, responses, pace)
+
+
+# Stacks being created along a schedule (sandbox_pace): stack id -> status by logical id
+# of the resources begun so far. Only ever touched inside the sandbox's own process.
+_PACED: dict[str, dict[str, str]] = {}
+_PACED_LOCK = threading.Lock()
+
+
+def _pace_creations(models, responses, pace: float) -> None:
+    """Creations that take time, as in AWS: moto still creates the whole stack in the
+    call, but the stack says CREATE_IN_PROGRESS, and each resource's CREATE_IN_PROGRESS
+    and CREATE_COMPLETE events appear (and the resource in ListStackResources) along
+    the schedule, in dependency order; then the stack's CREATE_COMPLETE."""
+    backend = models.CloudFormationBackend
+    create_stack = backend.create_stack
+
+    def paced_create_stack(self, *args, **kwargs):
+        stack = create_stack(self, *args, **kwargs)
+        if stack.status != "CREATE_COMPLETE" or not stack.events:
+            return stack  # moto stopped half-way: leave it as it is
+        created = [
+            getattr(resource, "logical_resource_id", "")
+            for resource in stack.stack_resources
+            if resource is not None
+        ]
+        steps = sandbox_pace.schedule(stack.template_dict, created, pace)
+        if not steps:
+            return stack
+        complete = stack.events.pop()  # the stack's CREATE_COMPLETE, replayed at the end
+        stack.status = "CREATE_IN_PROGRESS"
+        with _PACED_LOCK:
+            _PACED[stack.stack_id] = {}
+        threading.Thread(target=_replay, args=(models, stack, steps, complete), daemon=True).start()
+        return stack
+
+    backend.create_stack = paced_create_stack
+    list_resources = responses.CloudFormationResponse.list_stack_resources
+
+    def paced_list_stack_resources(self):
+        answer = list_resources(self)
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        with _PACED_LOCK:
+            begun = dict(_PACED.get(stack.stack_id) or {}) if stack.stack_id in _PACED else None
+        if begun is None:
+            return answer
+        # Only the resources begun so far, each with its own status, as AWS lists them.
+        summaries = [
+            {**summary, "ResourceStatus": begun[summary.get("LogicalResourceId")]}
+            for summary in answer.result["StackResourceSummaries"]
+            if summary.get("LogicalResourceId") in begun
+        ]
+        return responses.ActionResult({"StackResourceSummaries": summaries})
+
+    responses.CloudFormationResponse.list_stack_resources = paced_list_stack_resources
+
+
+def _replay(models, stack, steps, complete) -> None:
+    """Add the schedule's events as their time comes, then complete the stack; stop if
+    the stack left CREATE_IN_PROGRESS meanwhile (deleted half-way)."""
+    began = time.monotonic()
+    physical = {
+        getattr(resource, "logical_resource_id", ""): getattr(resource, "physical_resource_id", "")
+        for resource in stack.stack_resources
+        if resource is not None
+    }
+    try:
+        for when, status, step in sandbox_pace.timeline(steps):
+            time.sleep(max(0.0, began + when - time.monotonic()))
+            if stack.status != "CREATE_IN_PROGRESS":
+                return
+            event = models.Event(
+                stack_id=stack.stack_id,
+                stack_name=stack.name,
+                logical_resource_id=step.logical_id,
+                physical_resource_id=physical.get(step.logical_id) or "",
+                resource_type=step.resource_type,
+                resource_status=status,
+                resource_status_reason=None,
+                resource_properties=None,
+            )
+            with _PACED_LOCK:
+                _PACED[stack.stack_id][step.logical_id] = status
+            stack.events.append(event)
+        if stack.status == "CREATE_IN_PROGRESS":
+            complete.timestamp = models.utcnow()  # moto's own clock, as its events have
+            stack.events.append(complete)
+            stack.status = "CREATE_COMPLETE"
+    finally:
+        with _PACED_LOCK:
+            _PACED.pop(stack.stack_id, None)
 
 
 # Headers only browsers send: boto3 and the wizard never do.

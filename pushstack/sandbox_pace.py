@@ -1,0 +1,100 @@
+"""When each resource of a stack starts and ends in the sandbox, so that a launch there
+looks like one in AWS: resources in dependency order, each with its own duration.
+
+moto creates a whole stack within the call that starts it, so the progress bar never
+moves. The sandbox (``pushstack.sandbox.patch_moto``) replays a creation along this
+schedule instead: each resource's typical AWS creation time (``graph.
+TYPICAL_CREATE_SECONDS``) scaled down so that a full stack takes 20 to 40 s at pace 1,
+started once every resource it waits for is complete (independent ones in parallel,
+as CloudFormation does). No moto here: a pure function of the template.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pushstack import graph
+
+PACE_VARIABLE = "PUSHSTACK_SANDBOX_PACE"
+DEFAULT_PACE = 1.0
+# AWS seconds per sandbox second at pace 1: the stacks' critical paths (7m25s to
+# 8m05s, benchmarks/templates.py) become about 30 s.
+SPEED_UP = 15.0
+# No resource takes longer than this: the wizard takes an operation whose last event is
+# more than 30 s old for one the sandbox abandoned (pushstack.cloud.client).
+LONGEST_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Step:
+    logical_id: str
+    resource_type: str
+    start: float  # seconds after the operation began
+    end: float
+
+
+def pace_from_environment(environ=os.environ) -> float:
+    """PUSHSTACK_SANDBOX_PACE: 1 (the default) for a full stack in 20 to 40 s, 0 for no
+    pacing (every operation completes at once, as moto does), 0.5 for twice as fast..."""
+    raw = environ.get(PACE_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_PACE
+    try:
+        pace = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{PACE_VARIABLE} must be a number of 0 or more, not {raw!r}") from exc
+    if pace < 0 or pace != pace:  # NaN
+        raise ValueError(f"{PACE_VARIABLE} must be a number of 0 or more, not {raw!r}")
+    return pace
+
+
+def duration(resource_type: str, pace: float) -> float:
+    typical = graph.TYPICAL_CREATE_SECONDS.get(
+        resource_type, graph.TYPICAL_CREATE_SECONDS["default"]
+    )
+    return min(typical / SPEED_UP * pace, LONGEST_SECONDS)
+
+
+def schedule(template: dict, created: Iterable[str], pace: float) -> list[Step]:
+    """The steps of creating the resources ``created`` (those the sandbox made) of
+    ``template``, ordered by start; empty at pace 0. A resource starts when the last of
+    those it waits for (Ref, GetAtt, Sub, DependsOn) ends."""
+    if pace <= 0:
+        return []
+    resources = template.get("Resources") or {}
+    created = [name for name in created if name in resources]
+    wanted = set(created)
+    needs = graph.dependencies(template)
+    ends: dict[str, float] = {}
+    steps: dict[str, Step] = {}
+
+    def end_of(name: str, seen: frozenset = frozenset()) -> float:
+        if name in ends:
+            return ends[name]
+        if name in seen:  # a cycle (CloudFormation would refuse it): do not wait on it
+            return 0.0
+        start = max(
+            (end_of(dep, seen | {name}) for dep in needs.get(name, ()) if dep in wanted),
+            default=0.0,
+        )
+        kind = resources[name].get("Type", "")
+        steps[name] = Step(name, kind, start, start + duration(kind, pace))
+        ends[name] = steps[name].end
+        return ends[name]
+
+    for name in created:
+        end_of(name)
+    return sorted(steps.values(), key=lambda step: (step.start, step.end, step.logical_id))
+
+
+def timeline(steps: Iterable[Step]) -> list[tuple[float, str, Step]]:
+    """Every event of a schedule in time order: (when, "CREATE_IN_PROGRESS" or
+    "CREATE_COMPLETE", step); a start comes before an end at the same moment."""
+    events = []
+    for step in steps:
+        events.append((step.start, 0, "CREATE_IN_PROGRESS", step))
+        events.append((step.end, 1, "CREATE_COMPLETE", step))
+    events.sort(key=lambda item: (item[0], item[1], item[3].logical_id))
+    return [(when, status, step) for when, _, status, step in events]

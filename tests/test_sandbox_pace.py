@@ -1,0 +1,137 @@
+"""The sandbox's pacing: when each resource starts and ends (pushstack.sandbox_pace),
+and a paced sandbox whose stack comes up resource by resource."""
+
+import itertools
+import time
+
+import pytest
+from variants import VARIANTS
+
+from pushstack import graph, render, sandbox_pace
+from pushstack.template import build_template
+
+
+def template_of(variant: str) -> dict:
+    return render.to_dict(build_template(VARIANTS[variant]))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_a_full_stack_takes_20_to_40_seconds_in_dependency_order(variant):
+    template = template_of(variant)
+    steps = sandbox_pace.schedule(template, template["Resources"], 1.0)
+    assert {step.logical_id for step in steps} == set(template["Resources"])
+    assert 20 <= max(step.end for step in steps) <= 40
+    ends = {step.logical_id: step.end for step in steps}
+    starts = {step.logical_id: step.start for step in steps}
+    for name, needs in graph.dependencies(template).items():
+        for need in needs:
+            assert starts[name] >= ends[need], (name, need)
+    # Never a silence the wizard would take for an abandoned operation (30 s).
+    moments = sorted(when for when, _, _ in sandbox_pace.timeline(steps))
+    assert max(b - a for a, b in itertools.pairwise(moments)) < 30
+
+
+def test_pace_scales_the_schedule_and_zero_means_at_once():
+    template = template_of("none")
+    at_one = sandbox_pace.schedule(template, template["Resources"], 1.0)
+    at_tenth = sandbox_pace.schedule(template, template["Resources"], 0.1)
+    assert max(s.end for s in at_tenth) == pytest.approx(max(s.end for s in at_one) / 10)
+    assert sandbox_pace.schedule(template, template["Resources"], 0) == []
+
+
+def test_only_what_the_sandbox_created_is_scheduled_and_waited_for():
+    template = template_of("firehose")
+    created = [name for name in template["Resources"] if name != "LogDeliveryStream"]
+    steps = sandbox_pace.schedule(template, created, 1.0)
+    assert "LogDeliveryStream" not in {step.logical_id for step in steps}
+    nodes = next(step for step in steps if step.logical_id == "ConnectionNodes")
+    assert nodes.start > 0  # it still waits for the rest
+
+
+def test_each_resource_starts_then_completes():
+    template = template_of("none")
+    events = sandbox_pace.timeline(sandbox_pace.schedule(template, template["Resources"], 1.0))
+    seen: dict[str, str] = {}
+    for _, status, step in events:
+        if status == "CREATE_IN_PROGRESS":
+            assert step.logical_id not in seen
+        else:
+            assert seen[step.logical_id] == "CREATE_IN_PROGRESS"
+        seen[step.logical_id] = status
+    assert set(seen.values()) == {"CREATE_COMPLETE"}
+
+
+@pytest.mark.parametrize(("value", "pace"), [("", 1.0), ("0", 0.0), ("0.25", 0.25), (" 2 ", 2.0)])
+def test_pace_from_the_environment(value, pace):
+    assert sandbox_pace.pace_from_environment({"PUSHSTACK_SANDBOX_PACE": value}) == pace
+    assert sandbox_pace.pace_from_environment({}) == 1.0
+
+
+@pytest.mark.parametrize("value", ["fast", "-1", "nan"])
+def test_a_bad_pace_is_refused_in_words(value):
+    with pytest.raises(ValueError, match="PUSHSTACK_SANDBOX_PACE must be a number of 0 or more"):
+        sandbox_pace.pace_from_environment({"PUSHSTACK_SANDBOX_PACE": value})
+
+
+def test_the_suite_runs_the_sandbox_unpaced(sandbox_server):
+    """tests/conftest.py sets the pace to 0: a launch in the session's sandbox is complete
+    when the call returns, so the suite takes no longer for pacing."""
+    import os
+
+    assert os.environ["PUSHSTACK_SANDBOX_PACE"] == "0"
+
+
+@pytest.fixture
+def paced_sandbox(monkeypatch, fake_aws_env):
+    from pushstack import sandbox
+
+    monkeypatch.setenv("PUSHSTACK_SANDBOX_PACE", "0.2")
+    server = sandbox.start()
+    yield server
+    server.stop()
+
+
+def test_a_paced_sandbox_creates_resource_by_resource(paced_sandbox, monkeypatch):
+    """Each resource's own CREATE_IN_PROGRESS and CREATE_COMPLETE, in dependency order;
+    the stack in progress meanwhile, its resources listed as they begin."""
+    from pushstack.cloud import Cloud, resolve_target
+    from pushstack.options import from_input
+
+    monkeypatch.setenv("PUSHSTACK_TARGET", "sandbox")
+    monkeypatch.setenv("PUSHSTACK_SANDBOX_URL", paced_sandbox.url)
+    cloud = Cloud(resolve_target())
+    network = cloud.sandbox_network()
+    options = from_input(
+        {
+            "stack_name": "paced",
+            "region": "us-east-1",
+            "vpc_id": network.vpc_id,
+            "subnet_ids": network.public_subnet_ids,
+            "table_prefix": "paced_tables",
+        }
+    )
+    cloud.launch(options, acknowledged=("CAPABILITY_IAM",), launch_id="paced")
+    first = cloud.progress("paced")
+    assert first.status == "CREATE_IN_PROGRESS" and not first.finished
+    assert first.done < first.total
+    listed_early = len(cloud.resources("paced"))
+    deadline = time.monotonic() + 30
+    dones = [first.done]
+    while time.monotonic() < deadline:
+        progress = cloud.progress("paced")
+        dones.append(progress.done)
+        if progress.finished:
+            break
+        time.sleep(0.3)
+    assert progress.status == "CREATE_COMPLETE" and progress.done == progress.total
+    assert len(set(dones)) > 2  # it moved through values between 0 and all
+    resource_events = [e for e in progress.events if not e.is_stack]
+    by_resource: dict[str, list[str]] = {}
+    for event in resource_events:
+        by_resource.setdefault(event.logical_id, []).append(event.status)
+    assert by_resource and all(
+        statuses == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"] for statuses in by_resource.values()
+    )
+    order = [e.logical_id for e in resource_events if e.status == "CREATE_COMPLETE"]
+    assert order.index("ConnectionNodes") > order.index("RouterTable")
+    assert listed_early < len(cloud.resources("paced"))
