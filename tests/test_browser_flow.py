@@ -283,6 +283,65 @@ def test_subnet_choices_follow_the_chosen_vpc(page, served):
         expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_visible()
 
 
+@pytest.fixture(scope="module")
+def paced(fake_aws_env):
+    """A wizard on its own sandbox, paced (a full stack in a few seconds)."""
+    from pushstack import sandbox
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PUSHSTACK_SANDBOX_PACE", "0.3")
+        server = sandbox.start()
+    try:
+        with served_wizard(
+            {
+                "SECRET_KEY": "browser-paced",
+                "TARGET": "sandbox",
+                "SANDBOX_URL": server.url,
+                "PROGRESS_INTERVAL_SECONDS": 0.5,
+            }
+        ) as (app, url):
+            yield app, url
+    finally:
+        server.stop()
+
+
+def test_the_progress_bar_moves_as_a_paced_sandbox_creates(page, paced):
+    """The status page of a creation in a paced sandbox: the bar starts short of the
+    total, grows as resources complete, and fills when the stack is complete; the
+    events table has each resource's own rows."""
+    app, base_url = paced
+    expect = _expect()
+    name = f"paced-{secrets.token_hex(3)}"
+    _launch(app, name)
+    page.goto(f"{base_url}/stacks/{name}")
+    bar = page.locator("#stack-progress")
+    expect(page.locator("#stack-state")).to_have_text("CREATE_IN_PROGRESS")
+    first = int(bar.get_attribute("value"))
+    total = int(bar.get_attribute("max"))
+    assert first < total
+    # The bar grows while the stack is still in progress (the page polls its API)...
+    page.wait_for_function(
+        """([first]) => {
+            const bar = document.getElementById("stack-progress");
+            const state = document.getElementById("stack-state").textContent;
+            return state === "CREATE_IN_PROGRESS" && bar.value > first && bar.value < bar.max;
+        }""",
+        arg=[first],
+        timeout=20_000,
+    )
+    # ...and is full once it is complete.
+    expect(page.locator("#stack-state")).to_have_text("CREATE_COMPLETE", timeout=30_000)
+    expect(bar).to_have_attribute("value", str(total))
+    rows = page.locator("#event-rows tr")
+    import re
+
+    nodes = rows.filter(
+        has=page.locator("td:nth-child(2)", has_text=re.compile("^ConnectionNodes$"))
+    )
+    expect(nodes).to_have_count(2)  # its own in progress and complete
+    assert rows.count() > 2 * 10
+
+
 def _launch(app, name: str, **values) -> None:
     """A stack launched the way the wizard does, without a browser."""
     from test_web import FormValues

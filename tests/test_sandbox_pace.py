@@ -73,14 +73,6 @@ def test_a_bad_pace_is_refused_in_words(value):
         sandbox_pace.pace_from_environment({"PUSHSTACK_SANDBOX_PACE": value})
 
 
-def test_the_suite_runs_the_sandbox_unpaced(sandbox_server):
-    """tests/conftest.py sets the pace to 0: a launch in the session's sandbox is complete
-    when the call returns, so the suite takes no longer for pacing."""
-    import os
-
-    assert os.environ["PUSHSTACK_SANDBOX_PACE"] == "0"
-
-
 @pytest.fixture
 def paced_sandbox(monkeypatch, fake_aws_env):
     from pushstack import sandbox

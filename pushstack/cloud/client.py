@@ -726,8 +726,9 @@ class Cloud:
         )
 
     def _sandbox_stuck(self, operation: list[Event]) -> bool:
-        """The sandbox completes operations within the call that starts them: one still
-        in progress a while later was abandoned on an error, and will never end."""
+        """The sandbox completes operations within the call that starts them, or, paced
+        (``pushstack.sandbox_pace``), adds an event at least every 20 s: one still in
+        progress with no event for longer was abandoned on an error, and will never end."""
         if not self.target.is_sandbox or not operation:
             return False
         newest = operation[-1].timestamp
