@@ -300,6 +300,11 @@ def test_a_taken_table_prefix_is_caught_on_the_preview_with_one_click_ways_out(c
     assert f"Tables with the table prefix {prefix} already exist" in warning
     assert f"{prefix}_router" in warning or prefix + "router" in warning
     assert 'id="reuse-tables"' in body and 'id="new-prefix"' in body
+    # Next to the prefix in the values to check, too.
+    assert re.search(
+        rf"<code>{prefix}</code>\s*<strong[^>]*id=\"table_prefix-taken\">Tables with this prefix",
+        body,
+    )
 
     # A launch anyway: the error page offers the same two ways out, and no launch.
     failed = client.post(path + "/launch", data={"acknowledge": "y"})

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 from flask import (
     Blueprint,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -225,11 +226,16 @@ def _launch_page(
 
 def taken_tables(options: Options) -> tuple[str, ...]:
     """Tables a launch of these options would create that exist already; none when the
-    target cannot be reached or read (the launch would tell)."""
-    try:
-        return get_access().cloud(options.region).taken_tables(options)
-    except CloudError:
-        return ()
+    target cannot be reached or read (the launch would tell). Asked once per request:
+    the review and the launch section of one page both show it."""
+    key = (options.region, options.table_prefix, options.reuse_tables)
+    asked = g.setdefault("taken_tables", {})
+    if key not in asked:
+        try:
+            asked[key] = get_access().cloud(options.region).taken_tables(options)
+        except CloudError:
+            asked[key] = ()
+    return asked[key]
 
 
 @bp.post("/preview/<preview_id>/table-prefix")
@@ -275,7 +281,11 @@ def _launch_section():
             "prefix_form": TablePrefixForm(),
         }
 
-    return {"launch_section": launch_section, "acknowledgement": acknowledgement}
+    return {
+        "launch_section": launch_section,
+        "acknowledgement": acknowledgement,
+        "taken_tables": taken_tables,
+    }
 
 
 # Watching.
