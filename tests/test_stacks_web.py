@@ -585,6 +585,11 @@ def test_change_set_shows_parameters_and_properties_that_change(client, cloud):
         r"DesiredCapacity\s+reads ConnectionDesiredCapacity\s+2 → 3\s+No \(predicted\)", text
     )
     assert "Discard these changes" in text and "Apply these changes" in text
+    # The sandbox answers the change set's parameters with the key in clear: not shown.
+    change_set_id = FormValues(page).values["change_set_id"]
+    reply = cloud.target.client("cloudformation").describe_change_set(ChangeSetName=change_set_id)
+    key = next(p["ParameterValue"] for p in reply["Parameters"] if p["ParameterKey"] == "CryptoKey")
+    assert len(key) == 44 and key not in page
 
 
 def test_change_set_predicts_a_table_replacement_and_a_new_key_is_replaced(client, cloud):
