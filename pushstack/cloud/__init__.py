@@ -18,6 +18,7 @@ Interface (the web pages and scripts use only this)::
     cloud.launch(options, acknowledged=caps,               # -> stack id; same launch_id twice
                  termination_protection=False,             #    returns the first stack's id
                  launch_id="...")
+    cloud.taken_tables(options) -> ("prefix_router", ...) the new tables that exist already
     cloud.stack(name)          -> StackView (status, reason, created, updated, parameters
                                   with NoEcho values masked, outputs, tags,
                                   termination_protection, missing_outputs)
@@ -37,8 +38,9 @@ Interface (the web pages and scripts use only this)::
     cloud.delete_change_set(id)                  # discard it; the stack stays as it is
     cloud.delete(name, retain=())                # retain: logical ids (only after DELETE_FAILED)
     cloud.continue_update_rollback(name, skip=())
-    cloud.account_choices()    -> AccountChoices(vpcs, subnets, key_pairs, certificates,
-                                  hosted_zones, problems)
+    cloud.account_choices()    -> AccountChoices(vpcs, subnets (public, internet: where
+                                  0.0.0.0/0 goes), key_pairs, certificates, hosted_zones,
+                                  problems)
     cloud.sandbox_network()    -> pushstack.sandbox.SandboxNetwork(vpc_id, public_subnet_ids,
                                   private_subnet_ids, certificate_arn, code_bucket,
                                   hosted_zone_id, domain) | None (aws)
