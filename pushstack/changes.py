@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 MASK = "****"  # AWS's own mask for a NoEcho value
-KEPT, REPLACED = "kept", "replaced"
+KEPT, REPLACED, UNKNOWN_KEY = "kept", "replaced", "not shown by AWS"
 # RequiresRecreation, in AWS's words.
 ALWAYS, CONDITIONALLY, NEVER = "Always", "Conditionally", "Never"
 # Resource attributes besides Properties: changing them never replaces the resource.
@@ -41,7 +41,8 @@ _SUB_NAME = re.compile(r"\$\{([A-Za-z0-9:._]+)\}")
 @dataclass(frozen=True)
 class ParameterChange:
     """A parameter whose value changes. A secret one (the crypto key) never carries
-    its values: ``old`` and ``new`` are empty and ``secret`` says "kept" or "replaced"."""
+    its values: ``old`` and ``new`` are empty and ``secret`` says "kept", "replaced" or,
+    when AWS masks it and no fingerprint tells, "not shown by AWS"."""
 
     name: str
     old: str
@@ -50,7 +51,7 @@ class ParameterChange:
 
     @property
     def changed(self) -> bool:
-        return self.secret == REPLACED if self.secret else self.old != self.new
+        return self.secret != KEPT if self.secret else self.old != self.new
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,8 @@ def parameter_changes(
     """The parameters whose values differ, in the new template's order, and every
     secret one as kept or replaced. A secret's values are masked by AWS on both sides,
     so ``key_revision`` (the key's fingerprint, a parameter of its own) decides when
-    both templates have it; the sandbox's values are compared otherwise."""
+    both templates have it; the sandbox's values are compared otherwise, and masked
+    ones without a revision are "not shown by AWS"."""
     secret = set(secret)
     revision_changed = (
         key_revision in old and key_revision in new and old[key_revision] != new[key_revision]
@@ -154,10 +156,12 @@ def parameter_changes(
         before, after = old.get(name), new.get(name)
         if name in secret:
             if key_revision in old and key_revision in new:
-                replaced = revision_changed
+                state = REPLACED if revision_changed else KEPT
+            elif MASK in (before, after):
+                state = UNKNOWN_KEY
             else:
-                replaced = before != after and MASK not in (before, after)
-            changes.append(ParameterChange(name, "", "", REPLACED if replaced else KEPT))
+                state = REPLACED if before != after else KEPT
+            changes.append(ParameterChange(name, "", "", state))
         elif before != after:
             changes.append(ParameterChange(name, before or "", after or ""))
     return tuple(changes)

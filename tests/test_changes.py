@@ -211,6 +211,9 @@ def test_parameters_that_change_and_the_key_kept_or_replaced_never_shown():
     # The sandbox gives values, not masks: without a revision they decide, never shown.
     sandbox = changes.parameter_changes({"CryptoKey": KEY}, {"CryptoKey": "new"}, SECRET)
     assert sandbox == (changes.ParameterChange("CryptoKey", "", "", "replaced"),)
+    # AWS masks both and no fingerprint tells: it says so rather than guess.
+    masked = changes.parameter_changes({"CryptoKey": "****"}, {"CryptoKey": "****"}, SECRET)
+    assert masked == (changes.ParameterChange("CryptoKey", "", "", "not shown by AWS"),)
 
 
 def test_a_resolved_ssm_parameter_counts_as_unchanged():
