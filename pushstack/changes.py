@@ -265,6 +265,32 @@ def references(value) -> set[str]:
     return found
 
 
+def attribute_references(value) -> set[str]:
+    """The resources whose attributes a value reads (``Fn::GetAtt``, ``${Name.Attr}``):
+    when one of those is updated the attribute may change (a launch template's
+    LatestVersionNumber), so the reader is updated too."""
+    found: set[str] = set()
+
+    def walk(item):
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if key == "Fn::GetAtt":
+                    target = inner[0] if isinstance(inner, list) and inner else inner
+                    if isinstance(target, str):
+                        found.add(target.split(".")[0])
+                elif key == "Fn::Sub":
+                    text = inner[0] if isinstance(inner, list) and inner else inner
+                    if isinstance(text, str):
+                        found.update(n.split(".")[0] for n in _SUB_NAME.findall(text) if "." in n)
+                walk(inner)
+        elif isinstance(item, list):
+            for inner in item:
+                walk(inner)
+
+    walk(value)
+    return found
+
+
 def _is_intrinsic(value) -> bool:
     return (
         isinstance(value, dict)

@@ -131,17 +131,21 @@ def patch_moto() -> None:
 
     parsing.ResourceMap._delete_resource = _delete_resource
     original = backend.execute_change_set
+    pace = sandbox_pace.pace_from_environment()
 
     def execute_change_set(self, change_set_name, stack_name=None):
-        original(self, change_set_name, stack_name)
         change_set = self.change_sets.get(change_set_name) or next(
             (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name),
             None,
         )
         stack = self.stacks.get(change_set.stack_id) if change_set else None
+        before = _snapshot(stack) if stack is not None and pace > 0 else None
+        original(self, change_set_name, stack_name)
         if stack is not None:
             stack._parse_template()
             stack.output_map = stack._create_output_map()
+            if before is not None and stack.status == "UPDATE_COMPLETE":
+                _pace_update(models, stack, before, change_set.parameters, pace)
 
     execute_change_set.pushstack_patched = True
     backend.execute_change_set = execute_change_set
@@ -155,14 +159,14 @@ def patch_moto() -> None:
         return responses.ActionResult({"TemplateBody": change_set.template})
 
     responses.CloudFormationResponse.get_template = get_change_set_template
-    pace = sandbox_pace.pace_from_environment()
     if pace > 0:
         _pace_creations(models, responses, pace)
 
 
-# Stacks being created along a schedule (sandbox_pace): stack id -> status by logical id
-# of the resources begun so far. Only ever touched inside the sandbox's own process.
-_PACED: dict[str, dict[str, str]] = {}
+# Stacks whose operation is replayed along a schedule (sandbox_pace): stack id -> (whether
+# ListStackResources shows only the resources begun so far, as in a creation; the
+# status of each begun). Only ever touched inside the sandbox's own process.
+_PACED: dict[str, tuple[bool, dict[str, str]]] = {}
 _PACED_LOCK = threading.Lock()
 
 
@@ -187,10 +191,7 @@ def _pace_creations(models, responses, pace: float) -> None:
         if not steps:
             return stack
         complete = stack.events.pop()  # the stack's CREATE_COMPLETE, replayed at the end
-        stack.status = "CREATE_IN_PROGRESS"
-        with _PACED_LOCK:
-            _PACED[stack.stack_id] = {}
-        threading.Thread(target=_replay, args=(models, stack, steps, complete), daemon=True).start()
+        _start_replay(models, stack, steps, complete, "CREATE", only_begun=True)
         return stack
 
     backend.create_stack = paced_create_stack
@@ -200,24 +201,102 @@ def _pace_creations(models, responses, pace: float) -> None:
         answer = list_resources(self)
         stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
         with _PACED_LOCK:
-            begun = dict(_PACED.get(stack.stack_id) or {}) if stack.stack_id in _PACED else None
+            paced = _PACED.get(stack.stack_id)
+            only_begun, begun = (paced[0], dict(paced[1])) if paced else (False, None)
         if begun is None:
             return answer
-        # Only the resources begun so far, each with its own status, as AWS lists them.
+        # Each resource begun so far with its own status, as AWS lists them; in a creation,
+        # only those.
         summaries = [
-            {**summary, "ResourceStatus": begun[summary.get("LogicalResourceId")]}
+            {**summary, "ResourceStatus": begun.get(logical_id, summary["ResourceStatus"])}
             for summary in answer.result["StackResourceSummaries"]
-            if summary.get("LogicalResourceId") in begun
+            if (logical_id := summary.get("LogicalResourceId")) in begun or not only_begun
         ]
         return responses.ActionResult({"StackResourceSummaries": summaries})
 
     responses.CloudFormationResponse.list_stack_resources = paced_list_stack_resources
 
 
-def _replay(models, stack, steps, complete) -> None:
+def _snapshot(stack) -> tuple[dict, dict[str, str], dict[str, str]]:
+    """A stack's template, parameter values and the types of the resources the sandbox
+    made, before an update."""
+    values = {
+        key: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        for key, value in stack.resource_map.resolved_parameters.items()
+    }
+    kinds = {
+        getattr(resource, "logical_resource_id", ""): getattr(resource, "cf_resource_type", "")
+        for resource in stack.stack_resources
+        if resource is not None
+    }
+    return stack.template_dict, values, kinds
+
+
+def _pace_update(models, stack, before, parameters, pace: float) -> None:
+    """An executed change set, replayed: the resources it adds (CREATE_*) and modifies
+    (UPDATE_*) in dependency order, then those it removes (DELETE_*, DELETE_SKIPPED when
+    retained), found by comparing the templates with their parameter values
+    (pushstack.changes); then the stack's UPDATE_COMPLETE."""
+    from pushstack import changes
+
+    old_template, old_values, old_kinds = before
+    new_template = stack.template_dict
+    new_values = changes.parameter_values(
+        new_template,
+        {
+            key: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            for key, value in (parameters or {}).items()
+        },
+    )
+    old_values = changes.parameter_values(old_template, old_values)
+    now = {
+        getattr(resource, "logical_resource_id", "")
+        for resource in stack.stack_resources
+        if resource is not None
+    }
+    changed, removed = {}, []
+    for resource in changes.template_diff(old_template, new_template, old_values, new_values):
+        if resource.action == "Remove" and resource.logical_id in old_kinds:
+            policy = (old_template["Resources"][resource.logical_id]).get("DeletionPolicy")
+            retained = policy in ("Retain", "RetainExceptOnCreate")
+            removed.append((resource.logical_id, resource.resource_type, retained))
+        elif resource.logical_id in now:
+            changed[resource.logical_id] = "CREATE" if resource.action == "Add" else "UPDATE"
+    # What reads an attribute of an updated resource is updated after it (an Auto Scaling
+    # group after its launch template's new version), as CloudFormation does.
+    readers = {
+        name: changes.attribute_references(resource)
+        for name, resource in (new_template.get("Resources") or {}).items()
+        if name in now
+    }
+    grew = True
+    while grew:
+        grew = False
+        for name, reads in readers.items():
+            if name not in changed and reads & set(changed):
+                changed[name] = "UPDATE"
+                grew = True
+    steps = sandbox_pace.update_schedule(new_template, changed, removed, pace)
+    if not steps or not stack.events or stack.events[-1].resource_status != "UPDATE_COMPLETE":
+        return
+    complete = stack.events.pop()  # the stack's UPDATE_COMPLETE, replayed at the end
+    _start_replay(models, stack, steps, complete, "UPDATE", only_begun=False)
+
+
+def _start_replay(models, stack, steps, complete, verb, *, only_begun) -> None:
+    stack.status = f"{verb}_IN_PROGRESS"
+    with _PACED_LOCK:
+        _PACED[stack.stack_id] = (only_begun, {})
+    threading.Thread(
+        target=_replay, args=(models, stack, steps, complete, verb), daemon=True
+    ).start()
+
+
+def _replay(models, stack, steps, complete, verb) -> None:
     """Add the schedule's events as their time comes, then complete the stack; stop if
-    the stack left CREATE_IN_PROGRESS meanwhile (deleted half-way)."""
+    the stack left <verb>_IN_PROGRESS meanwhile (deleted half-way)."""
     began = time.monotonic()
+    in_progress = f"{verb}_IN_PROGRESS"
     physical = {
         getattr(resource, "logical_resource_id", ""): getattr(resource, "physical_resource_id", "")
         for resource in stack.stack_resources
@@ -226,7 +305,7 @@ def _replay(models, stack, steps, complete) -> None:
     try:
         for when, status, step in sandbox_pace.timeline(steps):
             time.sleep(max(0.0, began + when - time.monotonic()))
-            if stack.status != "CREATE_IN_PROGRESS":
+            if stack.status != in_progress:
                 return
             event = models.Event(
                 stack_id=stack.stack_id,
@@ -239,12 +318,12 @@ def _replay(models, stack, steps, complete) -> None:
                 resource_properties=None,
             )
             with _PACED_LOCK:
-                _PACED[stack.stack_id][step.logical_id] = status
+                _PACED[stack.stack_id][1][step.logical_id] = status
             stack.events.append(event)
-        if stack.status == "CREATE_IN_PROGRESS":
+        if stack.status == in_progress:
             complete.timestamp = models.utcnow()  # moto's own clock, as its events have
             stack.events.append(complete)
-            stack.status = "CREATE_COMPLETE"
+            stack.status = f"{verb}_COMPLETE"
     finally:
         with _PACED_LOCK:
             _PACED.pop(stack.stack_id, None)

@@ -33,6 +33,15 @@ class Step:
     resource_type: str
     start: float  # seconds after the operation began
     end: float
+    verb: str = "CREATE"  # CREATE | UPDATE | DELETE: its events are <verb>_IN_PROGRESS, ...
+    outcome: str = ""  # the last event's status: <verb>_COMPLETE unless said (DELETE_SKIPPED)
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """The statuses of its events, in order (a retained removal is only skipped)."""
+        if self.outcome == "DELETE_SKIPPED":
+            return (self.outcome,)
+        return (f"{self.verb}_IN_PROGRESS", self.outcome or f"{self.verb}_COMPLETE")
 
 
 def pace_from_environment(environ=os.environ) -> float:
@@ -57,12 +66,19 @@ def duration(resource_type: str, pace: float) -> float:
     return min(typical / SPEED_UP * pace, LONGEST_SECONDS)
 
 
-def schedule(template: dict, created: Iterable[str], pace: float) -> list[Step]:
+def schedule(
+    template: dict,
+    created: Iterable[str],
+    pace: float,
+    verbs: dict[str, str] | None = None,
+) -> list[Step]:
     """The steps of creating the resources ``created`` (those the sandbox made) of
     ``template``, ordered by start; empty at pace 0. A resource starts when the last of
-    those it waits for (Ref, GetAtt, Sub, DependsOn) ends."""
+    those it waits for (Ref, GetAtt, Sub, DependsOn) ends. ``verbs`` names another verb
+    than CREATE for some (UPDATE, in an update)."""
     if pace <= 0:
         return []
+    verbs = verbs or {}
     resources = template.get("Resources") or {}
     created = [name for name in created if name in resources]
     wanted = set(created)
@@ -80,7 +96,9 @@ def schedule(template: dict, created: Iterable[str], pace: float) -> list[Step]:
             default=0.0,
         )
         kind = resources[name].get("Type", "")
-        steps[name] = Step(name, kind, start, start + duration(kind, pace))
+        steps[name] = Step(
+            name, kind, start, start + duration(kind, pace), verbs.get(name, "CREATE")
+        )
         ends[name] = steps[name].end
         return ends[name]
 
@@ -89,12 +107,42 @@ def schedule(template: dict, created: Iterable[str], pace: float) -> list[Step]:
     return sorted(steps.values(), key=lambda step: (step.start, step.end, step.logical_id))
 
 
+def update_schedule(
+    template: dict,
+    changed: dict[str, str],
+    removed: Iterable[tuple[str, str, bool]],
+    pace: float,
+) -> list[Step]:
+    """An update's steps: the resources it adds or modifies (``changed``: logical id ->
+    CREATE or UPDATE) in dependency order, then, as CloudFormation's clean-up does, those
+    it removes ((logical id, type, retained)) all at once: deleted, or skipped if retained."""
+    steps = schedule(template, changed, pace, verbs=changed)
+    if pace <= 0:
+        return steps
+    cleanup = max((step.end for step in steps), default=0.0)
+    for logical_id, kind, retained in removed:
+        steps.append(
+            Step(
+                logical_id,
+                kind,
+                cleanup,
+                cleanup + duration(kind, pace) / 2,
+                "DELETE",
+                "DELETE_SKIPPED" if retained else "",
+            )
+        )
+    return sorted(steps, key=lambda step: (step.start, step.end, step.logical_id))
+
+
 def timeline(steps: Iterable[Step]) -> list[tuple[float, str, Step]]:
-    """Every event of a schedule in time order: (when, "CREATE_IN_PROGRESS" or
-    "CREATE_COMPLETE", step); a start comes before an end at the same moment."""
+    """Every event of a schedule in time order: (when, status, step); a resource's
+    in-progress event at its start, its last at its end. At the same moment ends come
+    first: a resource starts at the end of the one it waits for, and must say so after it."""
     events = []
     for step in steps:
-        events.append((step.start, 0, "CREATE_IN_PROGRESS", step))
-        events.append((step.end, 1, "CREATE_COMPLETE", step))
+        statuses = step.statuses
+        if len(statuses) == 2:
+            events.append((step.start, 1, statuses[0], step))
+        events.append((step.end, 0, statuses[-1], step))
     events.sort(key=lambda item: (item[0], item[1], item[3].logical_id))
     return [(when, status, step) for when, _, status, step in events]

@@ -384,3 +384,15 @@ def test_a_template_that_cannot_be_read_leaves_awss_list():
     assert [c.logical_id for c in view.changes] == ["LogBucket"]
     assert view.changes[0].danger.startswith("Removes the log bucket")
     assert view.problem == "Access denied. Ask for it."
+
+
+def test_attribute_references_are_getatt_and_dotted_sub_names_only():
+    value = {
+        "LaunchTemplate": {
+            "LaunchTemplateId": {"Ref": "Boot"},
+            "Version": {"Fn::GetAtt": ["Boot", "LatestVersionNumber"]},
+        },
+        "Name": {"Fn::Sub": "${Balancer.DNSName}/${AWS::StackName}/${TablePrefix}"},
+        "Other": {"Fn::GetAtt": "Queue.Arn"},
+    }
+    assert changes.attribute_references(value) == {"Boot", "Balancer", "Queue"}

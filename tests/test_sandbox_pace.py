@@ -48,6 +48,39 @@ def test_only_what_the_sandbox_created_is_scheduled_and_waited_for():
     assert nodes.start > 0  # it still waits for the rest
 
 
+def test_events_come_in_dependency_order():
+    """A resource's CREATE_IN_PROGRESS comes after the CREATE_COMPLETE of every resource it
+    waits for, even when it starts at the very moment the last of them ends."""
+    template = template_of("processor")
+    needs = graph.dependencies(template)
+    completed: set[str] = set()
+    for _, status, step in sandbox_pace.timeline(
+        sandbox_pace.schedule(template, template["Resources"], 1.0)
+    ):
+        if status == "CREATE_IN_PROGRESS":
+            assert needs[step.logical_id] <= completed, step.logical_id
+        else:
+            completed.add(step.logical_id)
+
+
+def test_an_update_modifies_in_order_then_cleans_up():
+    template = template_of("none")
+    steps = sandbox_pace.update_schedule(
+        template,
+        {"ConnectionLaunchTemplate": "UPDATE", "ConnectionNodes": "UPDATE"},
+        [("LogBucket", "AWS::S3::Bucket", True), ("LogDeliveryRole", "AWS::IAM::Role", False)],
+        1.0,
+    )
+    events = [(status, step.logical_id) for _, status, step in sandbox_pace.timeline(steps)]
+    assert events.index(("UPDATE_COMPLETE", "ConnectionLaunchTemplate")) < events.index(
+        ("UPDATE_IN_PROGRESS", "ConnectionNodes")
+    )
+    last_update = events.index(("UPDATE_COMPLETE", "ConnectionNodes"))
+    assert events.index(("DELETE_IN_PROGRESS", "LogDeliveryRole")) > last_update
+    assert ("DELETE_SKIPPED", "LogBucket") in events  # retained: skipped, never deleted
+    assert ("DELETE_IN_PROGRESS", "LogBucket") not in events
+
+
 def test_each_resource_starts_then_completes():
     template = template_of("none")
     events = sandbox_pace.timeline(sandbox_pace.schedule(template, template["Resources"], 1.0))
@@ -127,3 +160,54 @@ def test_a_paced_sandbox_creates_resource_by_resource(paced_sandbox, monkeypatch
     order = [e.logical_id for e in resource_events if e.status == "CREATE_COMPLETE"]
     assert order.index("ConnectionNodes") > order.index("RouterTable")
     assert listed_early < len(cloud.resources("paced"))
+
+
+def test_a_paced_sandbox_updates_resource_by_resource(paced_sandbox, monkeypatch):
+    """An applied change set: the stack in UPDATE_IN_PROGRESS, the resources it changes
+    each with their own UPDATE events, in dependency order, then UPDATE_COMPLETE."""
+    import dataclasses
+
+    from pushstack.cloud import Cloud, resolve_target
+    from pushstack.options import from_input
+
+    monkeypatch.setenv("PUSHSTACK_TARGET", "sandbox")
+    monkeypatch.setenv("PUSHSTACK_SANDBOX_URL", paced_sandbox.url)
+    cloud = Cloud(resolve_target())
+    network = cloud.sandbox_network()
+    options = from_input(
+        {
+            "stack_name": "paced-update",
+            "region": "us-east-1",
+            "vpc_id": network.vpc_id,
+            "subnet_ids": network.public_subnet_ids,
+            "table_prefix": "paced_update",
+        }
+    )
+    cloud.launch(options, acknowledged=("CAPABILITY_IAM",), launch_id="paced-update")
+    deadline = time.monotonic() + 30
+    while not cloud.progress("paced-update").finished and time.monotonic() < deadline:
+        time.sleep(0.3)
+    change_set = cloud.create_change_set(
+        "paced-update",
+        dataclasses.replace(options, autopush_image="mozilla/autopush:1.58.0"),
+        keep_crypto_key=True,
+        acknowledged=("CAPABILITY_IAM",),
+    )
+    cloud.execute_change_set(change_set)
+    assert cloud.progress("paced-update").status == "UPDATE_IN_PROGRESS"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        progress = cloud.progress("paced-update")
+        if progress.finished:
+            break
+        time.sleep(0.3)
+    assert progress.status == "UPDATE_COMPLETE"
+    events = [(e.status, e.logical_id) for e in progress.events if not e.is_stack]
+    for group in ("Connection", "Endpoint"):
+        template, nodes = f"{group}LaunchTemplate", f"{group}Nodes"
+        assert events.index(("UPDATE_COMPLETE", template)) < events.index(
+            ("UPDATE_IN_PROGRESS", nodes)
+        )
+        assert ("UPDATE_COMPLETE", nodes) in events
+    assert not any(logical_id == "RouterTable" for _, logical_id in events)  # unchanged
+    assert "mozilla/autopush:1.58.0" in cloud.stack("paced-update").parameters.values()
