@@ -161,6 +161,7 @@ def patch_moto() -> None:
     responses.CloudFormationResponse.get_template = get_change_set_template
     if pace > 0:
         _pace_creations(models, responses, pace)
+        _pace_deletions(models, pace)
 
 
 # Stacks whose operation is replayed along a schedule (sandbox_pace): stack id -> (whether
@@ -215,6 +216,61 @@ def _pace_creations(models, responses, pace: float) -> None:
         return responses.ActionResult({"StackResourceSummaries": summaries})
 
     responses.CloudFormationResponse.list_stack_resources = paced_list_stack_resources
+
+
+def _pace_deletions(models, pace: float) -> None:
+    """Deletes that take time: moto deletes at once and files the stack as deleted; the
+    stack stays found by its name, DELETE_IN_PROGRESS, while each resource's
+    DELETE_IN_PROGRESS and DELETE_COMPLETE (DELETE_SKIPPED when retained) appear in the
+    creation's reverse order; then the stack's DELETE_COMPLETE, and it is filed deleted."""
+    backend = models.CloudFormationBackend
+    delete_stack = backend.delete_stack
+
+    def paced_delete_stack(self, name_or_stack_id):
+        try:
+            stack = self.get_stack(name_or_stack_id)
+        except Exception:  # moto's own answer (no such stack) comes from the call below
+            stack = None
+        if stack is not None and stack.status == "DELETE_IN_PROGRESS":
+            return  # being deleted already: AWS ignores another delete too
+        before = None
+        if stack is not None and stack.stack_id in self.stacks:
+            before = (stack.template_dict, _physical_ids(stack))
+        delete_stack(self, name_or_stack_id)
+        if before is None or stack.status != "DELETE_COMPLETE" or not stack.events:
+            return
+        template, physical = before
+        resources = template.get("Resources") or {}
+        retained = [
+            name
+            for name in physical
+            if (resources.get(name) or {}).get("DeletionPolicy")
+            in ("Retain", "RetainExceptOnCreate")
+        ]
+        steps = sandbox_pace.delete_schedule(template, physical, retained, pace)
+        if not steps:
+            return
+        complete = stack.events.pop()  # the stack's DELETE_COMPLETE, replayed at the end
+        # Still a live stack, found by its name, until the replay ends.
+        self.deleted_stacks.pop(stack.stack_id, None)
+        self.stacks[stack.stack_id] = stack
+
+        def filed_deleted():
+            self.stacks.pop(stack.stack_id, None)
+            self.deleted_stacks[stack.stack_id] = stack
+
+        _start_replay(
+            models,
+            stack,
+            steps,
+            complete,
+            "DELETE",
+            only_begun=False,
+            physical=physical,
+            on_end=filed_deleted,
+        )
+
+    backend.delete_stack = paced_delete_stack
 
 
 def _snapshot(stack) -> tuple[dict, dict[str, str], dict[str, str]]:
@@ -283,25 +339,37 @@ def _pace_update(models, stack, before, parameters, pace: float) -> None:
     _start_replay(models, stack, steps, complete, "UPDATE", only_begun=False)
 
 
-def _start_replay(models, stack, steps, complete, verb, *, only_begun) -> None:
+def _start_replay(
+    models, stack, steps, complete, verb, *, only_begun, physical=None, on_end=None
+) -> None:
     stack.status = f"{verb}_IN_PROGRESS"
+    entry: tuple[bool, dict[str, str]] = (only_begun, {})
     with _PACED_LOCK:
-        _PACED[stack.stack_id] = (only_begun, {})
+        _PACED[stack.stack_id] = entry  # replaces an operation cut short (a create deleted)
+    if physical is None:
+        physical = _physical_ids(stack)
     threading.Thread(
-        target=_replay, args=(models, stack, steps, complete, verb), daemon=True
+        target=_replay,
+        args=(models, stack, steps, complete, verb, physical, on_end, entry),
+        daemon=True,
     ).start()
 
 
-def _replay(models, stack, steps, complete, verb) -> None:
-    """Add the schedule's events as their time comes, then complete the stack; stop if
-    the stack left <verb>_IN_PROGRESS meanwhile (deleted half-way)."""
-    began = time.monotonic()
-    in_progress = f"{verb}_IN_PROGRESS"
-    physical = {
+def _physical_ids(stack) -> dict[str, str]:
+    """Physical id by logical id (read while the stack lives: moto makes resources of
+    the template on demand when they are asked for)."""
+    return {
         getattr(resource, "logical_resource_id", ""): getattr(resource, "physical_resource_id", "")
         for resource in stack.stack_resources
         if resource is not None
     }
+
+
+def _replay(models, stack, steps, complete, verb, physical, on_end, entry) -> None:
+    """Add the schedule's events as their time comes, then complete the stack; stop if
+    the stack left <verb>_IN_PROGRESS meanwhile (deleted half-way)."""
+    began = time.monotonic()
+    in_progress = f"{verb}_IN_PROGRESS"
     try:
         for when, status, step in sandbox_pace.timeline(steps):
             time.sleep(max(0.0, began + when - time.monotonic()))
@@ -318,7 +386,7 @@ def _replay(models, stack, steps, complete, verb) -> None:
                 resource_properties=None,
             )
             with _PACED_LOCK:
-                _PACED[stack.stack_id][1][step.logical_id] = status
+                entry[1][step.logical_id] = status
             stack.events.append(event)
         if stack.status == in_progress:
             complete.timestamp = models.utcnow()  # moto's own clock, as its events have
@@ -326,7 +394,10 @@ def _replay(models, stack, steps, complete, verb) -> None:
             stack.status = f"{verb}_COMPLETE"
     finally:
         with _PACED_LOCK:
-            _PACED.pop(stack.stack_id, None)
+            if _PACED.get(stack.stack_id) is entry:  # not a later operation's
+                del _PACED[stack.stack_id]
+        if on_end is not None:
+            on_end()
 
 
 # Headers only browsers send: boto3 and the wizard never do.

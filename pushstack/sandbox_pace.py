@@ -134,6 +134,46 @@ def update_schedule(
     return sorted(steps, key=lambda step: (step.start, step.end, step.logical_id))
 
 
+def delete_schedule(
+    template: dict,
+    present: Iterable[str],
+    retained: Iterable[str],
+    pace: float,
+) -> list[Step]:
+    """A delete's steps: each resource of ``present`` once every resource waiting for it
+    is deleted (the creation's order reversed), each taking half its creation time; a
+    retained one is skipped at its turn."""
+    if pace <= 0:
+        return []
+    resources = template.get("Resources") or {}
+    present = [name for name in present if name in resources]
+    wanted, kept = set(present), set(retained)
+    waiting: dict[str, set[str]] = {name: set() for name in present}
+    for name, needs in graph.dependencies(template).items():
+        for need in needs:
+            if name in wanted and need in wanted:
+                waiting[need].add(name)
+    ends: dict[str, float] = {}
+    steps: dict[str, Step] = {}
+
+    def end_of(name: str, seen: frozenset = frozenset()) -> float:
+        if name in ends:
+            return ends[name]
+        if name in seen:
+            return 0.0
+        start = max((end_of(other, seen | {name}) for other in waiting[name]), default=0.0)
+        kind = resources[name].get("Type", "")
+        length = 0.0 if name in kept else duration(kind, pace) / 2
+        outcome = "DELETE_SKIPPED" if name in kept else ""
+        steps[name] = Step(name, kind, start, start + length, "DELETE", outcome)
+        ends[name] = steps[name].end
+        return ends[name]
+
+    for name in present:
+        end_of(name)
+    return sorted(steps.values(), key=lambda step: (step.start, step.end, step.logical_id))
+
+
 def timeline(steps: Iterable[Step]) -> list[tuple[float, str, Step]]:
     """Every event of a schedule in time order: (when, status, step); a resource's
     in-progress event at its start, its last at its end. At the same moment ends come

@@ -81,6 +81,28 @@ def test_an_update_modifies_in_order_then_cleans_up():
     assert ("DELETE_IN_PROGRESS", "LogBucket") not in events
 
 
+def test_a_delete_goes_in_the_reverse_order_and_skips_what_is_retained():
+    template = template_of("none")
+    retained = ["RouterTable", "MessageTable", "CryptoKeySecret"]
+    steps = sandbox_pace.delete_schedule(template, template["Resources"], retained, 1.0)
+    events = sandbox_pace.timeline(steps)
+    needs = graph.dependencies(template)
+    deleted: set[str] = set()
+    for _, status, step in events:
+        if status == "DELETE_IN_PROGRESS":
+            # Nothing still waits for it: all that need it are gone.
+            waiting = {name for name, wanted in needs.items() if step.logical_id in wanted}
+            assert waiting <= deleted, step.logical_id
+        else:
+            deleted.add(step.logical_id)
+    statuses = {(status, step.logical_id) for _, status, step in events}
+    for name in retained:
+        assert ("DELETE_SKIPPED", name) in statuses
+        assert ("DELETE_IN_PROGRESS", name) not in statuses
+    assert ("DELETE_COMPLETE", "ConnectionNodes") in statuses
+    assert sandbox_pace.delete_schedule(template, template["Resources"], retained, 0) == []
+
+
 def test_each_resource_starts_then_completes():
     template = template_of("none")
     events = sandbox_pace.timeline(sandbox_pace.schedule(template, template["Resources"], 1.0))
@@ -107,24 +129,43 @@ def test_a_bad_pace_is_refused_in_words(value):
 
 
 @pytest.fixture
-def paced_sandbox(monkeypatch, fake_aws_env):
+def paced_cloud(monkeypatch, fake_aws_env):
+    """A Cloud on a sandbox of its own, paced fast (a full stack in about 3 s)."""
     from pushstack import sandbox
+    from pushstack.cloud import Cloud, resolve_target
 
-    monkeypatch.setenv("PUSHSTACK_SANDBOX_PACE", "0.2")
+    monkeypatch.setenv("PUSHSTACK_SANDBOX_PACE", "0.1")
     server = sandbox.start()
-    yield server
+    monkeypatch.setenv("PUSHSTACK_TARGET", "sandbox")
+    monkeypatch.setenv("PUSHSTACK_SANDBOX_URL", server.url)
+    yield Cloud(resolve_target())
     server.stop()
 
 
-def test_a_paced_sandbox_creates_resource_by_resource(paced_sandbox, monkeypatch):
-    """Each resource's own CREATE_IN_PROGRESS and CREATE_COMPLETE, in dependency order;
-    the stack in progress meanwhile, its resources listed as they begin."""
-    from pushstack.cloud import Cloud, resolve_target
+def _follow(cloud, ref: str, seconds: float = 30):
+    """Progress reads until the operation ends: the last one, and every done count seen."""
+    deadline = time.monotonic() + seconds
+    dones = []
+    while True:
+        progress = cloud.progress(ref)
+        dones.append(progress.done)
+        if progress.finished or time.monotonic() > deadline:
+            return progress, dones
+        time.sleep(0.1)
+
+
+def _resource_events(progress) -> list[tuple[str, str]]:
+    return [(e.status, e.logical_id) for e in progress.events if not e.is_stack]
+
+
+def test_a_paced_sandbox_creates_updates_and_deletes_resource_by_resource(paced_cloud):
+    """Create, update, delete, each resource with its own events in dependency order,
+    the stack in progress meanwhile, as in AWS."""
+    import dataclasses
+
     from pushstack.options import from_input
 
-    monkeypatch.setenv("PUSHSTACK_TARGET", "sandbox")
-    monkeypatch.setenv("PUSHSTACK_SANDBOX_URL", paced_sandbox.url)
-    cloud = Cloud(resolve_target())
+    cloud = paced_cloud
     network = cloud.sandbox_network()
     options = from_input(
         {
@@ -135,79 +176,56 @@ def test_a_paced_sandbox_creates_resource_by_resource(paced_sandbox, monkeypatch
             "table_prefix": "paced_tables",
         }
     )
-    cloud.launch(options, acknowledged=("CAPABILITY_IAM",), launch_id="paced")
+
+    # Create: resources listed as they begin, the bar moving between 0 and all.
+    stack_id = cloud.launch(options, acknowledged=("CAPABILITY_IAM",), launch_id="paced")
     first = cloud.progress("paced")
-    assert first.status == "CREATE_IN_PROGRESS" and not first.finished
-    assert first.done < first.total
+    assert first.status == "CREATE_IN_PROGRESS" and first.done < first.total
     listed_early = len(cloud.resources("paced"))
-    deadline = time.monotonic() + 30
-    dones = [first.done]
-    while time.monotonic() < deadline:
-        progress = cloud.progress("paced")
-        dones.append(progress.done)
-        if progress.finished:
-            break
-        time.sleep(0.3)
+    progress, dones = _follow(cloud, "paced")
     assert progress.status == "CREATE_COMPLETE" and progress.done == progress.total
-    assert len(set(dones)) > 2  # it moved through values between 0 and all
-    resource_events = [e for e in progress.events if not e.is_stack]
+    assert len(set(dones)) > 2
+    assert listed_early < len(cloud.resources("paced"))
+    events = _resource_events(progress)
     by_resource: dict[str, list[str]] = {}
-    for event in resource_events:
-        by_resource.setdefault(event.logical_id, []).append(event.status)
+    for status, logical_id in events:
+        by_resource.setdefault(logical_id, []).append(status)
     assert by_resource and all(
         statuses == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"] for statuses in by_resource.values()
     )
-    order = [e.logical_id for e in resource_events if e.status == "CREATE_COMPLETE"]
-    assert order.index("ConnectionNodes") > order.index("RouterTable")
-    assert listed_early < len(cloud.resources("paced"))
-
-
-def test_a_paced_sandbox_updates_resource_by_resource(paced_sandbox, monkeypatch):
-    """An applied change set: the stack in UPDATE_IN_PROGRESS, the resources it changes
-    each with their own UPDATE events, in dependency order, then UPDATE_COMPLETE."""
-    import dataclasses
-
-    from pushstack.cloud import Cloud, resolve_target
-    from pushstack.options import from_input
-
-    monkeypatch.setenv("PUSHSTACK_TARGET", "sandbox")
-    monkeypatch.setenv("PUSHSTACK_SANDBOX_URL", paced_sandbox.url)
-    cloud = Cloud(resolve_target())
-    network = cloud.sandbox_network()
-    options = from_input(
-        {
-            "stack_name": "paced-update",
-            "region": "us-east-1",
-            "vpc_id": network.vpc_id,
-            "subnet_ids": network.public_subnet_ids,
-            "table_prefix": "paced_update",
-        }
+    assert events.index(("CREATE_COMPLETE", "RouterTable")) < events.index(
+        ("CREATE_IN_PROGRESS", "ConnectionNodes")
     )
-    cloud.launch(options, acknowledged=("CAPABILITY_IAM",), launch_id="paced-update")
-    deadline = time.monotonic() + 30
-    while not cloud.progress("paced-update").finished and time.monotonic() < deadline:
-        time.sleep(0.3)
+
+    # Update: the changed resources only, and what reads their attributes, in order.
     change_set = cloud.create_change_set(
-        "paced-update",
+        "paced",
         dataclasses.replace(options, autopush_image="mozilla/autopush:1.58.0"),
         keep_crypto_key=True,
         acknowledged=("CAPABILITY_IAM",),
     )
     cloud.execute_change_set(change_set)
-    assert cloud.progress("paced-update").status == "UPDATE_IN_PROGRESS"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        progress = cloud.progress("paced-update")
-        if progress.finished:
-            break
-        time.sleep(0.3)
+    assert cloud.progress("paced").status == "UPDATE_IN_PROGRESS"
+    progress, _ = _follow(cloud, "paced")
     assert progress.status == "UPDATE_COMPLETE"
-    events = [(e.status, e.logical_id) for e in progress.events if not e.is_stack]
+    events = _resource_events(progress)
     for group in ("Connection", "Endpoint"):
-        template, nodes = f"{group}LaunchTemplate", f"{group}Nodes"
-        assert events.index(("UPDATE_COMPLETE", template)) < events.index(
-            ("UPDATE_IN_PROGRESS", nodes)
+        assert events.index(("UPDATE_COMPLETE", f"{group}LaunchTemplate")) < events.index(
+            ("UPDATE_IN_PROGRESS", f"{group}Nodes")
         )
-        assert ("UPDATE_COMPLETE", nodes) in events
     assert not any(logical_id == "RouterTable" for _, logical_id in events)  # unchanged
-    assert "mozilla/autopush:1.58.0" in cloud.stack("paced-update").parameters.values()
+    assert "mozilla/autopush:1.58.0" in cloud.stack("paced").parameters.values()
+
+    # Delete: still found by name while it goes, retained ones skipped, in reverse order.
+    cloud.delete("paced")
+    assert cloud.stack("paced").status == "DELETE_IN_PROGRESS"
+    assert "paced" in [stack.name for stack in cloud.list_stacks()]
+    progress, _ = _follow(cloud, stack_id)
+    assert progress.status == "DELETE_COMPLETE" and progress.done == progress.total
+    events = _resource_events(progress)
+    assert events.index(("DELETE_COMPLETE", "ConnectionNodes")) < events.index(
+        ("DELETE_IN_PROGRESS", "ConnectionLaunchTemplate")
+    )
+    assert ("DELETE_SKIPPED", "RouterTable") in events
+    assert "paced_tables_router" in cloud.target.client("dynamodb").list_tables()["TableNames"]
+    assert "paced" not in [stack.name for stack in cloud.list_stacks()]
