@@ -116,6 +116,9 @@ def patch_moto() -> None:
     GetTemplate ignores ``ChangeSetName`` and answers the stack's current template:
     it answers the change set's, as CloudFormation does, so the change set page can
     compare the two.
+
+    With PUSHSTACK_SANDBOX_PACE above 0 (the default, 1), creates, applied change sets
+    and deletes take time and report each resource, as in AWS (``sandbox_pace``).
     """
     from moto.cloudformation import models, parsing, responses
 

@@ -1,12 +1,13 @@
 """When each resource of a stack starts and ends in the sandbox, so that a launch there
 looks like one in AWS: resources in dependency order, each with its own duration.
 
-moto creates a whole stack within the call that starts it, so the progress bar never
-moves. The sandbox (``pushstack.sandbox.patch_moto``) replays a creation along this
-schedule instead: each resource's typical AWS creation time (``graph.
+moto creates, updates and deletes a whole stack within the call that starts it, so the
+progress bar never moves. The sandbox (``pushstack.sandbox.patch_moto``) replays each
+along a schedule instead: each resource's typical AWS creation time (``graph.
 TYPICAL_CREATE_SECONDS``) scaled down so that a full stack takes 20 to 40 s at pace 1,
 started once every resource it waits for is complete (independent ones in parallel,
-as CloudFormation does). No moto here: a pure function of the template.
+as CloudFormation does); a delete goes in the reverse order, in half the time. No moto
+here: pure functions of the template.
 """
 
 from __future__ import annotations
