@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from pushstack import artifacts
+from pushstack import artifacts, sandbox_pace
 
 NETWORK_TAG = "pushstack:sandbox"  # value: network | public | private
 VPC_CIDR = "10.20.0.0/16"
@@ -62,7 +62,7 @@ class Sandbox:
         self.url = url
 
     def stop(self) -> None:
-        """Stop the server and wait for it (idempotent)."""
+        """Stop the server and wait for it (idempotent); its seed lock file goes with it."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -70,6 +70,7 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        _SeedLock(self.url).path.unlink(missing_ok=True)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -130,9 +131,14 @@ def patch_moto() -> None:
     included: the sandbox keeps it, as CloudFormation does (and as moto's own
     DeleteStack already does).
 
-    GetTemplate ignores ChangeSetName: the sandbox answers with the change set's template.
+    GetTemplate ignores ``ChangeSetName`` and answers the stack's current template:
+    it answers the change set's, as CloudFormation does, so the change set page can
+    compare the two.
+
+    With PUSHSTACK_SANDBOX_PACE above 0 (the default, 1), creates, applied change sets
+    and deletes take time and report each resource, as in AWS (``sandbox_pace``).
     """
-    from moto.cloudformation import models, parsing
+    from moto.cloudformation import models, parsing, responses
 
     backend = models.CloudFormationBackend
     if getattr(backend.execute_change_set, "pushstack_patched", False):
@@ -146,44 +152,273 @@ def patch_moto() -> None:
 
     parsing.ResourceMap._delete_resource = _delete_resource
     original = backend.execute_change_set
+    pace = sandbox_pace.pace_from_environment()
 
     def execute_change_set(self, change_set_name, stack_name=None):
-        original(self, change_set_name, stack_name)
         change_set = self.change_sets.get(change_set_name) or next(
             (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name),
             None,
         )
         stack = self.stacks.get(change_set.stack_id) if change_set else None
+        before = _snapshot(stack) if stack is not None and pace > 0 else None
+        original(self, change_set_name, stack_name)
         if stack is not None:
             stack._parse_template()
             stack.output_map = stack._create_output_map()
+            if before is not None and stack.status == "UPDATE_COMPLETE":
+                _pace_update(models, stack, before, change_set.parameters, pace)
 
     execute_change_set.pushstack_patched = True
     backend.execute_change_set = execute_change_set
-    _patch_change_set_template()
+    get_template = responses.CloudFormationResponse.get_template
 
-
-def _patch_change_set_template() -> None:
-    """GetTemplate with a ChangeSetName returns the change set's template (moto 5.2.5
-    returns the stack's current one), so the change set page can price the update."""
-    from moto.cloudformation import responses
-    from moto.core.responses import ActionResult
-
-    response = responses.CloudFormationResponse
-    original = response.get_template
-
-    def get_template(self):
+    def get_change_set_template(self):
         name = self._get_param("ChangeSetName")
-        if name:
-            backend = self.cloudformation_backend
-            change_set = backend.change_sets.get(name) or next(
-                (cs for cs in backend.change_sets.values() if cs.change_set_name == name), None
-            )
-            if change_set is not None:
-                return ActionResult({"TemplateBody": change_set.template})
-        return original(self)
+        if not name:
+            return get_template(self)
+        change_set = self.cloudformation_backend.describe_change_set(change_set_name=name)
+        return responses.ActionResult({"TemplateBody": change_set.template})
 
-    response.get_template = get_template
+    responses.CloudFormationResponse.get_template = get_change_set_template
+    if pace > 0:
+        _pace_creations(models, responses, pace)
+        _pace_deletions(models, pace)
+
+
+# Stacks whose operation is replayed along a schedule (sandbox_pace): stack id -> (whether
+# ListStackResources shows only the resources begun so far, as in a creation; the
+# status of each begun). Only ever touched inside the sandbox's own process.
+_PACED: dict[str, tuple[bool, dict[str, str]]] = {}
+_PACED_LOCK = threading.Lock()
+
+
+def _pace_creations(models, responses, pace: float) -> None:
+    """Creations that take time, as in AWS: moto still creates the whole stack in the
+    call, but the stack says CREATE_IN_PROGRESS, and each resource's CREATE_IN_PROGRESS
+    and CREATE_COMPLETE events appear (and the resource in ListStackResources) along
+    the schedule, in dependency order; then the stack's CREATE_COMPLETE."""
+    backend = models.CloudFormationBackend
+    create_stack = backend.create_stack
+
+    def paced_create_stack(self, *args, **kwargs):
+        stack = create_stack(self, *args, **kwargs)
+        if stack.status != "CREATE_COMPLETE" or not stack.events:
+            return stack  # moto stopped half-way: leave it as it is
+        created = [
+            getattr(resource, "logical_resource_id", "")
+            for resource in stack.stack_resources
+            if resource is not None
+        ]
+        steps = sandbox_pace.schedule(stack.template_dict, created, pace)
+        if not steps:
+            return stack
+        complete = stack.events.pop()  # the stack's CREATE_COMPLETE, replayed at the end
+        _start_replay(models, stack, steps, complete, "CREATE", only_begun=True)
+        return stack
+
+    backend.create_stack = paced_create_stack
+    list_resources = responses.CloudFormationResponse.list_stack_resources
+
+    def paced_list_stack_resources(self):
+        answer = list_resources(self)
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        with _PACED_LOCK:
+            paced = _PACED.get(stack.stack_id)
+            only_begun, begun = (paced[0], dict(paced[1])) if paced else (False, None)
+        if begun is None:
+            return answer
+        # Each resource begun so far with its own status, as AWS lists them; in a creation,
+        # only those.
+        summaries = [
+            {**summary, "ResourceStatus": begun.get(logical_id, summary["ResourceStatus"])}
+            for summary in answer.result["StackResourceSummaries"]
+            if (logical_id := summary.get("LogicalResourceId")) in begun or not only_begun
+        ]
+        return responses.ActionResult({"StackResourceSummaries": summaries})
+
+    responses.CloudFormationResponse.list_stack_resources = paced_list_stack_resources
+
+
+def _pace_deletions(models, pace: float) -> None:
+    """Deletes that take time: moto deletes at once and files the stack as deleted; the
+    stack stays found by its name, DELETE_IN_PROGRESS, while each resource's
+    DELETE_IN_PROGRESS and DELETE_COMPLETE (DELETE_SKIPPED when retained) appear in the
+    creation's reverse order; then the stack's DELETE_COMPLETE, and it is filed deleted."""
+    backend = models.CloudFormationBackend
+    delete_stack = backend.delete_stack
+
+    def paced_delete_stack(self, name_or_stack_id):
+        try:
+            stack = self.get_stack(name_or_stack_id)
+        except Exception:  # moto's own answer (no such stack) comes from the call below
+            stack = None
+        if stack is not None and stack.status == "DELETE_IN_PROGRESS":
+            return  # being deleted already: AWS ignores another delete too
+        before = None
+        if stack is not None and stack.stack_id in self.stacks:
+            before = (stack.template_dict, _physical_ids(stack))
+        delete_stack(self, name_or_stack_id)
+        if before is None or stack.status != "DELETE_COMPLETE" or not stack.events:
+            return
+        template, physical = before
+        resources = template.get("Resources") or {}
+        retained = [
+            name
+            for name in physical
+            if (resources.get(name) or {}).get("DeletionPolicy")
+            in ("Retain", "RetainExceptOnCreate")
+        ]
+        steps = sandbox_pace.delete_schedule(template, physical, retained, pace)
+        if not steps:
+            return
+        complete = stack.events.pop()  # the stack's DELETE_COMPLETE, replayed at the end
+        # Still a live stack, found by its name, until the replay ends.
+        self.deleted_stacks.pop(stack.stack_id, None)
+        self.stacks[stack.stack_id] = stack
+
+        def filed_deleted():
+            self.stacks.pop(stack.stack_id, None)
+            self.deleted_stacks[stack.stack_id] = stack
+
+        _start_replay(
+            models,
+            stack,
+            steps,
+            complete,
+            "DELETE",
+            only_begun=False,
+            physical=physical,
+            on_end=filed_deleted,
+        )
+
+    backend.delete_stack = paced_delete_stack
+
+
+def _snapshot(stack) -> tuple[dict, dict[str, str], dict[str, str]]:
+    """A stack's template, parameter values and the types of the resources the sandbox
+    made, before an update."""
+    values = {
+        key: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        for key, value in stack.resource_map.resolved_parameters.items()
+    }
+    kinds = {
+        getattr(resource, "logical_resource_id", ""): getattr(resource, "cf_resource_type", "")
+        for resource in stack.stack_resources
+        if resource is not None
+    }
+    return stack.template_dict, values, kinds
+
+
+def _pace_update(models, stack, before, parameters, pace: float) -> None:
+    """An executed change set, replayed: the resources it adds (CREATE_*) and modifies
+    (UPDATE_*) in dependency order, then those it removes (DELETE_*, DELETE_SKIPPED when
+    retained), found by comparing the templates with their parameter values
+    (pushstack.changes); then the stack's UPDATE_COMPLETE."""
+    from pushstack import changes
+
+    old_template, old_values, old_kinds = before
+    new_template = stack.template_dict
+    new_values = changes.parameter_values(
+        new_template,
+        {
+            key: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            for key, value in (parameters or {}).items()
+        },
+    )
+    old_values = changes.parameter_values(old_template, old_values)
+    now = {
+        getattr(resource, "logical_resource_id", "")
+        for resource in stack.stack_resources
+        if resource is not None
+    }
+    changed, removed = {}, []
+    for resource in changes.template_diff(old_template, new_template, old_values, new_values):
+        if resource.action == "Remove" and resource.logical_id in old_kinds:
+            policy = (old_template["Resources"][resource.logical_id]).get("DeletionPolicy")
+            retained = policy in ("Retain", "RetainExceptOnCreate")
+            removed.append((resource.logical_id, resource.resource_type, retained))
+        elif resource.logical_id in now:
+            changed[resource.logical_id] = "CREATE" if resource.action == "Add" else "UPDATE"
+    # What reads an attribute of an updated resource is updated after it (an Auto Scaling
+    # group after its launch template's new version), as CloudFormation does.
+    readers = {
+        name: changes.attribute_references(resource)
+        for name, resource in (new_template.get("Resources") or {}).items()
+        if name in now
+    }
+    grew = True
+    while grew:
+        grew = False
+        for name, reads in readers.items():
+            if name not in changed and reads & set(changed):
+                changed[name] = "UPDATE"
+                grew = True
+    steps = sandbox_pace.update_schedule(new_template, changed, removed, pace)
+    if not steps or not stack.events or stack.events[-1].resource_status != "UPDATE_COMPLETE":
+        return
+    complete = stack.events.pop()  # the stack's UPDATE_COMPLETE, replayed at the end
+    _start_replay(models, stack, steps, complete, "UPDATE", only_begun=False)
+
+
+def _start_replay(
+    models, stack, steps, complete, verb, *, only_begun, physical=None, on_end=None
+) -> None:
+    stack.status = f"{verb}_IN_PROGRESS"
+    entry: tuple[bool, dict[str, str]] = (only_begun, {})
+    with _PACED_LOCK:
+        _PACED[stack.stack_id] = entry  # replaces an operation cut short (a create deleted)
+    if physical is None:
+        physical = _physical_ids(stack)
+    threading.Thread(
+        target=_replay,
+        args=(models, stack, steps, complete, verb, physical, on_end, entry),
+        daemon=True,
+    ).start()
+
+
+def _physical_ids(stack) -> dict[str, str]:
+    """Physical id by logical id (read while the stack lives: moto makes resources of
+    the template on demand when they are asked for)."""
+    return {
+        getattr(resource, "logical_resource_id", ""): getattr(resource, "physical_resource_id", "")
+        for resource in stack.stack_resources
+        if resource is not None
+    }
+
+
+def _replay(models, stack, steps, complete, verb, physical, on_end, entry) -> None:
+    """Add the schedule's events as their time comes, then complete the stack; stop if
+    the stack left <verb>_IN_PROGRESS meanwhile (deleted half-way)."""
+    began = time.monotonic()
+    in_progress = f"{verb}_IN_PROGRESS"
+    try:
+        for when, status, step in sandbox_pace.timeline(steps):
+            time.sleep(max(0.0, began + when - time.monotonic()))
+            if stack.status != in_progress:
+                return
+            event = models.Event(
+                stack_id=stack.stack_id,
+                stack_name=stack.name,
+                logical_resource_id=step.logical_id,
+                physical_resource_id=physical.get(step.logical_id) or "",
+                resource_type=step.resource_type,
+                resource_status=status,
+                resource_status_reason=None,
+                resource_properties=None,
+            )
+            with _PACED_LOCK:
+                entry[1][step.logical_id] = status
+            stack.events.append(event)
+        if stack.status == in_progress:
+            complete.timestamp = models.utcnow()  # moto's own clock, as its events have
+            stack.events.append(complete)
+            stack.status = f"{verb}_COMPLETE"
+    finally:
+        with _PACED_LOCK:
+            if _PACED.get(stack.stack_id) is entry:  # not a later operation's
+                del _PACED[stack.stack_id]
+        if on_end is not None:
+            on_end()
 
 
 # Headers only browsers send: boto3 and the wizard never do.

@@ -12,6 +12,16 @@ function text(tag, value, className) {
   return element;
 }
 
+// A resource type that wraps only after its "::" (AWS::<wbr>EC2::<wbr>...), never mid-word.
+function typeCell(value) {
+  const cell = document.createElement("td");
+  (value || "").split("::").forEach((part, index) => {
+    if (index) cell.append("::", document.createElement("wbr"));
+    cell.append(part);
+  });
+  return cell;
+}
+
 function renderProgress(root, data) {
   document.getElementById("stack-state").textContent = data.status;
   document.getElementById("stack-reason").textContent = data.reason || "";
@@ -35,9 +45,8 @@ function renderProgress(root, data) {
       const row = document.createElement("tr");
       if (event.status.includes("FAILED")) row.className = "failed";
       const time = event.timestamp.slice(11, 19);
-      for (const value of [time, event.resource, event.type, event.status, event.reason]) {
-        row.append(text("td", value || ""));
-      }
+      row.append(text("td", time), text("td", event.resource || ""), typeCell(event.type));
+      row.append(text("td", event.status || ""), text("td", event.reason || ""));
       return row;
     }));
   }

@@ -126,6 +126,61 @@ function replaceRegional(name, page) {
   });
 }
 
+// The subnet choices follow the VPC field: only the subnets of the VPC it names are
+// offered (all of them while it names no VPC the account has).
+const SUBNET_CHOICES = ["subnet_ids-choices", "private_subnet_ids-choices",
+  "messages_api_subnet_id-choices"];
+
+function filterSubnets() {
+  const field = document.getElementById("vpc_id");
+  if (!field) return;
+  const vpc = field.value.trim();
+  const choices = SUBNET_CHOICES.map((id) => document.getElementById(id)).filter(Boolean);
+  const items = choices.flatMap((list) => [...list.querySelectorAll("[data-vpc]")]);
+  const known = items.some((item) => item.dataset.vpc === vpc);
+  items.forEach((item) => {
+    const other = known && item.dataset.vpc !== vpc;
+    if (item.tagName === "OPTION") item.disabled = other; // a datalist shows no disabled option
+    else item.hidden = other;
+  });
+}
+
+function setupSubnetFilter() {
+  const field = document.getElementById("vpc_id");
+  if (!field) return;
+  field.addEventListener("input", filterSubnets);
+  field.addEventListener("change", filterSubnets);
+  filterSubnets();
+}
+
+// The diagram sits in a box that scrolls when it is larger: say so, and which way, and
+// shade the edges that have more beyond them.
+function setupDiagramScroll() {
+  const box = document.getElementById("diagram-box");
+  const cue = document.getElementById("diagram-scroll");
+  const wrap = document.getElementById("diagram-wrap");
+  if (!box || !cue || !wrap) return;
+  const update = () => {
+    const wide = box.scrollWidth > box.clientWidth + 1;
+    const tall = box.scrollHeight > box.clientHeight + 1;
+    const more = {
+      left: box.scrollLeft > 0,
+      right: box.scrollLeft + box.clientWidth < box.scrollWidth - 1,
+      top: box.scrollTop > 0,
+      bottom: box.scrollTop + box.clientHeight < box.scrollHeight - 1,
+    };
+    Object.entries(more).forEach(([edge, value]) => wrap.classList.toggle(`more-${edge}`, value));
+    const ways = [wide && "sideways", tall && "down"].filter(Boolean).join(" and ");
+    cue.hidden = !ways;
+    cue.textContent = ways
+      ? `The diagram is larger than its box: scroll it ${ways} to see all of it.`
+      : "";
+  };
+  box.addEventListener("scroll", update, { passive: true });
+  window.addEventListener("resize", update);
+  update();
+}
+
 function setupRegionNetwork() {
   const region = document.getElementById("region");
   const offered = document.getElementById("offered_region");
@@ -160,6 +215,7 @@ function setupRegionNetwork() {
     }
     if (mine !== latest) return; // the region changed again meanwhile
     REGIONAL_FIELDS.forEach((name) => replaceRegional(name, page));
+    filterSubnets();
     const freshOffered = page.getElementById("offered_region");
     const freshHint = page.getElementById("region-network");
     offered.value = freshOffered ? freshOffered.value : "";
@@ -171,6 +227,8 @@ function setupRegionNetwork() {
 
 document.addEventListener("DOMContentLoaded", () => {
   setupRegionNetwork();
+  setupSubnetFilter();
+  setupDiagramScroll();
   setupErrorSummary();
   setupPendingFindings();
   setupCryptoKey();

@@ -1,10 +1,37 @@
 import contextlib
+import os
+import shutil
+import tempfile
 import threading
 
-import pytest
-from werkzeug.serving import make_server
+# Everything the suite writes to the temporary folder (the sandbox's seed locks, moto's
+# request recording, cfn-lint's shared findings, pytest's tmp_path, Chromium's profiles,
+# screenshots) goes into one folder of its own, removed when the run ends: set before
+# the wizard's modules are imported, since some read the temporary folder then.
+SUITE_TMP = tempfile.mkdtemp(prefix="pushstack-tests-")
+_OUTER_TMP = (os.environ.get("TMPDIR"), tempfile.tempdir)
+os.environ["TMPDIR"] = SUITE_TMP  # for the subprocesses: moto's server, Chromium, redis
+tempfile.tempdir = SUITE_TMP
+# The sandbox completes every operation at once, so the suite takes no longer for the
+# pacing scripts/serve's sandbox does; the one test of pacing starts its own sandbox.
+os.environ["PUSHSTACK_SANDBOX_PACE"] = "0"
 
-from webapp import create_app
+import pytest  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from webapp import create_app  # noqa: E402
+
+
+def pytest_unconfigure(config):
+    """Remove the suite's temporary folder and give the outer one back."""
+    environ, cached = _OUTER_TMP
+    if environ is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = environ
+    tempfile.tempdir = cached
+    shutil.rmtree(SUITE_TMP, ignore_errors=True)
+
 
 # A real Fernet key, so the tests can look for it in every response.
 KNOWN_KEY = "Kxq0Ulq7R9dVqzYqjY3bq6cdc8cJ2ZbC2KfVh6m3m0Q="

@@ -2,13 +2,16 @@
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import served_wizard
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("PUSHSTACK_SCREENSHOTS", "/tmp"))
+# Where the screenshots go: PUSHSTACK_SCREENSHOTS to keep them, else the suite's own
+# temporary folder (tests/conftest.py), removed when the run ends.
+SCREENSHOTS = Path(os.environ.get("PUSHSTACK_SCREENSHOTS") or tempfile.gettempdir())
 # scripts/test installs Chromium and sets this: there, a missing browser is a failure.
 REQUIRE_BROWSER = os.environ.get("PUSHSTACK_REQUIRE_BROWSER", "") not in ("", "0")
 
@@ -184,3 +187,29 @@ def _expect():
     from playwright.sync_api import expect
 
     return expect
+
+
+def test_a_diagram_larger_than_its_box_says_it_scrolls(browser, base_url):
+    """The processor's diagram is taller than its box (it scales to the box's width):
+    a line says it scrolls and the edge with more beyond it is shaded, until it is
+    scrolled there."""
+    import re
+
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    expect = _expect()
+    page.goto(base_url + "/")
+    page.get_by_role("radio", name="processor").check()
+    page.get_by_role("button", name="Preview the template").click()
+    cue = page.locator("#diagram-scroll")
+    expect(cue).to_have_text("The diagram is larger than its box: scroll it down to see all of it.")
+    wrap = page.locator("#diagram-wrap")
+    expect(wrap).to_have_class(re.compile(r"\bmore-bottom\b"))
+    expect(wrap).not_to_have_class(re.compile(r"\bmore-top\b"))
+    page.locator("#diagram-box").evaluate("box => { box.scrollTop = box.scrollHeight; }")
+    expect(wrap).not_to_have_class(re.compile(r"\bmore-bottom\b"))
+    expect(wrap).to_have_class(re.compile(r"\bmore-top\b"))
+    # In a narrower window the diagram scales down until it fits: no cue.
+    page.set_viewport_size({"width": 700, "height": 900})
+    expect(cue).to_be_hidden()
+    context.close()

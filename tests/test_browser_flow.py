@@ -104,6 +104,13 @@ def test_fill_preview_launch_watch_and_delete(page, served):
     page.get_by_role("link", name="Delete this stack…").click()
     expect(page.locator("#kept")).to_contain_text("RouterTable")
     expect(page.locator("#deleted")).to_contain_text("ConnectionNodes")
+    # The name must be typed: the browser asks for it first, then the wizard checks it.
+    page.get_by_role("button", name="Delete the stack").click()
+    expect(page.locator("#confirm_name:invalid")).to_have_count(1)
+    page.get_by_label("Type the stack's name to confirm").fill(name + "x")
+    page.get_by_role("button", name="Delete the stack").click()
+    expect(page.locator("#confirm_name-error")).to_have_text(f"Type {name} exactly to delete it.")
+    page.get_by_label("Type the stack's name to confirm").fill(name)
     page.get_by_role("button", name="Delete the stack").click()
     expect(page.locator("#stack-state")).to_have_text("DELETE_COMPLETE")
     expect(page.locator("#retained")).to_contain_text("aws dynamodb delete-table")
@@ -205,8 +212,134 @@ def test_update_turning_log_processing_off_then_delete(page, served):
     expect(page.locator("#output-LogBucketName")).to_have_count(0)
     page.screenshot(path=str(SCREENSHOTS / "pushstack-updated.png"), full_page=True)
     page.get_by_role("link", name="Delete this stack…").click()
+    page.get_by_label("Type the stack's name to confirm").fill(name)
     page.get_by_role("button", name="Delete the stack").click()
     expect(page.locator("#stack-state")).to_have_text("DELETE_COMPLETE")
+
+
+def test_change_set_shows_the_parameter_and_property_diff_then_discards(page, served):
+    """Desired capacity 2 to 3 through the update form: the change set names the
+    parameter (old, new), the group's property it sets and its predicted replacement;
+    Discard deletes the change set and leaves the stack as it was."""
+    app, base_url = served
+    expect = _expect()
+    name = f"diff-{secrets.token_hex(3)}"
+    _launch(app, name)
+    page.goto(f"{base_url}/stacks/{name}/update")
+    page.locator("#connection_desired_capacity").fill("3")
+    page.get_by_label("I understand: the update may replace nodes").check()
+    page.get_by_role("button", name="Show the changes").click()
+    row = page.locator("#parameter-ConnectionDesiredCapacity")
+    expect(row).to_contain_text("2")
+    expect(row.locator("td").nth(1)).to_have_text("3")
+    expect(page.locator("#parameter-CryptoKey")).to_contain_text("kept")
+    expect(page.locator("#change-ConnectionNodes")).to_contain_text("False (predicted)")
+    properties = page.get_by_role("table", name="What changes in ConnectionNodes")
+    capacity = properties.locator("tr.property", has_text="DesiredCapacity").first
+    expect(capacity).to_contain_text("2 → 3")
+    expect(capacity).to_contain_text("No (predicted)")
+    page.get_by_role("button", name="Discard these changes").click()
+    expect(page.locator("#change-set-discarded")).to_contain_text("discarded")
+    expect(page.locator("#stack-state")).to_have_text("CREATE_COMPLETE")
+    with app.app_context():
+        from webapp.cloud import get_access
+
+        stack = get_access().cloud().stack(name)
+    assert stack.parameters["ConnectionDesiredCapacity"] == "2"
+
+
+def test_subnet_choices_follow_the_chosen_vpc(page, served):
+    """The sandbox holds moto's default VPC too: its subnets are offered only once the
+    VPC field names it, and the seeded VPC's then leave."""
+    app, base_url = served
+    expect = _expect()
+    with app.app_context():
+        from webapp.cloud import get_access
+
+        choices = get_access().cloud().account_choices()
+    seeded = next(v.vpc_id for v in choices.vpcs if not v.is_default)
+    default = next(v.vpc_id for v in choices.vpcs if v.is_default)
+    theirs = [s.subnet_id for s in choices.subnets if s.vpc_id == default]
+    ours = [s.subnet_id for s in choices.subnets if s.vpc_id == seeded]
+    page.goto(base_url + "/")
+    picker = page.locator("#subnet_ids-choices")
+    expect(page.locator("#vpc_id")).to_have_value(seeded)
+    for subnet_id in ours:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_visible()
+    for subnet_id in theirs:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_hidden()
+    expect(
+        page.locator(f'#messages_api_subnet_id-choices option[value="{theirs[0]}"]')
+    ).to_be_disabled()
+
+    page.locator("#vpc_id").fill(default)
+    for subnet_id in theirs:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_visible()
+    for subnet_id in ours:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_hidden()
+    # A VPC the account does not have: every subnet is offered again.
+    page.locator("#vpc_id").fill("vpc-0123456789abcdef0")
+    for subnet_id in ours + theirs:
+        expect(picker.locator(f'li:has(button[data-value="{subnet_id}"])')).to_be_visible()
+
+
+@pytest.fixture(scope="module")
+def paced(fake_aws_env):
+    """A wizard on its own sandbox, paced (a full stack in a few seconds)."""
+    from pushstack import sandbox
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PUSHSTACK_SANDBOX_PACE", "0.3")
+        server = sandbox.start()
+    try:
+        with served_wizard(
+            {
+                "SECRET_KEY": "browser-paced",
+                "TARGET": "sandbox",
+                "SANDBOX_URL": server.url,
+                "PROGRESS_INTERVAL_SECONDS": 0.5,
+            }
+        ) as (app, url):
+            yield app, url
+    finally:
+        server.stop()
+
+
+def test_the_progress_bar_moves_as_a_paced_sandbox_creates(page, paced):
+    """The status page of a creation in a paced sandbox: the bar starts short of the
+    total, grows as resources complete, and fills when the stack is complete; the
+    events table has each resource's own rows."""
+    app, base_url = paced
+    expect = _expect()
+    name = f"paced-{secrets.token_hex(3)}"
+    _launch(app, name)
+    page.goto(f"{base_url}/stacks/{name}")
+    bar = page.locator("#stack-progress")
+    expect(page.locator("#stack-state")).to_have_text("CREATE_IN_PROGRESS")
+    first = int(bar.get_attribute("value"))
+    total = int(bar.get_attribute("max"))
+    assert first < total
+    # The bar grows while the stack is still in progress (the page polls its API)...
+    page.wait_for_function(
+        """([first]) => {
+            const bar = document.getElementById("stack-progress");
+            const state = document.getElementById("stack-state").textContent;
+            return state === "CREATE_IN_PROGRESS" && bar.value > first && bar.value < bar.max;
+        }""",
+        arg=[first],
+        timeout=20_000,
+    )
+    # ...and is full once it is complete.
+    expect(page.locator("#stack-state")).to_have_text("CREATE_COMPLETE", timeout=30_000)
+    expect(bar).to_have_attribute("value", str(total))
+    rows = page.locator("#event-rows tr")
+    import re
+
+    nodes = rows.filter(
+        has=page.locator("td:nth-child(2)", has_text=re.compile("^ConnectionNodes$"))
+    )
+    expect(nodes).to_have_count(2)  # its own in progress and complete
+    assert rows.count() > 2 * 10
 
 
 def _launch(app, name: str, **values) -> None:

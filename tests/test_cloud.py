@@ -401,3 +401,70 @@ def test_continue_rollback_skips_what_it_is_told(cloud):
         )
         cloud.continue_update_rollback("push", skip=["NodeRole"])
         cfn.assert_no_pending_responses()
+
+
+def _table(routes, subnet=None, main=False):
+    association = {"Main": True} if main else {"SubnetId": subnet, "Main": False}
+    return {"VpcId": "vpc-1", "Associations": [association], "Routes": routes}
+
+
+LOCAL = {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local"}
+
+
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        (
+            [_table([LOCAL, {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1"}], "s")],
+            "internet gateway",
+        ),
+        (
+            [_table([LOCAL, {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"}], "s")],
+            "NAT gateway",
+        ),
+        (
+            [
+                _table(
+                    [LOCAL, {"DestinationCidrBlock": "0.0.0.0/0", "TransitGatewayId": "tgw-1"}], "s"
+                )
+            ],
+            "other",
+        ),
+        ([_table([LOCAL], "s")], ""),
+        # A route to a deleted gateway goes nowhere.
+        (
+            [
+                _table(
+                    [
+                        {
+                            "DestinationCidrBlock": "0.0.0.0/0",
+                            "GatewayId": "igw-1",
+                            "State": "blackhole",
+                        }
+                    ],
+                    "s",
+                )
+            ],
+            "",
+        ),
+        # No table of its own: the VPC's main one decides.
+        (
+            [_table([{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1"}], main=True)],
+            "internet gateway",
+        ),
+        # Its own table wins over the main one.
+        (
+            [
+                _table([{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1"}], main=True),
+                _table([LOCAL], "s"),
+            ],
+            "",
+        ),
+    ],
+)
+def test_a_subnet_is_public_only_with_a_route_to_an_internet_gateway(tables, expected):
+    from pushstack.cloud.account import internet_route, is_public
+
+    subnet = {"SubnetId": "s", "VpcId": "vpc-1", "MapPublicIpOnLaunch": True}
+    assert internet_route(subnet, tables) == expected
+    assert is_public(subnet, tables) == (expected == "internet gateway")

@@ -306,18 +306,21 @@ def test_the_change_set_page_warns_of_drift_and_prices_before_and_after(client, 
         ],
     }
     body = json.dumps(TEMPLATE)
+    cs_template = {"StackName": STACK_ID, "ChangeSetName": change_set_id}
+    # The change set, once known to be pushstack's change set of this stack.
     cfn.add_response("describe_stacks", stack_reply("DRIFTED"), {"StackName": "push-prod"})
-    cfn.add_response("describe_change_set", change_set, None)  # the page's change set
+    cfn.add_response("describe_change_set", change_set, None)
     # The deployed template: what its deletion policies retain.
     cfn.add_response("get_template", {"TemplateBody": body}, {"StackName": STACK_ID})
-    cfn.add_response("describe_change_set", change_set, None)  # its parameters
+    # The property diff: the stack's values and template against the change set's.
     cfn.add_response("describe_stacks", stack_reply("DRIFTED"), {"StackName": STACK_ID})
-    cfn.add_response(
-        "get_template",
-        {"TemplateBody": body},
-        {"StackName": STACK_ID, "ChangeSetName": change_set_id},
-    )
-    # (The deployed template is read once: the "before" price reuses it.)
+    cfn.add_response("get_template", {"TemplateBody": body}, {"StackName": STACK_ID})
+    cfn.add_response("get_template", {"TemplateBody": body}, cs_template)
+    # The cost before and after (the deployed template is read once, and reused).
+    cfn.add_response("describe_stacks", stack_reply("DRIFTED"), {"StackName": "push-prod"})
+    cfn.add_response("describe_change_set", change_set, None)
+    cfn.add_response("get_template", {"TemplateBody": body}, cs_template)
+    # The last known drift.
     cfn.add_response("describe_stacks", stack_reply("DRIFTED"), {"StackName": "push-prod"})
     cfn.add_response("describe_stack_resource_drifts", RESOURCE_DRIFTS, None)
     response = client.get(f"/stacks/push-prod/change-set?id={change_set_id}")

@@ -111,7 +111,16 @@ def test_preview_lists_what_differs_from_the_defaults_risky_first(client):
 
 def test_preview_with_default_images_and_access_says_so(client):
     page = text_of(client.get(preview_path(client, VALID_FORM)))
-    assert "The images, the processor's code and the access settings are the defaults" in page
+    # No processor, no processor's code to name.
+    assert "The images and the access settings are the defaults" in page
+    assert "processor's code" not in page
+    default_code = {
+        k: v
+        for k, v in PROCESSOR_FORM.items()
+        if k not in ("processor_code_bucket", "processor_code_key")
+    }
+    processor = text_of(client.get(preview_path(client, default_code)))
+    assert "The images, the processor's code and the access settings are the defaults" in processor
 
 
 def test_preview_without_certificate_warns_of_plain_ws_and_http(client):
@@ -133,12 +142,19 @@ def test_processor_preview_offers_the_processor_package(client):
     assert f'href="{path}/processor.zip"' in page
     key = PROCESSOR_FORM["processor_code_key"]
     assert f"aws s3 cp {name} s3://my-processor-code/{key}" in html.unescape(page)
+    # The create-stack command comes after the upload step, and the words say so.
+    assert "Before the command below, upload it" in text_of_page(page)
+    assert page.index('id="processor-zip"') < page.index('id="command"')
     response = client.get(path + "/processor.zip")
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
     assert name in response.headers["Content-Disposition"]
     assert response.data == processor_zip.zip_bytes()
     assert "push_processor.py" in zipfile.ZipFile(io.BytesIO(response.data)).namelist()
+
+
+def text_of_page(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
 
 
 def test_no_processor_package_without_the_processor(client):

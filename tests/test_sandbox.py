@@ -63,6 +63,17 @@ def test_seed_makes_a_network_to_deploy_into_once(own_sandbox):
     assert first.code_bucket == "pushstack-artifacts-123456789012-eu-west-1"
 
 
+def test_a_stopped_sandbox_leaves_no_lock_file(fake_aws_env):
+    """Each sandbox has its seed lock in the temporary folder; it goes when it stops."""
+    server = sandbox.start()
+    sandbox.seed(server.url, "us-east-1")
+    lock = sandbox._SeedLock(server.url).path
+    assert lock.exists()
+    server.stop()
+    assert not lock.exists()
+    server.stop()  # still idempotent
+
+
 def test_reset_forgets_everything_and_seeds_again(own_sandbox):
     before = sandbox.seed(own_sandbox.url, "us-east-1")
     ec2 = _ec2(own_sandbox.url, "us-east-1")

@@ -105,9 +105,17 @@ def test_form_offers_the_sandbox_network_and_names_the_target(client, cloud):
     assert f'<option value="{network.vpc_id}"' in page
     text = page_text(response)
     for subnet_id in network.public_subnet_ids:
-        assert re.search(rf"{subnet_id} us-east-1\w, public", text), subnet_id
+        assert re.search(rf"{subnet_id} us-east-1\w, public \(route to an internet gateway\)", text)
     for subnet_id in network.private_subnet_ids:
-        assert re.search(rf"{subnet_id} us-east-1\w, private", text), subnet_id
+        assert re.search(
+            rf"{subnet_id} us-east-1\w, private \(internet through a NAT gateway\)", text
+        )
+    # moto's default VPC has no route out: its subnets are said to be private, and each
+    # choice names its VPC, which the script filters them by.
+    default_vpc = next(v.vpc_id for v in cloud.account_choices().vpcs if v.is_default)
+    assert re.search(rf"private \(no route to the internet\), \S+ in {default_vpc}", text)
+    for subnet_id in network.public_subnet_ids:
+        assert re.search(rf'<li data-vpc="{network.vpc_id}"><code>{subnet_id}</code>', page)
     assert f'<option value="{network.certificate_arn}"' in page
     # The header names the live target and its account.
     assert re.search(r"Target: Sandbox \(moto on 127\.0\.0\.1:\d+\), account \d{12}", text)
@@ -207,7 +215,13 @@ def test_a_taken_name_is_a_plain_message(client):
     text = page_text(response)
     assert f"A stack named {name} already exists" in text
     assert "Choose another stack name" in text
-    assert f'href="/stacks/{name}"' in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert f'href="/stacks/{name}"' in body
+    # The way on is the form, not the same launch again.
+    assert "Launch the stack" not in text
+    back = re.search(r'<a href="([^"]+)" id="back-to-form">', body)
+    assert back and urlsplit(html.unescape(back.group(1))).path == "/"
+    assert f"stack_name={name}" in html.unescape(back.group(1))
 
 
 # Watching: shared, cached, and failures in plain words.
@@ -494,7 +508,7 @@ def test_delete_lists_what_is_kept_and_keeps_the_tables(client, cloud):
         for resource in cloud.resources(name)
         if resource.resource_type == "AWS::DynamoDB::Table"
     }
-    response = client.post(f"/stacks/{name}/delete", data={})
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
     assert response.status_code == 303
     status = client.get(response.headers["Location"])
     text = page_text(status)
@@ -526,7 +540,10 @@ def test_retry_a_failed_delete_keeping_what_blocks(client, cloud, monkeypatch):
     text = page_text(page)
     assert "ConnectionNodeSecurityGroup (AWS::EC2::SecurityGroup): has a dependent object" in text
     assert 'value="ConnectionNodeSecurityGroup"' in page.get_data(as_text=True)
-    response = client.post(f"/stacks/{name}/delete", data={"retain": "ConnectionNodeSecurityGroup"})
+    response = client.post(
+        f"/stacks/{name}/delete",
+        data={"retain": "ConnectionNodeSecurityGroup", "confirm_name": name},
+    )
     assert response.status_code == 303
     assert deletes == [["ConnectionNodeSecurityGroup"]]
 
@@ -564,7 +581,7 @@ def test_rolled_back_stack_is_deleted_then_relaunched(client, cloud, monkeypatch
     page = client.get(f"/stacks/{name}/delete?relaunch=1")
     assert "Delete it, then launch again" in page_text(page)
     monkeypatch.setattr(cloud, "stack", original_stack)
-    response = client.post(f"/stacks/{name}/delete", data={"relaunch": "1"})
+    response = client.post(f"/stacks/{name}/delete", data={"relaunch": "1", "confirm_name": name})
     assert response.status_code == 303
     status = client.get(response.headers["Location"])
     body = status.get_data(as_text=True)
@@ -586,7 +603,7 @@ def test_termination_protection_chosen_at_launch_keeps_the_stack(client):
     assert response.status_code == 303
     assert "termination protection on" in page_text(client.get(f"/stacks/{name}"))
     assert "Termination protection is on" in page_text(client.get(f"/stacks/{name}/delete"))
-    response = client.post(f"/stacks/{name}/delete", data={})
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
     assert response.status_code == 422
     text = page_text(response)
     assert "has termination protection on, so it cannot be deleted" in text
@@ -630,7 +647,7 @@ def test_a_launch_the_sandbox_abandons_half_way_can_be_deleted(client, cloud, mo
     delete = client.get(f"/stacks/{name}/delete")
     assert delete.status_code == 200, page_text(delete)[:800]
     assert "RouterTable" in page_text(delete)  # what a delete keeps, from the template
-    response = client.post(f"/stacks/{name}/delete", data={})
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
     assert response.status_code == 303
     assert "DELETE_COMPLETE" in page_text(client.get(response.headers["Location"]))
 
@@ -714,7 +731,7 @@ def test_the_crypto_key_never_shows_anywhere(sandbox_url, caplog):
     assert response.status_code == 303
     assert client.get(response.headers["Location"]).status_code == 200
     assert client.get(f"/stacks/{name}/delete").status_code == 200
-    response = client.post(f"/stacks/{name}/delete", data={})
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
     assert client.get(response.headers["Location"]).status_code == 200
 
     assert len(seen) > 15
@@ -883,7 +900,7 @@ def test_a_create_the_sandbox_abandoned_is_deleted_then_launched_again(client, c
     link = re.search(r'id="delete-relaunch" href="([^"]+)"', page.get_data(as_text=True))
     delete = client.get(html.unescape(link.group(1)))
     assert "Delete it, then launch again" in page_text(delete)
-    response = client.post(f"/stacks/{name}/delete", data={"relaunch": "1"})
+    response = client.post(f"/stacks/{name}/delete", data={"relaunch": "1", "confirm_name": name})
     assert response.status_code == 303
     status = client.get(response.headers["Location"])
     assert "DELETE_COMPLETE" in page_text(status)

@@ -713,6 +713,36 @@ def test_preview_shows_indented_json_even_when_the_file_is_compact(client):
     assert ("Shown indented for reading" in page) == ("\n" not in download.strip())
 
 
+def test_a_long_yaml_is_offered_in_block_style_to_read_and_flow_style_to_deploy(client):
+    """The processor's block-style YAML is over the inline limit: both files are offered,
+    each saying what it is for; the same template either way."""
+    url = preview_url(client, PROCESSOR_FORM)
+    page = client.get(url).get_data(as_text=True)
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
+    readable = client.get(url + "/template.readable.yaml")
+    flow = client.get(url + "/template.yaml")
+    block_text, flow_text = readable.get_data(as_text=True), flow.get_data(as_text=True)
+    assert "push-test.template.readable.yaml" in readable.headers["Content-Disposition"]
+    assert len(block_text.encode()) > render.INLINE_TEMPLATE_LIMIT > len(flow_text.encode())
+    assert block_text.count("\n") > 1000 and flow_text.strip().count("\n") <= 1
+    assert yaml.safe_load(block_text) == yaml.safe_load(flow_text)
+    size = f"{len(block_text.encode()):,}"
+    assert (
+        f"push-test.template.readable.yaml (template, YAML in block style, for reading: {size} "
+        "bytes, over the inline limit, so CloudFormation takes it only from S3, --template-url)"
+    ) in text
+    assert "push-test.template.yaml (template, YAML in flow style, the template on one line" in text
+    assert "within the inline limit, for --template-body" in text
+    yaml_tab = client.get(url + "?format=yaml").get_data(as_text=True)
+    assert 'id="yaml-style"' in yaml_tab and "Shown in block style for reading" in yaml_tab
+
+    # A template whose block style fits: one YAML file, block style, and no other.
+    small = preview_url(client, VALID_FORM)
+    assert "readable.yaml" not in client.get(small).get_data(as_text=True)
+    assert client.get(small + "/template.readable.yaml").status_code == 404
+    assert client.get(small + "/template.yaml").get_data(as_text=True).count("\n") > 100
+
+
 def test_crypto_key_never_reaches_a_log_line_even_when_a_page_fails(monkeypatch, caplog):
     """A failing preview gives the plain 500 page; neither it nor the logs carry the key."""
     app = create_app({"WTF_CSRF_ENABLED": False, "SECRET_KEY": "test"})  # not TESTING: real 500s

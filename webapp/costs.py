@@ -34,7 +34,7 @@ def change_set_context(cloud, name: str, change_set_id: str) -> dict:
     context = {"estimate": None, "before": None, "drift": None}
     context["drift_detectable"] = cloud.drift_detectable
     with contextlib.suppress(CloudError):
-        before, before_values, after, after_values = cloud.change_set_templates(change_set_id)
+        before, before_values, after, after_values = cloud.change_set_templates(change_set_id, name)
         context["before"] = of_deployed(before, before_values, cloud.region)
         context["estimate"] = of_deployed(after, after_values, cloud.region)
     with contextlib.suppress(CloudError):

@@ -192,9 +192,10 @@ NETWORK_FIELDS = {
 @dataclass(frozen=True)
 class AccountOffer:
     """Choices from the live target's account in one region, by field: (value, label)
-    pairs and a hint; and, in the sandbox, the values the form starts with."""
+    pairs, (value, label, VPC id) for subnets, and a hint; and, in the sandbox, the
+    values the form starts with."""
 
-    fields: dict[str, tuple[list[tuple[str, str]], str]] = dataclass_field(default_factory=dict)
+    fields: dict[str, tuple[list[tuple[str, ...]], str]] = dataclass_field(default_factory=dict)
     prefill: dict[str, object] = dataclass_field(default_factory=dict)
     region: str | None = None  # None: the account could not be read
 
@@ -223,7 +224,7 @@ def unknown_network(options: Options) -> list[tuple[str, list[str]]]:
 
 
 def _values(offer: AccountOffer, name: str) -> set[str]:
-    return {value for value, _ in offer.fields.get(name, ([], ""))[0]}
+    return {choice[0] for choice in offer.fields.get(name, ([], ""))[0]}
 
 
 def _target_region() -> str | None:
@@ -241,6 +242,15 @@ def _asked_region() -> str | None:
         return None
     values = request.form if _is_submitted() else request.args
     return _valid_region(values.get("region"))
+
+
+# What a subnet's route to 0.0.0.0/0 makes it, in the picker's words.
+SUBNET_KINDS = {
+    "internet gateway": "public (route to an internet gateway)",
+    "NAT gateway": "private (internet through a NAT gateway)",
+    "other": "private (0.0.0.0/0 to another target)",
+    "": "private (no route to the internet)",
+}
 
 
 def account_offer(region: str | None = None) -> AccountOffer:
@@ -262,7 +272,7 @@ def account_offer(region: str | None = None) -> AccountOffer:
     private_first = sorted(choices.subnets, key=lambda s: (s.public, s.zone, s.subnet_id))
 
     def subnet_label(subnet) -> str:
-        kind = "public" if subnet.public else "private"
+        kind = SUBNET_KINDS.get(subnet.internet, SUBNET_KINDS["other"])
         name = f" {subnet.name}" if subnet.name else ""
         return f"{subnet.zone}, {kind}, {subnet.cidr} in {subnet.vpc_id}{name}"
 
@@ -279,16 +289,16 @@ def account_offer(region: str | None = None) -> AccountOffer:
             f"{where}: pick one or type an id.",
         ),
         "subnet_ids": (
-            [(s.subnet_id, subnet_label(s)) for s in subnets],
-            f"{where} (public subnets first):",
+            [(s.subnet_id, subnet_label(s), s.vpc_id) for s in subnets],
+            f"{where}, in the VPC above (public subnets first):",
         ),
         "private_subnet_ids": (
-            [(s.subnet_id, subnet_label(s)) for s in private_first],
-            f"{where} (private subnets first):",
+            [(s.subnet_id, subnet_label(s), s.vpc_id) for s in private_first],
+            f"{where}, in the VPC above (private subnets first):",
         ),
         "messages_api_subnet_id": (
-            [(s.subnet_id, subnet_label(s)) for s in private_first],
-            f"{where}: pick one or type an id.",
+            [(s.subnet_id, subnet_label(s), s.vpc_id) for s in private_first],
+            f"{where}, in the VPC above: pick one or type an id.",
         ),
         "key_name": ([(k, k) for k in choices.key_pairs], f"{where}: pick one or type a name."),
         "certificate_arn": (
@@ -325,21 +335,28 @@ class WithChoices:
         if field.type == "TextAreaField":
             items = Markup("").join(
                 Markup(
-                    '<li><code>{0}</code> {1} <button type="button" class="add-choice" '
+                    '<li{3}><code>{0}</code> {1} <button type="button" class="add-choice" '
                     'data-add-to="{2}" data-value="{0}" hidden>Add</button></li>'
-                ).format(value, label, self.name)
-                for value, label in self.choices
+                ).format(value, label, self.name, _vpc_attribute(vpc))
+                for value, label, *vpc in self.choices
             )
             return self.inner(field, **kwargs) + Markup(
                 '<div class="account-choices" id="{}"><p class="help">{}</p><ul>{}</ul></div>'
             ).format(list_id, self.hint, items)
         options = Markup("").join(
-            Markup('<option value="{}" label="{}"></option>').format(value, label)
-            for value, label in self.choices
+            Markup('<option value="{}" label="{}"{}></option>').format(
+                value, label, _vpc_attribute(vpc)
+            )
+            for value, label, *vpc in self.choices
         )
         return self.inner(field, list=list_id, **kwargs) + Markup(
             '<datalist id="{0}">{1}</datalist><p class="help account-hint" id="{0}-hint">{2}</p>'
         ).format(list_id, options, self.hint)
+
+
+def _vpc_attribute(vpc: list[str]) -> Markup:
+    """A subnet's VPC, which the script filters the subnet choices by."""
+    return Markup(' data-vpc="{}"').format(vpc[0]) if vpc else Markup("")
 
 
 class RegionWithNetwork:

@@ -72,6 +72,9 @@ def show(preview_id: str):
         highlighted=shape.highlighted_yaml if fmt == "yaml" else shape.highlighted_json,
         size=len(shape.json.encode("utf-8")),
         yaml_size=len(shape.yaml.encode("utf-8")),
+        yaml_block_size=len(shape.yaml_block.encode("utf-8")),
+        yaml_is_flow=shape.yaml != shape.yaml_block,
+        readable_yaml_name=readable_yaml_filename(options),
         compact=(shape.yaml != shape.yaml_block)
         if fmt == "yaml"
         else (shape.json != shape.json_indented),
@@ -110,6 +113,20 @@ def download_template(preview_id: str, fmt: str):
     mimetype = "application/json" if fmt == "json" else "application/yaml"
     text = shape.yaml if fmt == "yaml" else shape.json
     return _attachment(text, mimetype, render.template_filename(options, fmt))
+
+
+@bp.get("/preview/<preview_id>/template.readable.yaml")
+def download_readable_yaml(preview_id: str):
+    """The YAML in block style, for reading, when the template file is flow style (the
+    block style is over the inline limit: CloudFormation takes it from S3 only)."""
+    options, shape = _opened(preview_id)
+    if shape.yaml == shape.yaml_block:
+        abort(404)  # the YAML file is block style already
+    return _attachment(shape.yaml_block, "application/yaml", readable_yaml_filename(options))
+
+
+def readable_yaml_filename(options: Options) -> str:
+    return f"{options.stack_name}.template.readable.yaml"
 
 
 @bp.get("/preview/<preview_id>/parameters.json")

@@ -5,22 +5,28 @@ from __future__ import annotations
 import dataclasses
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectMultipleField
-from wtforms.validators import DataRequired
+from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from pushstack.options import OptionsError, from_input
 from webapp.forms import OptionsForm
 
 ACKNOWLEDGE_MESSAGE = "Tick this box to confirm you have read what the stack creates and keeps."
+UPDATE_ACKNOWLEDGE_MESSAGE = (
+    "Tick this box to confirm that the update may replace nodes and change IAM roles; "
+    "the changes are shown before anything is applied."
+)
 
 
 class LaunchForm(FlaskForm):
     """The launch button under the preview, behind an explicit acknowledgement."""
 
+    # The label names what this stack keeps and whether it costs money: see
+    # webapp.stacks.acknowledgement, which the page renders instead of this default.
     acknowledge = BooleanField(
         "I understand: launching creates IAM roles and resources that AWS charges for "
-        "while they run, and deleting the stack keeps its tables, secret and log bucket.",
+        "while they run.",
         validators=[DataRequired(message=ACKNOWLEDGE_MESSAGE)],
         id="acknowledge",
     )
@@ -28,6 +34,12 @@ class LaunchForm(FlaskForm):
         "Turn on termination protection (the stack cannot be deleted until it is turned off)",
         id="termination_protection",
     )
+
+
+class TablePrefixForm(FlaskForm):
+    """One click on the preview when its tables exist: reuse them, or take a new prefix."""
+
+    choice = HiddenField(validators=[DataRequired()])
 
 
 class ExecuteForm(FlaskForm):
@@ -40,9 +52,30 @@ class CheckboxesField(SelectMultipleField):
 
 
 class DeleteForm(FlaskForm):
-    """Delete; after a failed delete, the resources that blocked it may be kept instead."""
+    """Delete, once the stack's name is typed (as the AWS console asks: what is not
+    retained is gone for good); after a failed delete, the resources that blocked it
+    may be kept instead."""
 
+    confirm_name = StringField(
+        "Type the stack's name to confirm",
+        id="confirm_name",
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
+    )
     retain = CheckboxesField("Keep these resources instead of deleting them", choices=[])
+
+    def __init__(self, *args, stack_name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stack_name = stack_name
+
+    def validate_confirm_name(self, field):
+        typed = (field.data or "").strip()
+        if typed != self.stack_name:
+            message = (
+                f"Type {self.stack_name} exactly to delete it."
+                if typed
+                else f"Type the stack's name, {self.stack_name}, to delete it."
+            )
+            raise ValidationError(message)
 
 
 class ContinueRollbackForm(FlaskForm):
@@ -56,7 +89,7 @@ class UpdateForm(OptionsForm):
     acknowledge = BooleanField(
         "I understand: the update may replace nodes and change IAM roles; "
         "I will see the changes before anything is applied.",
-        validators=[DataRequired(message=ACKNOWLEDGE_MESSAGE)],
+        validators=[DataRequired(message=UPDATE_ACKNOWLEDGE_MESSAGE)],
         id="acknowledge",
     )
 

@@ -7,6 +7,7 @@ what to do (``CloudError.message`` and ``.advice``), never as a 500.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -19,18 +20,27 @@ from urllib.parse import parse_qsl, urlencode
 from flask import (
     Blueprint,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
+from markupsafe import Markup
 
 from pushstack import cost, render
 from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
 from pushstack.cloud.ownership import NOT_PUSHSTACKS
-from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
+from pushstack.options import (
+    REGIONS,
+    SPECS,
+    Options,
+    OptionsError,
+    from_input,
+    generate_table_prefix,
+)
 from pushstack.template import build_template
 from webapp import costs, store
 from webapp.cloud import get_access
@@ -42,6 +52,7 @@ from webapp.stack_forms import (
     DeleteForm,
     ExecuteForm,
     LaunchForm,
+    TablePrefixForm,
     UpdateForm,
     update_form_data,
 )
@@ -80,6 +91,12 @@ RECOVERY = {
     "DELETE_FAILED": "delete",
     "UPDATE_ROLLBACK_FAILED": "continue_rollback",
 }
+
+
+@bp.app_template_filter("type_name")
+def type_name(resource_type: str) -> Markup:
+    """A resource type that may wrap only after its ``::`` (never inside a word)."""
+    return Markup("::<wbr>").join(str(resource_type).split("::"))
 
 
 def _recovery(stack, progress) -> str | None:
@@ -166,6 +183,31 @@ def _launch_facts(template: dict) -> dict:
     }
 
 
+def acknowledgement(facts: dict, target) -> str:
+    """The launch checkbox's words: what this stack keeps on delete (only what it has),
+    and money only where it costs money (not in the sandbox)."""
+    kinds = {what for _, what in facts["retained"]}
+    kept = [
+        words
+        for kind, words in (
+            ("DynamoDB table", "its DynamoDB tables"),
+            ("crypto key secret", "its crypto key's secret"),
+            ("log bucket", "its log bucket"),
+        )
+        if kind in kinds
+    ]
+    if target is not None and target.is_sandbox:
+        text = "I understand: launching creates IAM roles and resources (in the sandbox, "
+        text += "on this machine: nothing real, nothing charged)"
+    else:
+        text = "I understand: launching creates IAM roles and resources that AWS charges for "
+        text += "while they run"
+    if kept:
+        listed = ", ".join(kept[:-1]) + (" and " if len(kept) > 1 else "") + kept[-1]
+        text += f", and deleting the stack keeps {listed}"
+    return text + "."
+
+
 def _launch_page(
     form, options, preview_id, facts, error: CloudError | None = None, left_behind=False
 ):
@@ -181,7 +223,41 @@ def _launch_page(
         target=_target_or_none(),
         unknown=unknown_network(options),
         form_url=url_for("wizard.form", **share_query(options)),
+        taken=taken_tables(options),
+        prefix_form=TablePrefixForm(),
     )
+
+
+def taken_tables(options: Options) -> tuple[str, ...]:
+    """Tables a launch of these options would create that exist already; none when the
+    target cannot be reached or read (the launch would tell). Asked once per request:
+    the review and the launch section of one page both show it."""
+    key = (options.region, options.table_prefix, options.reuse_tables)
+    asked = g.setdefault("taken_tables", {})
+    if key not in asked:
+        try:
+            asked[key] = get_access().cloud(options.region).taken_tables(options)
+        except CloudError:
+            asked[key] = ()
+    return asked[key]
+
+
+@bp.post("/preview/<preview_id>/table-prefix")
+def table_prefix(preview_id: str):
+    """The same preview (crypto key included) reusing the existing tables, or with a
+    fresh table prefix: one click from the warning that the prefix is taken."""
+    options = store.recall(preview_id)
+    if options is None:
+        return render_template("expired.html"), 404, _NO_STORE
+    form = TablePrefixForm()
+    if not form.validate_on_submit() or form.choice.data not in ("reuse", "new"):
+        return redirect(url_for("preview.show", preview_id=preview_id), code=303)
+    if form.choice.data == "reuse":
+        changed = dataclasses.replace(options, reuse_tables=True)
+    else:
+        changed = dataclasses.replace(options, table_prefix=generate_table_prefix())
+    new_id = store.remember(changed)
+    return redirect(url_for("preview.show", preview_id=new_id, _anchor="launch"), code=303)
 
 
 def _left_behind(access, options: Options, token: str) -> bool:
@@ -206,9 +282,15 @@ def _launch_section():
             "target": _target_or_none(),
             "unknown": unknown_network(options),
             "form_url": url_for("wizard.form", **share_query(options)),
+            "taken": taken_tables(options),
+            "prefix_form": TablePrefixForm(),
         }
 
-    return {"launch_section": launch_section}
+    return {
+        "launch_section": launch_section,
+        "acknowledgement": acknowledgement,
+        "taken_tables": taken_tables,
+    }
 
 
 # Watching.
@@ -280,6 +362,7 @@ def show(name: str):
             endpoint_flag=(
                 f" --endpoint-url {shlex.quote(target.endpoint_url)}" if target.endpoint_url else ""
             ),
+            discarded=request.args.get("discarded") == "1",
         ),
         200,
         _NO_STORE,
@@ -457,6 +540,21 @@ def execute(name: str):
     return redirect(stack_url(name, region), code=303)
 
 
+@bp.post("/stacks/<name>/change-set/discard")
+def discard(name: str):
+    """DeleteChangeSet: the stack stays as it is."""
+    region = _region()
+    form = ExecuteForm()
+    change_set_id = form.change_set_id.data or ""
+    if not form.validate_on_submit() or not CHANGE_SET_ID.fullmatch(change_set_id):
+        return _error_page("No such change set", _not_found("Open the change set again."))
+    try:
+        get_access().cloud(region).delete_change_set(change_set_id, name)
+    except CloudError as exc:
+        return _error_page(f"Changes to {name}", exc, name=name, region=region)
+    return redirect(url_for("stacks.show", name=name, discarded="1", **_region_args(region)), 303)
+
+
 # Delete and recovery.
 
 
@@ -470,7 +568,7 @@ def delete(name: str):
         resources = cloud.resources(name)
     except CloudError as exc:
         return _error_page(f"Delete {name}", exc, name=name, region=region)
-    form = DeleteForm()
+    form = DeleteForm(stack_name=stack.name)
     blocking = [r for r in resources if r.status == "DELETE_FAILED"]
     form.retain.choices = [(r.logical_id, r.logical_id) for r in blocking]
     relaunch = request.values.get("relaunch") == "1"

@@ -18,6 +18,7 @@ Interface (the web pages and scripts use only this)::
     cloud.launch(options, acknowledged=caps,               # -> stack id; same launch_id twice
                  termination_protection=False,             #    returns the first stack's id
                  launch_id="...")
+    cloud.taken_tables(options) -> ("prefix_router", ...) the new tables that exist already
     cloud.stack(name)          -> StackView (status, reason, created, updated, parameters
                                   with NoEcho values masked, outputs, tags,
                                   termination_protection, missing_outputs)
@@ -28,11 +29,16 @@ Interface (the web pages and scripts use only this)::
     cloud.list_stacks()        -> list[StackSummary] (stacks tagged by pushstack only)
     cloud.stack_options(name)  -> dict of option name -> value (non-secret), for the update form
     cloud.create_change_set(name, options, keep_crypto_key=True, acknowledged=caps) -> id
-    cloud.change_set(id)       -> ChangeSetView(status, execution_status, reason, changes:
-                                  [Change(action, logical_id, resource_type, replacement, danger)])
-    cloud.change_set_templates(id) -> (current template, its parameter values,
+    cloud.change_set(id, name) -> ChangeSetView(status, execution_status, reason, parameters:
+                                  [ParameterChange(name, old, new, secret="kept"|"replaced"|"")],
+                                  changes: [Change(action, logical_id, resource_type,
+                                  replacement, danger, predicted, properties:
+                                  [PropertyChange(path, old, new, replacement, predicted,
+                                  causes, diff)])], problem)
+    cloud.execute_change_set(id, name)       # only pushstack's change set of that stack
+    cloud.delete_change_set(id, name)            # discard it; the stack stays as it is
+    cloud.change_set_templates(id, name) -> (current template, its parameter values,
                                   the change set's template, its parameter values)
-    cloud.execute_change_set(id)
     cloud.drift_detectable     -> False in the sandbox (moto 5.2.5 has no drift detection)
     cloud.detect_drift(name)   -> detection id (DetectStackDrift)
     cloud.drift(name, id)      -> pushstack.cloud.drift.DriftView(detection_status, drift_status,
@@ -42,8 +48,9 @@ Interface (the web pages and scripts use only this)::
     cloud.last_drift(name)     -> DriftView of the last detection, or None (never checked)
     cloud.delete(name, retain=())                # retain: logical ids (only after DELETE_FAILED)
     cloud.continue_update_rollback(name, skip=())
-    cloud.account_choices()    -> AccountChoices(vpcs, subnets, key_pairs, certificates,
-                                  hosted_zones, problems)
+    cloud.account_choices()    -> AccountChoices(vpcs, subnets (public, internet: where
+                                  0.0.0.0/0 goes), key_pairs, certificates, hosted_zones,
+                                  problems)
     cloud.sandbox_network()    -> pushstack.sandbox.SandboxNetwork(vpc_id, public_subnet_ids,
                                   private_subnet_ids, certificate_arn, code_bucket,
                                   hosted_zone_id, domain) | None (aws)

@@ -37,6 +37,7 @@ def choices(call: Call, pages: Pages) -> AccountChoices:
             public=is_public(item, tables),
             cidr=item.get("CidrBlock", ""),
             name=_name_tag(item),
+            internet=internet_route(item, tables),
         )
         for item in pages("ec2", "describe_subnets", "Subnets")
     ]
@@ -90,6 +91,14 @@ def _name_tag(item: Mapping) -> str:
 def is_public(subnet: Mapping, tables: list[Mapping]) -> bool:
     """Whether the subnet's route table (its own, else the VPC's main one) sends
     0.0.0.0/0 to an internet gateway."""
+    return internet_route(subnet, tables) == "internet gateway"
+
+
+def internet_route(subnet: Mapping, tables: list[Mapping]) -> str:
+    """Where the subnet's route table (its own, else the VPC's main one) sends 0.0.0.0/0:
+    "internet gateway" (a public subnet), "NAT gateway", "other" (an appliance, a
+    peering...) or "" (no way out). Without any route table readable, the subnet's
+    public-IP default stands in: "internet gateway" or ""."""
     own = main = None
     for table in tables:
         for association in table.get("Associations") or ():
@@ -99,9 +108,15 @@ def is_public(subnet: Mapping, tables: list[Mapping]) -> bool:
                 main = table
     table = own or main
     if table is None:
-        return bool(subnet.get("MapPublicIpOnLaunch"))
-    return any(
-        str(route.get("GatewayId", "")).startswith("igw-")
-        and route.get("DestinationCidrBlock") == "0.0.0.0/0"
-        for route in table.get("Routes") or ()
-    )
+        return "internet gateway" if subnet.get("MapPublicIpOnLaunch") else ""
+    for route in table.get("Routes") or ():
+        if route.get("DestinationCidrBlock") != "0.0.0.0/0":
+            continue
+        if route.get("State") == "blackhole":
+            continue
+        if str(route.get("GatewayId", "")).startswith("igw-"):
+            return "internet gateway"
+        if route.get("NatGatewayId"):
+            return "NAT gateway"
+        return "other"
+    return ""

@@ -13,9 +13,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from pushstack import artifacts, render
-from pushstack.cloud import account, drift, templates
+from pushstack.cloud import account, changesets, drift, templates
 from pushstack.cloud import events as ev
-from pushstack.cloud.changes import danger as _danger
 from pushstack.cloud.changes import kept_policies as _kept_policies
 from pushstack.cloud.errors import CloudError, translate
 from pushstack.cloud.ownership import (
@@ -33,7 +32,6 @@ from pushstack.cloud.target import Target
 from pushstack.cloud.views import (
     MASK,
     AccountChoices,
-    Change,
     ChangeSetView,
     Event,
     Failure,
@@ -421,19 +419,31 @@ class Cloud:
             self._stack_ids[options.stack_name] = stack_id
         return stack_id
 
+    def taken_tables(self, options: Options) -> tuple[str, ...]:
+        """The names of the tables these options would create that already exist (kept
+        from an earlier deployment with the same prefix); none when they reuse tables or
+        the tables cannot be looked at (not allowed: CloudFormation will tell)."""
+        if options.reuse_tables:
+            return ()
+        taken = []
+        for table in ("router", "message"):
+            name = options.table_name(table)
+            try:
+                self._call("dynamodb", "describe_table", TableName=name)
+            except CloudError:
+                continue
+            taken.append(name)
+        return tuple(taken)
+
     def _check_tables_free(self, options: Options) -> None:
         """New tables cannot take names kept from an earlier deployment: say so before
         CloudFormation fails half-way (or the sandbox fails without a readable answer)."""
-        if options.reuse_tables:
+        taken = self.taken_tables(options)
+        if not taken:
             return
-        name = options.table_name("router")
-        try:
-            self._call("dynamodb", "describe_table", TableName=name)
-        except CloudError:
-            return  # not found (or not allowed to look): CloudFormation will tell
         raise CloudError(
             f"DynamoDB tables with the prefix {options.table_prefix} already exist "
-            f"({name}, kept from an earlier deployment).",
+            f"({', '.join(taken)}, kept from an earlier deployment).",
             "Reuse them (tick Reuse existing tables and give the same crypto key), "
             "or choose another table prefix.",
             "ResourceInUseException",
@@ -745,8 +755,9 @@ class Cloud:
         )
 
     def _sandbox_stuck(self, operation: list[Event]) -> bool:
-        """The sandbox completes operations within the call that starts them: one still
-        in progress a while later was abandoned on an error, and will never end."""
+        """The sandbox completes operations within the call that starts them, or, paced
+        (``pushstack.sandbox_pace``), adds an event at least every 20 s: one still in
+        progress with no event for longer was abandoned on an error, and will never end."""
         if not self.target.is_sandbox or not operation:
             return False
         newest = operation[-1].timestamp
@@ -875,45 +886,17 @@ class Cloud:
         return reply, stack
 
     def change_set(self, change_set_id: str, stack_name: str) -> ChangeSetView:
-        """The change set of pushstack's stack ``stack_name``: its status and its resource
-        changes, data at risk flagged from the deployed template's deletion policies."""
+        """The change set pushstack made for its stack ``stack_name``: its status, the
+        parameters and resource properties it changes, whether each change replaces its
+        resource, data at risk flagged from the deployed template's deletion policies."""
         reply, stack = self._own_change_set(change_set_id, stack_name)
         kept = _kept_policies(self._template_of(stack))
-        changes = []
-        token = reply.get("NextToken")
-        items = list(reply.get("Changes") or ())
-        while token:
-            more = self._call(
-                "cloudformation",
-                "describe_change_set",
-                ChangeSetName=change_set_id,
-                NextToken=token,
-            )
-            items += more.get("Changes") or ()
-            token = more.get("NextToken")
-        for item in items:
-            change = item.get("ResourceChange") or {}
-            action = change.get("Action", "")
-            kind = change.get("ResourceType", "")
-            logical_id = change.get("LogicalResourceId", "")
-            replacement = str(change.get("Replacement") or "")
-            changes.append(
-                Change(
-                    action=action,
-                    logical_id=logical_id,
-                    resource_type=kind,
-                    replacement=replacement,
-                    danger=_danger(action, kind, logical_id, replacement, kept.get(logical_id)),
-                )
-            )
-        return ChangeSetView(
-            change_set_id=reply.get("ChangeSetId") or change_set_id,
-            stack_name=reply.get("StackName", ""),
-            status=reply.get("Status") or "",
-            execution_status=reply.get("ExecutionStatus") or "",
-            reason=reply.get("StatusReason") or "",
-            changes=tuple(changes),
-        )
+        return changesets.describe(self._call, reply, self.region, kept)
+
+    def delete_change_set(self, change_set_id: str, stack_name: str) -> None:
+        """Discard pushstack's change set of ``stack_name`` (the stack is left as it is)."""
+        reply, _stack = self._own_change_set(change_set_id, stack_name)
+        self._call("cloudformation", "delete_change_set", ChangeSetName=reply["ChangeSetId"])
 
     def execute_change_set(self, change_set_id: str, stack_name: str) -> None:
         """Run a change set pushstack made for its stack ``stack_name``; refuses any other."""
@@ -923,10 +906,12 @@ class Cloud:
         with self._lock:
             self._templates.clear()
 
-    def change_set_templates(self, change_set_id: str) -> tuple[dict, dict, dict, dict]:
-        """The stack's template and parameter values, then the change set's (secrets masked)."""
-        reply = self._call("cloudformation", "describe_change_set", ChangeSetName=change_set_id)
-        stack = self._describe(reply["StackId"])
+    def change_set_templates(
+        self, change_set_id: str, stack_name: str
+    ) -> tuple[dict, dict, dict, dict]:
+        """The stack's template and parameter values, then the change set's (secrets masked),
+        of pushstack's change set of ``stack_name``."""
+        reply, stack = self._own_change_set(change_set_id, stack_name)
         after = self._call(
             "cloudformation",
             "get_template",

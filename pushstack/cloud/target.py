@@ -48,6 +48,17 @@ class Target:
     def is_sandbox(self) -> bool:
         return self.kind == "sandbox"
 
+    @property
+    def cli_environment(self) -> str:
+        """What an ``aws`` command pasted in a shell needs in front to reach this target: the
+        sandbox's dummy credentials (a shell may have none, or real ones); nothing for AWS."""
+        if not self.is_sandbox:
+            return ""
+        return (
+            f"AWS_ACCESS_KEY_ID={SANDBOX_CREDENTIALS['aws_access_key_id']} "
+            f"AWS_SECRET_ACCESS_KEY={SANDBOX_CREDENTIALS['aws_secret_access_key']} "
+        )
+
     def client(self, service: str, region: str | None = None):
         """A boto3 client of this target, with standard retries (and path-style S3 in the sandbox)."""
         config = CLIENT_CONFIG

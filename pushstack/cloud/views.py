@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-MASK = "****"  # shown in place of a NoEcho parameter's value
+from pushstack.changes import MASK as MASK  # shown in place of a NoEcho parameter's value
+from pushstack.changes import ParameterChange, PropertyChange
 
 
 @dataclass(frozen=True)
@@ -159,13 +160,17 @@ class StackSummary:
 
 @dataclass(frozen=True)
 class Change:
-    """One resource change of a change set. ``danger`` says in words what data is at risk, if any."""
+    """One resource change of a change set. ``danger`` says in words what data is at risk,
+    if any. ``replacement`` is AWS's word when it gives one, else (``predicted``) worked
+    out from the properties that change, each in ``properties``."""
 
     action: str  # Add | Modify | Remove | Import | Dynamic
     logical_id: str
     resource_type: str
     replacement: str = ""  # True | False | Conditional | "" (not a Modify)
     danger: str | None = None
+    predicted: bool = False
+    properties: tuple[PropertyChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,11 @@ class ChangeSetView:
     execution_status: str  # UNAVAILABLE | AVAILABLE | EXECUTE_IN_PROGRESS | ...
     reason: str
     changes: tuple[Change, ...]
+    # The parameters that change (old -> new), the crypto key as kept or replaced only.
+    parameters: tuple[ParameterChange, ...] = ()
+    stack_id: str = ""
+    # Why the properties could not be compared (a template that could not be read).
+    problem: str = ""
 
     @property
     def ready(self) -> bool:
@@ -196,6 +206,19 @@ class ChangeSetView:
     def dangers(self) -> tuple[Change, ...]:
         return tuple(change for change in self.changes if change.danger)
 
+    @property
+    def changed_parameters(self) -> tuple[ParameterChange, ...]:
+        return tuple(change for change in self.parameters if change.changed)
+
+    @property
+    def discardable(self) -> bool:
+        """Whether DeleteChangeSet can remove it (not while it runs or once it ran)."""
+        return not self.pending and self.execution_status not in (
+            "EXECUTE_IN_PROGRESS",
+            "EXECUTE_COMPLETE",
+            "EXECUTE_FAILED",
+        )
+
 
 @dataclass(frozen=True)
 class Vpc:
@@ -213,6 +236,8 @@ class Subnet:
     public: bool
     cidr: str
     name: str = ""
+    # Where 0.0.0.0/0 goes: "internet gateway" (public), "NAT gateway", "other", "" (nowhere).
+    internet: str = ""
 
 
 @dataclass(frozen=True)
