@@ -19,6 +19,15 @@ from dataclasses import dataclass, field
 from cryptography.fernet import Fernet
 
 LOG_PROCESSING_CHOICES = ("none", "firehose", "processor")
+RS = "autopush-rs"
+LEGACY = "autopush-legacy"
+ENGINE_CHOICES = (RS, LEGACY)
+# The autopush-rs release the stack builds: its tag, and the commit the tag named
+# when pushstack was checked against it (the build refuses a moved tag).
+AUTOPUSH_RS_VERSION = "1.83.1"
+AUTOPUSH_RS_COMMIT = "4ebe2624c02bee0a268146eba1077d29bf7ebcb2"
+# Offered regions without CodeBuild (cfn-lint's resource data): no build there.
+NO_CODEBUILD_REGIONS = ("ca-west-1",)
 
 # Instance and cache node types offered everywhere; each must exist in every
 # commercial region, which the cfn-lint test over all regions checks.
@@ -108,6 +117,7 @@ class Spec:
     default: object = None
     required: bool = False  # needed to deploy (a template alone never needs it)
     only_for: str | None = None  # log_processing value this option belongs to
+    only_engine: str | None = None  # engine this option belongs to
     flag: str | None = None  # CLI flag, when it differs from --name
     parameter_help: str | None = None  # the parameter's description, when it differs from help
     empty_allowed: bool = False  # the parameter takes "" (the template then picks a value)
@@ -231,6 +241,31 @@ def _processor_code_key_default() -> str | None:
         return None  # not run from a checkout: the key must be given
 
 
+IMAGE_PATTERN = r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?"
+
+
+def _engine_image_specs() -> list[Spec]:
+    """autopush-rs's two images, when the operator already has them (else the stack builds them)."""
+    return [
+        Spec(
+            f"{program}_image",
+            f"{program} image",
+            f"Container image of autopush-rs's {program} that you already have, such as "
+            f"123456789012.dkr.ecr.us-east-1.amazonaws.com/autopush:{program}-"
+            f"{AUTOPUSH_RS_VERSION}. Leave both images empty and the stack builds them "
+            "in your account (about 25 minutes, once).",
+            parameter_help=f"autopush-rs's {program} image (built with the redis feature).",
+            parameter=f"{program.capitalize()}Image",
+            pattern=IMAGE_PATTERN,
+            allowed="a container image reference such as "
+            f"registry.example.com/autopush/{program}:{AUTOPUSH_RS_VERSION}",
+            max_length=255,
+            only_engine=RS,
+        )
+        for program in ("autoconnect", "autoendpoint")
+    ]
+
+
 _SPEC_LIST = [
     Spec(
         "stack_name",
@@ -248,6 +283,16 @@ _SPEC_LIST = [
         kind="choice",
         choices=REGIONS,
         default="us-east-1",
+    ),
+    Spec(
+        "engine",
+        "Push engine",
+        "Which push server the nodes run.",
+        kind="choice",
+        choices=ENGINE_CHOICES,
+        default=RS,
+        parameter="Engine",
+        parameter_help="The push server this template runs (fixed by the template's shape).",
     ),
     Spec(
         "crypto_key",
@@ -280,6 +325,7 @@ _SPEC_LIST = [
         f"{TABLE_NAME_MAX - max(len(s) for s in TABLE_SUFFIXES.values())} characters",
         min_length=3,
         max_length=TABLE_NAME_MAX - max(len(s) for s in TABLE_SUFFIXES.values()),
+        only_engine=LEGACY,
     ),
     Spec(
         "reuse_tables",
@@ -289,6 +335,7 @@ _SPEC_LIST = [
         "creates nor retains them.",
         kind="bool",
         default=False,
+        only_engine=LEGACY,
     ),
     Spec(
         "vpc_id",
@@ -407,17 +454,41 @@ _SPEC_LIST = [
         "Autopush image",
         "Container image of autopush, run by connection and endpoint nodes.",
         parameter="AutopushImage",
-        pattern=r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?",
+        pattern=IMAGE_PATTERN,
         allowed="a container image reference such as mozilla/autopush:1.57.0",
         max_length=255,
         default="mozilla/autopush:1.57.0",
+        only_engine=LEGACY,
+    ),
+    *_engine_image_specs(),
+    Spec(
+        "store_node_type",
+        "Push store node type",
+        "ElastiCache (Valkey) node type of the store where autopush-rs keeps "
+        "subscriptions and waiting messages.",
+        kind="choice",
+        parameter="StoreNodeType",
+        choices=CACHE_NODE_TYPES,
+        default="cache.t3.small",
+        only_engine=RS,
+    ),
+    Spec(
+        "store_single_node",
+        "Push store without replica",
+        "One store node only, for trials: half the store's cost, but if its node fails "
+        "the service stops until ElastiCache replaces it, and changes since the last "
+        "daily snapshot are lost. Without this, a replica in a second availability zone "
+        "takes over on its own.",
+        kind="bool",
+        default=False,
+        only_engine=RS,
     ),
     Spec(
         "messages_api_image",
         "Messages API image",
         "Container image of the Push Messages API.",
         parameter="MessagesApiImage",
-        pattern=r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?",
+        pattern=IMAGE_PATTERN,
         allowed="a container image reference such as mozilla/push-messages:0.7",
         max_length=255,
         default="mozilla/push-messages:0.7",
@@ -518,6 +589,7 @@ class Options:
     vpc_id: str | None = _default("vpc_id")
     subnet_ids: tuple[str, ...] = ()
     log_processing: str = _default("log_processing")
+    engine: str = _default("engine")
     private_subnet_ids: tuple[str, ...] = ()
     messages_api_cidr: str | None = _default("messages_api_cidr")
     messages_api_subnet_id: str | None = _default("messages_api_subnet_id")
@@ -536,6 +608,10 @@ class Options:
     messages_api_max_size: int = _default("messages_api_max_size")
     messages_api_desired_capacity: int = _default("messages_api_desired_capacity")
     redis_node_type: str = _default("redis_node_type")
+    autoconnect_image: str | None = _default("autoconnect_image")
+    autoendpoint_image: str | None = _default("autoendpoint_image")
+    store_node_type: str = _default("store_node_type")
+    store_single_node: bool = _default("store_single_node")
     autopush_image: str = _default("autopush_image")
     messages_api_image: str = _default("messages_api_image")
     certificate_arn: str | None = _default("certificate_arn")
@@ -549,6 +625,15 @@ class Options:
     @property
     def firehose(self) -> bool:
         return self.log_processing in ("firehose", "processor")
+
+    @property
+    def rs(self) -> bool:
+        return self.engine == RS
+
+    @property
+    def builds_images(self) -> bool:
+        """Whether the stack builds autopush-rs's images (none were given)."""
+        return self.rs and not (self.autoconnect_image and self.autoendpoint_image)
 
     @property
     def processor(self) -> bool:
@@ -589,6 +674,10 @@ class Options:
         spec = SPECS[name]
         if spec.only_for and spec.only_for != self.log_processing:
             return False
+        if spec.only_engine and spec.only_engine != self.engine:
+            return False
+        if name in ("autoconnect_image", "autoendpoint_image"):
+            return not self.builds_images
         if name == "certificate_arn":
             return self.tls
         if name in ("key_name", "ssh_cidr"):
@@ -725,6 +814,27 @@ def _cross_checks(values: dict[str, object]) -> dict[str, str]:
             )
         elif not low <= want <= high:
             errors[f"{group}_desired_capacity"] = "Must be between the minimum and the maximum."
+    if values.get("engine") == RS and values.get("log_processing") in ("firehose", "processor"):
+        # autopush-rs logs JSON lines to its standard output; it has no Firehose
+        # sender and logs none of the deliveries the processor counts.
+        errors["log_processing"] = (
+            "autopush-rs cannot feed this: it writes its logs to the nodes' journal, not "
+            "to Firehose, and does not log the deliveries the processor counts. Choose "
+            '"none", or the autopush-legacy engine.'
+        )
+    if values.get("engine") == RS:
+        images = [n for n in ("autoconnect_image", "autoendpoint_image") if values.get(n)]
+        if not images and values.get("region") in NO_CODEBUILD_REGIONS:
+            errors["autoconnect_image"] = (
+                f"CodeBuild, which builds the images, is not offered in {values['region']}: "
+                "give both images (built by a stack in another region, for instance)."
+            )
+        if len(images) == 1:
+            other = ({"autoconnect_image", "autoendpoint_image"} - set(images)).pop()
+            errors[other] = (
+                "Give both images, or neither (the stack then builds both from "
+                f"autopush-rs {AUTOPUSH_RS_VERSION})."
+            )
     if values.get("key_name") and not values.get("ssh_cidr"):
         errors["ssh_cidr"] = "Give the admin network allowed to SSH with this key pair."
     if values.get("ssh_cidr") and not values.get("key_name"):
@@ -778,9 +888,15 @@ def from_input(
         log_processing = parse_value(SPECS["log_processing"], data.get("log_processing"))
     except ValueError:
         log_processing = None
+    try:
+        engine = parse_value(SPECS["engine"], data.get("engine"))
+    except ValueError:
+        engine = None
     for name, spec in SPECS.items():
         if spec.only_for and spec.only_for != log_processing:
             continue  # belongs to another log-processing choice: ignored, as the form hides it
+        if spec.only_engine and engine and spec.only_engine != engine:
+            continue  # belongs to the other engine: ignored
         raw = data.get(name)
         try:
             value = parse_value(spec, raw)
@@ -793,6 +909,8 @@ def from_input(
         errors.setdefault(name, message)
     if require_deploy:
         for name, spec in SPECS.items():
+            if spec.only_engine not in (None, engine):
+                continue
             if spec.required and spec.only_for in (None, log_processing) and not values.get(name):
                 errors.setdefault(name, _required(spec))
     if values.get("reuse_tables"):

@@ -72,8 +72,12 @@ def page_text(response) -> str:
 
 
 def preview(client, **values) -> str:
-    """Submit the form as the sandbox pre-fills it, with ``values`` changed; the preview path."""
+    """Submit the form as the sandbox pre-fills it, with ``values`` changed; the preview path.
+
+    The engine is autopush 1.57.0's unless given: these cases were written for its
+    tables and log processing; autopush-rs's launch has its own tests."""
     form = FormValues(client.get("/").get_data(as_text=True)).values
+    form["engine"] = "autopush-legacy"
     form.update(values)
     response = client.post("/", data=form)
     assert response.status_code == 303, page_text(response)[:2000]
@@ -681,7 +685,9 @@ def test_the_crypto_key_never_shows_anywhere(sandbox_url, caplog):
 
     # The form, with an error first (the key must not come back), then valid.
     form = FormValues(client.get("/").get_data(as_text=True)).values
-    form.update(stack_name=name, crypto_key=KNOWN_KEY, log_processing="processor")
+    form.update(
+        stack_name=name, crypto_key=KNOWN_KEY, log_processing="processor", engine="autopush-legacy"
+    )
     assert client.post("/", data={**form, "subnet_ids": "subnet-bad"}).status_code == 422
     response = client.post("/", data=form)
     assert response.status_code == 303

@@ -32,7 +32,7 @@ from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
 from pushstack.template import build_template
 from webapp import store
 from webapp.cloud import get_access
-from webapp.forms import LOG_PROCESSING_EXPLAINED, share_query, unknown_network
+from webapp.forms import CHOICES_EXPLAINED, share_query, unknown_network
 from webapp.preview_cache import shape_key
 from webapp.stack_forms import (
     ContinueRollbackForm,
@@ -398,7 +398,7 @@ def _update_page(form, stack, region, capabilities=(), error: CloudError | None 
         region=region,
         error=error,
         capabilities=capabilities,
-        explained=LOG_PROCESSING_EXPLAINED,
+        explained=CHOICES_EXPLAINED,
     )
 
 

@@ -65,9 +65,9 @@ def security_groups(t: Template, opts: Options) -> None:
     t.add_resource(
         security_group(
             "InternalRouterSecurityGroup",
-            "Endpoint nodes: may reach the internal router port of the connection nodes",
+            "Push nodes: may reach the internal router port of the connection nodes",
             [],
-            skip_checks(("CKV2_AWS_5", "Attached to the endpoint nodes' launch template.")),
+            skip_checks(("CKV2_AWS_5", "Attached to the push nodes' launch templates.")),
         )
     )
     public = "A public push service: clients connect from anywhere."
@@ -84,14 +84,18 @@ def security_groups(t: Template, opts: Options) -> None:
     t.add_resource(
         node_security_group(
             "ConnectionNodeSecurityGroup",
-            "Connection nodes: WebSocket from their load balancer, router from endpoints",
+            "Connection nodes: WebSocket from their load balancer, router from push nodes",
             [
                 ingress(
                     CONNECTION_PORT,
                     "WebSocket from the load balancer",
                     source="ConnectionLoadBalancerSecurityGroup",
                 ),
-                ingress(ROUTER_PORT, "Internal router", source="InternalRouterSecurityGroup"),
+                ingress(
+                    ROUTER_PORT,
+                    "Internal router, from endpoint and connection nodes",
+                    source="InternalRouterSecurityGroup",
+                ),
             ],
             opts,
         )

@@ -51,7 +51,11 @@ def parameters(t: Template, opts: Options) -> None:
     """Every option that applies to this shape and has a CloudFormation parameter."""
     for name, spec in SPECS.items():
         if spec.parameter and opts.applies(name):
-            parameter(t, spec)
+            added = parameter(t, spec)
+            if name == "engine":
+                # The template runs one engine: the other value would describe it wrongly.
+                added.AllowedValues = [opts.engine]
+                added.Default = opts.engine
     parameter(t, CRYPTO_KEY_REVISION)
     t.add_parameter(
         Parameter(
@@ -66,7 +70,15 @@ def parameters(t: Template, opts: Options) -> None:
 def parameter_groups(t: Template, opts: Options) -> None:
     """Console labels and groups, so the stack's parameters read as the form does."""
     groups = {
-        "Push service": ["CryptoKey", "TablePrefix", "AutopushImage"],
+        "Push service": [
+            "Engine",
+            "CryptoKey",
+            "TablePrefix",
+            "AutopushImage",
+            "AutoconnectImage",
+            "AutoendpointImage",
+            "StoreNodeType",
+        ],
         "Host names and TLS": [
             "EndpointHostname",
             "WebsocketHostname",
