@@ -454,6 +454,25 @@ def test_update_warns_before_new_tables_or_a_lost_log_bucket(client):
     assert "Apply these changes anyway" in text
 
 
+def test_updating_a_legacy_stack_to_autopush_rs_says_what_moves_first(client, cloud):
+    """#11 item 6: the change set shows the new store, and the page says the tables are
+    kept but no longer read, before anything is executed."""
+    name = new_name("engine")
+    launch(client, name)
+    form = FormValues(client.get(f"/stacks/{name}/update").get_data(as_text=True)).values
+    assert form["engine"] == "autopush-legacy"  # read back from the stack
+    form.update(engine="autopush-rs", acknowledge="y")
+    response = client.post(f"/stacks/{name}/update", data=form)
+    assert response.status_code == 303, page_text(response)[:1500]
+    text = page_text(client.get(response.headers["Location"]))
+    assert "The engine changes to autopush-rs" in text
+    assert "The DynamoDB tables leave the stack but are kept in your account" in text
+    assert "The table prefix changes" not in text  # autopush-rs has no prefix
+    assert "PushStore" in text  # the change set lists the new store
+    assert "Apply these changes anyway" in text
+    assert cloud.stack(name).status == "CREATE_COMPLETE"  # nothing executed yet
+
+
 def test_change_set_flags_data_at_risk(client, cloud, monkeypatch):
     risky = ChangeSetView(
         change_set_id="arn:aws:cloudformation:us-east-1:123456789012:changeSet/pushstack-1/abc",

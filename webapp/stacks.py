@@ -28,7 +28,7 @@ from flask import (
 from pushstack import render
 from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
-from pushstack.options import REGIONS, SPECS, Options, OptionsError, from_input
+from pushstack.options import LEGACY, REGIONS, SPECS, Options, OptionsError, from_input
 from pushstack.template import build_template
 from webapp import store
 from webapp.cloud import get_access
@@ -356,14 +356,29 @@ UPDATE_RISKS = {
     "only if the old key is still in the list (after the new one).",
     "reuse_tables": "The stack would stop creating its own tables and use existing ones: its "
     "current tables leave the stack (they are kept).",
+    "engine_rs": "The engine changes to autopush-rs: the stack creates a new, empty Valkey "
+    "store and builds the engine's images (about 30 minutes) before replacing the nodes. "
+    "The DynamoDB tables leave the stack but are kept in your account, no longer read: "
+    "every client's subscriptions stay behind in them. Browsers and apps reconnect, get a "
+    "new identity and must subscribe again; old endpoint URLs stop working.",
+    "engine_legacy": "The engine changes back to autopush 1.57.0: it reads the DynamoDB tables "
+    "of the table prefix, not the Valkey store (which is kept): subscriptions made while "
+    "autopush-rs ran are not in them.",
 }
+
+
+def _engine_of(stack) -> str:
+    """The stack's engine: its Engine parameter; before that option, autopush 1.57.0."""
+    return stack.parameters.get("Engine") or LEGACY
 
 
 def update_risks(stack, options: Options, *, new_key: bool) -> list[str]:
     """Codes (keys of ``UPDATE_RISKS``) of what the new values put at risk."""
     risks = []
+    if _engine_of(stack) != options.engine:
+        risks.append("engine_rs" if options.rs else "engine_legacy")
     current_prefix = stack.parameters.get("TablePrefix")
-    if current_prefix and current_prefix != options.table_prefix:
+    if current_prefix and not options.rs and current_prefix != options.table_prefix:
         risks.append("table_prefix")
     outputs = {*stack.output_values, *(stack.missing_outputs or ())}
     if "LogBucketName" in outputs and not options.firehose:
