@@ -34,6 +34,8 @@ from pushstack.template import build_template  # noqa: E402
 # CloudFormation stack events commonly show between CREATE_IN_PROGRESS and
 # CREATE_COMPLETE in a commercial region. Estimates, not guarantees: they
 # vary by region, time of day and account.
+# Not a resource type: the image build, timed apart from other custom resources.
+IMAGE_BUILD = "pushstack::ImageBuild"
 SECONDS = {
     # ALB/NLB provisioning: usually 2-4 minutes until "active".
     "AWS::ElasticLoadBalancingV2::LoadBalancer": 180,
@@ -73,6 +75,13 @@ SECONDS = {
     "AWS::Route53::RecordSet": 60,
     # A Lambda-backed custom resource: one invocation and its response.
     "AWS::CloudFormation::CustomResource": 15,
+    # autopush-rs's store, a Valkey replication group (two nodes, Multi-AZ): 10-15 minutes.
+    "AWS::ElastiCache::ReplicationGroup": 900,
+    "AWS::ECR::Repository": 5,
+    "AWS::CodeBuild::Project": 5,
+    # The custom resource whose build (autoconnect and autoendpoint, two Rust release
+    # builds from scratch on BUILD_GENERAL1_LARGE) answers it: about 30 minutes.
+    IMAGE_BUILD: 1800,
     # Anything else: most simple resources complete within seconds.
     "default": 5,
 }
@@ -88,12 +97,20 @@ _PROCESSOR = {
     "private_subnet_ids": "subnet-0123456789abcdef2,subnet-0123456789abcdef3",
     "messages_api_subnet_id": "subnet-0123456789abcdef2",
 }
+_LEGACY = {**_BASE, "engine": "autopush-legacy"}
 VARIANTS = {
-    "none": _BASE,
-    "firehose": {**_BASE, "log_processing": "firehose"},
-    "processor": {**_BASE, **_PROCESSOR},
-    "processor+tls+ssh": {
+    "rs": {**_BASE, "engine": "autopush-rs"},
+    "rs+images-given": {
         **_BASE,
+        "engine": "autopush-rs",
+        "autoconnect_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/push:autoconnect-1.83.1",
+        "autoendpoint_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/push:autoendpoint-1.83.1",
+    },
+    "none": _LEGACY,
+    "firehose": {**_LEGACY, "log_processing": "firehose"},
+    "processor": {**_LEGACY, **_PROCESSOR},
+    "processor+tls+ssh": {
+        **_LEGACY,
         **_PROCESSOR,
         "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
         "12345678-1234-1234-1234-123456789012",
@@ -119,6 +136,8 @@ def measure(name: str, data: dict, runs: int) -> dict:
     pretty = len(render.to_json(template, indent=2).encode())
     minified = len(render.to_json(template, indent=None).encode())
     resources = as_dict.get("Resources", {})
+    if "ImageBuild" in resources:  # answered by the build, not by its function
+        resources["ImageBuild"] = {**resources["ImageBuild"], "Type": IMAGE_BUILD}
     total, path = critical_path(as_dict, SECONDS)
     steps = []
     for logical_id in path:

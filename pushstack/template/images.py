@@ -47,6 +47,28 @@ PROJECT_ARN = Sub(
 IMAGES_KEPT = 5  # per program: the current release and a few earlier ones to roll back to
 
 
+# Typical first create, in minutes (benchmarks/templates.py's critical paths).
+BUILD_MINUTES = 30
+
+
+def first_create_note(opts: Options) -> str:
+    """How long the first create takes, and why, in words for the preview."""
+    if opts.builds_images:
+        return (
+            f"The first create takes about {BUILD_MINUTES + 5} minutes: CodeBuild compiles "
+            f"autoconnect and autoendpoint from autopush-rs {AUTOPUSH_RS_VERSION}'s sources "
+            f"(about {BUILD_MINUTES} minutes, while the store is created), then the nodes "
+            "start. Mozilla publishes no images of it. Later updates of the same release "
+            "reuse the images."
+        )
+    if opts.rs:
+        return (
+            "The first create takes about 20 minutes, most of it ElastiCache creating the "
+            "store; the nodes start once it exists."
+        )
+    return "The first create takes about 8 minutes."
+
+
 def image_tag(program: str) -> str:
     return f"{program}-{AUTOPUSH_RS_VERSION}"
 
