@@ -58,13 +58,21 @@ RETAINED_TYPES = {
     "AWS::SecretsManager::Secret": "crypto key secret",
     "AWS::S3::Bucket": "log bucket",
 }
+# Kept resources of types a stack also has unretained, or named apart (autopush-rs's).
+RETAINED_IDS = {
+    "PushStore": "push store (ElastiCache for Valkey)",
+    "StoreSubnetGroup": "push store's subnet group",
+    "StoreSecurityGroup": "push store's security group",
+    "AuthKeySecret": "auth key secret",
+}
 # What keeps costing money while the stack runs, in the user's words.
 COSTLY_TYPES = {
     "AWS::AutoScaling::AutoScalingGroup": "EC2 instances (Auto Scaling groups)",
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "load balancers",
     "AWS::DynamoDB::Table": "DynamoDB tables (per request and per GB stored)",
     "AWS::ElastiCache::CacheCluster": "an ElastiCache Redis node",
-    "AWS::ElastiCache::ReplicationGroup": "an ElastiCache Redis node",
+    "AWS::ElastiCache::ReplicationGroup": "ElastiCache (Valkey) store nodes",
+    "AWS::CodeBuild::Project": "a CodeBuild image build (on create and on a new release)",
     "AWS::KinesisFirehose::DeliveryStream": "a Firehose delivery stream",
     "AWS::S3::Bucket": "S3 storage",
     "AWS::SecretsManager::Secret": "a Secrets Manager secret",
@@ -150,7 +158,10 @@ def _launch_facts(template: dict) -> dict:
     iam_roles = sum(1 for kind in types if kind == "AWS::IAM::Role")
     costly = sorted({COSTLY_TYPES[kind] for kind in types if kind in COSTLY_TYPES})
     retained = [
-        (logical_id, RETAINED_TYPES.get(resource["Type"], resource["Type"]))
+        (
+            logical_id,
+            RETAINED_IDS.get(logical_id) or RETAINED_TYPES.get(resource["Type"], resource["Type"]),
+        )
         for logical_id, resource in resources.items()
         if resource.get("DeletionPolicy") == "Retain"
     ]
@@ -535,11 +546,11 @@ def retained_resources(resources, stack=None) -> list[dict]:
     outputs = stack.output_values if stack else {}
     kept = []
     for resource in resources:
-        what = RETAINED_TYPES.get(resource.resource_type)
+        what = RETAINED_IDS.get(resource.logical_id) or RETAINED_TYPES.get(resource.resource_type)
         if what is None:
             continue
         physical = resource.physical_id
-        if not physical and resource.resource_type == "AWS::SecretsManager::Secret":
+        if not physical and resource.logical_id == "CryptoKeySecret":
             physical = outputs.get("CryptoKeySecretArn", "")
         kept.append(
             {
@@ -560,7 +571,18 @@ def _removal_command(resource_type: str, physical_id: str) -> str:
         return f"aws dynamodb delete-table --table-name {physical_id}"
     if resource_type == "AWS::S3::Bucket":
         return f"aws s3 rb s3://{physical_id} --force"
-    return f"aws secretsmanager delete-secret --secret-id {physical_id} --recovery-window-in-days 7"
+    if resource_type == "AWS::ElastiCache::ReplicationGroup":  # a last snapshot first
+        return (
+            f"aws elasticache delete-replication-group --replication-group-id {physical_id} "
+            f"--final-snapshot-identifier {physical_id}-final"
+        )
+    if resource_type == "AWS::ElastiCache::SubnetGroup":
+        return f"aws elasticache delete-cache-subnet-group --cache-subnet-group-name {physical_id}"
+    if resource_type == "AWS::EC2::SecurityGroup":
+        return f"aws ec2 delete-security-group --group-id {physical_id}"
+    if resource_type == "AWS::SecretsManager::Secret":
+        return f"aws secretsmanager delete-secret --secret-id {physical_id} --recovery-window-in-days 7"
+    return ""
 
 
 # Helpers.
