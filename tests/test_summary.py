@@ -567,6 +567,7 @@ def test_real_processor_permissions_in_plain_words():
         "assumed by lambda.amazonaws.com",
         "s3: GetObject on objects push-logs-<stack id>/*",
         "s3: ListBucket on bucket push-logs-<stack id>",
+        "sqs: SendMessage on ProcessorFailureQueue",
         "AWS managed policy AWSLambdaVPCAccessExecutionRole",
     ]
 

@@ -500,7 +500,7 @@ def test_processor_is_wired_to_the_bucket_in_the_template(variant):
         ]["Statement"]
         for action in statement["Action"]
     }
-    assert processor_actions == {"s3:GetObject", "s3:ListBucket"}
+    assert processor_actions == {"s3:GetObject", "s3:ListBucket", "sqs:SendMessage"}
     assert function["VpcConfig"]["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
     notification = t["Resources"]["LogBucket"]["Properties"]["NotificationConfiguration"]
     [trigger] = notification["LambdaConfigurations"]
@@ -510,6 +510,25 @@ def test_processor_is_wired_to_the_bucket_in_the_template(variant):
     permission = t["Resources"]["ProcessorInvokePermission"]["Properties"]
     assert permission["Principal"] == "s3.amazonaws.com"
     assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_no_processor_event_is_lost_silently(variant):
+    """#15 item 2: an event every try failed on goes to a retained queue, with its error."""
+    options, t = variant
+    if not options.processor:
+        assert not resources_of(t, "AWS::SQS::Queue")
+        return
+    queue = t["Resources"]["ProcessorFailureQueue"]
+    assert queue["DeletionPolicy"] == queue["UpdateReplacePolicy"] == "Retain"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    config = t["Resources"]["ProcessorFailureDestination"]["Properties"]
+    assert config["FunctionName"] == {"Ref": "ProcessorFunction"}
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["ProcessorFailureQueue", "Arn"]
+    }
+    statements = t["Resources"]["ProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    send = [s for s in statements["Statement"] if s["Action"] == ["sqs:SendMessage"]]
+    assert send and send[0]["Resource"] == [{"Fn::GetAtt": ["ProcessorFailureQueue", "Arn"]}]
 
 
 def test_redis_is_open_only_to_the_processor_and_messages_api(variant):
@@ -603,6 +622,7 @@ def test_outputs_give_what_a_user_needs_next(variant):
             "ProcessorFunctionName",
             "RedisClusterId",
             "MessagesApiURL",
+            "ProcessorFailureQueueURL",
         }
     assert set(t["Outputs"]) == expected
 

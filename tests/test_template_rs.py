@@ -70,6 +70,21 @@ def test_both_node_groups_reach_the_router_port_and_nothing_else_does(rs):
     ]
 
 
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_connection_nodes_reach_each_other_on_the_router_port_in_every_variant(name):
+    """#15 item 1: autopush 1.57.0 DELETEs /notif/<uaid>/<connected_at> on a client's
+    previous node and PUTs /notif/<uaid>; autopush-rs PUTs /notif/<uaid>."""
+    t = build_template(VARIANTS[name]).to_dict()
+    data = resource(t, "ConnectionLaunchTemplate")["Properties"]["LaunchTemplateData"]
+    groups = data["NetworkInterfaces"][0]["Groups"]
+    assert {"Ref": "InternalRouterSecurityGroup"} in groups
+    rules = resource(t, "ConnectionNodeSecurityGroup")["Properties"]["SecurityGroupIngress"]
+    router = [
+        r for r in rules if r.get("SourceSecurityGroupId") == {"Ref": "InternalRouterSecurityGroup"}
+    ]
+    assert [(r["FromPort"], r["ToPort"]) for r in router] == [(ROUTER_PORT, ROUTER_PORT)]
+
+
 def test_health_checks_ask_the_heartbeat_autopush_rs_serves(rs):
     _, t = rs
     for group in ("Connection", "Endpoint"):

@@ -49,6 +49,10 @@ def outputs(t: Template, opts: Options) -> None:
     if opts.processor:
         values["ProcessorFunctionName"] = ("Push processor Lambda", Ref("ProcessorFunction"))
         values["RedisClusterId"] = ("ElastiCache Redis cluster id", REDIS_CLUSTER_ID)
+        values["ProcessorFailureQueueURL"] = (
+            "SQS queue of the log events the processor failed on",
+            Ref("ProcessorFailureQueue"),
+        )
         values["MessagesApiURL"] = (
             "Push Messages API"
             + ("" if opts.messages_api_public else " (internal: reachable from the VPC)"),
