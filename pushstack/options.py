@@ -527,6 +527,18 @@ _SPEC_LIST = [
         allowed="a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ",
     ),
     Spec(
+        "ami_id",
+        "Pinned AMI",
+        "Amazon Linux 2023 AMI id the nodes run, such as ami-0123456789abcdef0. Leave "
+        "empty to follow the current one: then any update made after Amazon publishes a "
+        "new AMI replaces every node, one at a time, and their clients reconnect. Pinned, "
+        "nodes are replaced only when you change this id.",
+        parameter_help="AMI id of the nodes (pinned); an x86_64 Amazon Linux 2023 AMI.",
+        parameter="AmiId",
+        pattern=r"ami-[0-9a-f]{8}(?:[0-9a-f]{9})?",
+        allowed="an AMI id such as ami-0123456789abcdef0",
+    ),
+    Spec(
         "key_name",
         "SSH key pair",
         "EC2 key pair for SSH to the nodes. Leave empty to use Session Manager only.",
@@ -550,7 +562,7 @@ SPECS: dict[str, Spec] = {spec.name: spec for spec in _SPEC_LIST}
 
 HOSTNAME_OPTIONS = ("endpoint_hostname", "websocket_hostname", "messages_api_hostname")
 # Options whose parameter exists only when they are given.
-OPTIONAL_SHAPES = (*HOSTNAME_OPTIONS, "hosted_zone_id", "messages_api_cidr")
+OPTIONAL_SHAPES = (*HOSTNAME_OPTIONS, "hosted_zone_id", "messages_api_cidr", "ami_id")
 
 # Not asked for: derived from the crypto key (Options.crypto_key_revision).
 CRYPTO_KEY_REVISION = Spec(
@@ -619,6 +631,7 @@ class Options:
     websocket_hostname: str | None = _default("websocket_hostname")
     messages_api_hostname: str | None = _default("messages_api_hostname")
     hosted_zone_id: str | None = _default("hosted_zone_id")
+    ami_id: str | None = _default("ami_id")
     key_name: str | None = _default("key_name")
     ssh_cidr: str | None = _default("ssh_cidr")
 

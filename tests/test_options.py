@@ -606,6 +606,7 @@ PATTERN_SAMPLES = {
         ["Mozilla/autopush", "a b", "mozilla/autopush@sha256:abc"],
     ),
     "messages_api_image": (["mozilla/push-messages:0.7"], ["push messages"]),
+    "ami_id": (["ami-0123456789abcdef0", "ami-12345678"], ["ami-123", "AMI-12345678", "ami-xyz"]),
     "autoconnect_image": (
         ["123456789012.dkr.ecr.eu-west-1.amazonaws.com/push:autoconnect-1.83.1"],
         ["Push/Autoconnect", "a b"],

@@ -53,6 +53,7 @@ EXAMPLES = {
     "autoendpoint_image": ["", "example/autoendpoint:1.83.1"],
     "store_node_type": ["cache.t3.small", "cache.m5.large"],
     "store_single_node": [False, True],
+    "ami_id": ["", "ami-0123456789abcdef0"],
 }
 for _group in ("connection", "endpoint", "messages_api"):
     EXAMPLES[f"{_group}_instance_type"] = ["t3.small", "c5.large"]

@@ -135,7 +135,15 @@ def test_no_literal_region_account_partition_or_ami(variant):
 
 
 def test_ami_comes_from_the_public_ssm_parameter(variant):
-    _, t = variant
+    """Unless pinned (#15 item 6): then the given id, and no public parameter."""
+    options, t = variant
+    if options.ami_id:
+        assert "LatestAmiId" not in t["Parameters"]
+        assert t["Parameters"]["AmiId"]["Type"] == "AWS::EC2::Image::Id"
+        for lt in resources_of(t, "AWS::EC2::LaunchTemplate").values():
+            assert lt["Properties"]["LaunchTemplateData"]["ImageId"] == {"Ref": "AmiId"}
+        return
+    assert "AmiId" not in t["Parameters"]
     ami = t["Parameters"]["LatestAmiId"]
     assert ami["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
     assert ami["Default"] == AMI_PARAMETER

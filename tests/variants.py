@@ -61,6 +61,7 @@ VARIANTS: dict[str, Options] = {
         autoconnect_image="123456789012.dkr.ecr.us-west-2.amazonaws.com/push:autoconnect-1.83.1",
         autoendpoint_image="123456789012.dkr.ecr.us-west-2.amazonaws.com/push:autoendpoint-1.83.1",
         store_single_node=True,
+        ami_id="ami-0123456789abcdef0",
         store_node_type="cache.t3.micro",
     ),
 }

@@ -69,6 +69,7 @@ SECTIONS = (
             "autoendpoint_image",
             "store_node_type",
             "store_single_node",
+            "ami_id",
             "key_name",
             "ssh_cidr",
         ),

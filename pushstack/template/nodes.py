@@ -87,7 +87,7 @@ def launch_template(
     t: Template, group: NodeGroup, opts: Options, security_groups: list, script, profile: str
 ) -> None:
     data = {
-        "ImageId": Ref("LatestAmiId"),
+        "ImageId": Ref("AmiId" if opts.ami_id else "LatestAmiId"),
         "InstanceType": Ref(f"{group.name}InstanceType"),
         "IamInstanceProfile": ec2.IamInstanceProfile(Arn=GetAtt(profile, "Arn")),
         # Said here, not left to the subnet's default: a node pulls its image and

@@ -14,6 +14,7 @@ AWS_PARAMETER_TYPES = {
     "messages_api_subnet_id": "AWS::EC2::Subnet::Id",
     "key_name": "AWS::EC2::KeyPair::KeyName",
     "hosted_zone_id": "AWS::Route53::HostedZone::Id",
+    "ami_id": "AWS::EC2::Image::Id",
 }
 
 
@@ -57,6 +58,8 @@ def parameters(t: Template, opts: Options) -> None:
                 added.AllowedValues = [opts.engine]
                 added.Default = opts.engine
     parameter(t, CRYPTO_KEY_REVISION)
+    if opts.ami_id:
+        return  # the pinned AMI instead of the public parameter
     t.add_parameter(
         Parameter(
             "LatestAmiId",
@@ -86,7 +89,7 @@ def parameter_groups(t: Template, opts: Options) -> None:
             "HostedZoneId",
             "CertificateArn",
         ],
-        "Network": ["VpcId", "SubnetIds", "KeyName", "SshCidr"],
+        "Network": ["VpcId", "SubnetIds", "AmiId", "KeyName", "SshCidr"],
         "Connection nodes": [p for p in t.parameters if p.startswith("Connection")],
         "Endpoint nodes": [p for p in t.parameters if p.startswith("Endpoint")],
         "Log processing": [
