@@ -43,6 +43,20 @@ INSTANCE_TYPES = (
     "c5.xlarge",
     "c5.2xlarge",
 )
+# vCPUs of each instance type (EC2's figures): what counts against the account's
+# "Running On-Demand Standard instances" vCPU quota.
+INSTANCE_VCPUS = {
+    "t3.micro": 2,
+    "t3.small": 2,
+    "t3.medium": 2,
+    "t3.large": 2,
+    "t3.xlarge": 4,
+    "m5.large": 2,
+    "m5.xlarge": 4,
+    "c5.large": 2,
+    "c5.xlarge": 4,
+    "c5.2xlarge": 8,
+}
 CACHE_NODE_TYPES = ("cache.t3.micro", "cache.t3.small", "cache.t3.medium", "cache.m5.large")
 
 REGIONS = (
@@ -669,6 +683,15 @@ class Options:
     def dns_records(self) -> bool:
         """Whether the stack creates the host names' records in a hosted zone."""
         return bool(self.hosted_zone_id)
+
+    def vcpus(self, size: str = "desired_capacity") -> int:
+        """vCPUs the node groups run at one size (desired_capacity or max_size)."""
+        groups = ["connection", "endpoint"] + (["messages_api"] if self.processor else [])
+        return sum(
+            INSTANCE_VCPUS[getattr(self, f"{group}_instance_type")]
+            * getattr(self, f"{group}_{size}")
+            for group in groups
+        )
 
     @property
     def crypto_key_revision(self) -> str:

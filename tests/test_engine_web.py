@@ -62,3 +62,12 @@ def test_the_preview_says_how_long_the_first_create_takes_and_why(client):
     assert "about 20 minutes, most of it ElastiCache creating the store" in text
     assert "AWS::CodeBuild::Project" not in text
     assert "The first create takes about 8 minutes." in preview_text(client, VALID_FORM)
+
+
+def test_the_preview_notes_the_vcpus_and_the_legacy_subscription_expiry(client):
+    text = preview_text(client, PROCESSOR_FORM)
+    # 2 nodes of 2 vCPUs in each of three groups; 4 nodes at their maximums.
+    assert "The nodes run 12 vCPUs at their desired sizes, 24 at their maximums" in text
+    assert "removed by DynamoDB's time to live" in text
+    text = preview_text(client, RS_FORM)
+    assert "The nodes run 8 vCPUs" in text and "time to live" not in text
