@@ -133,6 +133,8 @@ def _source(name: str, args: argparse.Namespace) -> str:
     """Where the user gave an option: its flag, or for the key, its file or variable."""
     if name == "crypto_key":
         return "--crypto-key-file" if args.crypto_key_file else CRYPTO_KEY_ENV
+    if name == "log_processing":  # no flag of its own
+        return "--processor" if args.processor else "--firehose"
     return SPECS[name].cli_flag
 
 
