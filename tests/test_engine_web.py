@@ -71,3 +71,10 @@ def test_the_preview_notes_the_vcpus_and_the_legacy_subscription_expiry(client):
     assert "removed by DynamoDB's time to live" in text
     text = preview_text(client, RS_FORM)
     assert "The nodes run 8 vCPUs" in text and "time to live" not in text
+
+
+def test_the_preview_says_where_the_images_come_from(client):
+    assert "from the stack's own ECR repository" in preview_text(client, RS_FORM)
+    text = preview_text(client, PROCESSOR_FORM)
+    assert "pull mozilla/autopush:1.57.0 at every boot, from Docker Hub" in text
+    assert "The Messages API nodes pull mozilla/push-messages:0.7" in text

@@ -69,6 +69,30 @@ def first_create_note(opts: Options) -> str:
     return "The first create takes about 8 minutes."
 
 
+def image_sources_note(opts: Options) -> str:
+    """Where the nodes' images come from, in words for the preview."""
+    if opts.builds_images:
+        where = (
+            "The push nodes pull autoconnect and autoendpoint from the stack's own ECR "
+            "repository, built there from autopush-rs's sources (the build itself pulls "
+            "Rust and Debian base images from Docker Hub)."
+        )
+    elif opts.rs:
+        where = "The push nodes pull the autoconnect and autoendpoint images you gave."
+    else:
+        where = (
+            f"The push nodes pull {opts.autopush_image} at every boot, from Docker Hub unless "
+            "it names another registry: Docker Hub's anonymous pull limit or a removed tag "
+            "would stop new nodes."
+        )
+    if opts.processor:
+        where += (
+            f" The Messages API nodes pull {opts.messages_api_image}: their subnet needs a "
+            "route to the internet (a NAT gateway) for it."
+        )
+    return where
+
+
 def image_tag(program: str) -> str:
     return f"{program}-{AUTOPUSH_RS_VERSION}"
 
