@@ -65,7 +65,9 @@ def security_groups(t: Template, opts: Options) -> None:
     t.add_resource(
         security_group(
             "InternalRouterSecurityGroup",
-            "Push nodes: may reach the internal router port of the connection nodes",
+            # Unchanged since the first release: a new GroupDescription replaces the group.
+            # Both node groups carry it now (connection nodes call each other too).
+            "Endpoint nodes: may reach the internal router port of the connection nodes",
             [],
             skip_checks(("CKV2_AWS_5", "Attached to the push nodes' launch templates.")),
         )
@@ -84,7 +86,8 @@ def security_groups(t: Template, opts: Options) -> None:
     t.add_resource(
         node_security_group(
             "ConnectionNodeSecurityGroup",
-            "Connection nodes: WebSocket from their load balancer, router from push nodes",
+            # (GroupDescription kept as first released: changing it replaces the group.)
+            "Connection nodes: WebSocket from their load balancer, router from endpoints",
             [
                 ingress(
                     CONNECTION_PORT,
