@@ -145,6 +145,8 @@ def fill(form: dict[str, str], user: int, round_: int, prefix: str) -> dict[str,
     data = dict(form)
     data["stack_name"] = f"{prefix}-u{user}-r{round_}"
     data["log_processing"] = CHOICES[(user + round_) % len(CHOICES)]
+    # Log processing is autopush 1.57.0's; without it, the default autopush-rs.
+    data["engine"] = "autopush-rs" if data["log_processing"] == "none" else "autopush-legacy"
     data["crypto_key"] = ""  # generated: as a hurried user would leave it
     data["table_prefix"] = ""
     for name, value in NETWORK.items():
@@ -290,6 +292,7 @@ def launch(base: str, prefix: str) -> str:
     _, page, _ = browser.request("form", "/")
     data = fill(FormValues(page).values, 0, 0, prefix)
     data["log_processing"] = "none"
+    data["engine"] = "autopush-rs"
     status, page, headers = browser.request("submit", "/", data)
     if status != 303:
         raise SystemExit(f"the form was refused ({status}): {', '.join(_errors(page))}")

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from pushstack import artifacts, cost, render
-from pushstack.options import LIST_HINT, SPECS, OptionsError, from_input
+from pushstack.options import LEGACY, LIST_HINT, RS, SPECS, OptionsError, from_input
 from pushstack.template import build_template
 
 CRYPTO_KEY_ENV = "PUSHSTACK_CRYPTO_KEY"
@@ -70,8 +70,12 @@ def _stack_options(parser: argparse.ArgumentParser) -> None:
             help_text += f" One of: {', '.join(spec.choices)}."
         if spec.default is not None:
             help_text += f" Default: {spec.default}."
+        if name == "engine":
+            help_text += f" With --firehose, --processor or a flag of {LEGACY} only: {LEGACY}."
         if spec.only_for:
             help_text = f"With --{spec.only_for}: {help_text}"
+        if spec.only_engine:
+            help_text = f"With --engine {spec.only_engine}: {help_text}"
         metavar = {"int": "N", "list": "ID,ID", "choice": "CHOICE"}.get(spec.kind, "VALUE")
         parser.add_argument(spec.cli_flag, dest=name, help=help_text, metavar=metavar)
 
@@ -191,6 +195,8 @@ def _source(name: str, args: argparse.Namespace) -> str:
     """Where the user gave an option: its flag, or for the key, its file or variable."""
     if name == "crypto_key":
         return "--crypto-key-file" if getattr(args, "crypto_key_file", None) else CRYPTO_KEY_ENV
+    if name == "log_processing":  # no flag of its own
+        return "--processor" if args.processor else "--firehose"
     return SPECS[name].cli_flag
 
 
@@ -209,12 +215,31 @@ def _log_processing(args: argparse.Namespace) -> str:
     return "firehose" if args.firehose else "none"
 
 
+def _engine(data: dict) -> str | None:
+    """The engine asked for; else the one the seed's flags (--firehose, --processor, the
+    tables' flags) were made for, so that the original command keeps its meaning."""
+    if data.get("engine"):
+        return data["engine"]
+    legacy_flags = [
+        name
+        for name, spec in SPECS.items()
+        if spec.only_engine == LEGACY and data.get(name) not in (None, False)
+    ]
+    if data["log_processing"] != "none" or legacy_flags:
+        return LEGACY
+    return None  # the options' default
+
+
 def _options(args: argparse.Namespace, *, require_deploy: bool = False):
     data = {name: getattr(args, name) for name in SPECS if hasattr(args, name)}
     data["log_processing"] = _log_processing(args)
+    data["engine"] = _engine(data)
     for name, spec in SPECS.items():
         if spec.only_for and spec.only_for != data["log_processing"] and data.get(name) is not None:
             raise UsageError(f"{spec.cli_flag} applies only with --{spec.only_for}")
+        given = data.get(name) not in (None, False)
+        if spec.only_engine and given and spec.only_engine != (data["engine"] or RS):
+            raise UsageError(f"{spec.cli_flag} applies only with --engine {spec.only_engine}")
     data["crypto_key"] = _crypto_key(args)
     try:
         return from_input(data, require_deploy=require_deploy)

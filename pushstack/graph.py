@@ -47,6 +47,10 @@ TYPICAL_CREATE_SECONDS = {
     "AWS::Route53::RecordSet": 60,
     # A Lambda-backed custom resource: one invocation and its response.
     "AWS::CloudFormation::CustomResource": 15,
+    # autopush-rs's store, a Valkey replication group (two nodes, Multi-AZ): 10-15 minutes.
+    "AWS::ElastiCache::ReplicationGroup": 900,
+    "AWS::ECR::Repository": 5,
+    "AWS::CodeBuild::Project": 5,
     # Anything else: most simple resources complete within seconds.
     "default": 5,
 }

@@ -19,6 +19,15 @@ from dataclasses import dataclass, field
 from cryptography.fernet import Fernet
 
 LOG_PROCESSING_CHOICES = ("none", "firehose", "processor")
+RS = "autopush-rs"
+LEGACY = "autopush-legacy"
+ENGINE_CHOICES = (RS, LEGACY)
+# The autopush-rs release the stack builds: its tag, and the commit the tag named
+# when pushstack was checked against it (the build refuses a moved tag).
+AUTOPUSH_RS_VERSION = "1.83.1"
+AUTOPUSH_RS_COMMIT = "4ebe2624c02bee0a268146eba1077d29bf7ebcb2"
+# Offered regions without CodeBuild (cfn-lint's resource data): no build there.
+NO_CODEBUILD_REGIONS = ("ca-west-1",)
 
 # Instance and cache node types offered everywhere; each must exist in every
 # commercial region, which the cfn-lint test over all regions checks.
@@ -34,6 +43,20 @@ INSTANCE_TYPES = (
     "c5.xlarge",
     "c5.2xlarge",
 )
+# vCPUs of each instance type (EC2's figures): what counts against the account's
+# "Running On-Demand Standard instances" vCPU quota.
+INSTANCE_VCPUS = {
+    "t3.micro": 2,
+    "t3.small": 2,
+    "t3.medium": 2,
+    "t3.large": 2,
+    "t3.xlarge": 4,
+    "m5.large": 2,
+    "m5.xlarge": 4,
+    "c5.large": 2,
+    "c5.xlarge": 4,
+    "c5.2xlarge": 8,
+}
 CACHE_NODE_TYPES = ("cache.t3.micro", "cache.t3.small", "cache.t3.medium", "cache.m5.large")
 
 REGIONS = (
@@ -108,6 +131,7 @@ class Spec:
     default: object = None
     required: bool = False  # needed to deploy (a template alone never needs it)
     only_for: str | None = None  # log_processing value this option belongs to
+    only_engine: str | None = None  # engine this option belongs to
     flag: str | None = None  # CLI flag, when it differs from --name
     parameter_help: str | None = None  # the parameter's description, when it differs from help
     empty_allowed: bool = False  # the parameter takes "" (the template then picks a value)
@@ -231,6 +255,31 @@ def _processor_code_key_default() -> str | None:
         return None  # not run from a checkout: the key must be given
 
 
+IMAGE_PATTERN = r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?"
+
+
+def _engine_image_specs() -> list[Spec]:
+    """autopush-rs's two images, when the operator already has them (else the stack builds them)."""
+    return [
+        Spec(
+            f"{program}_image",
+            f"{program} image",
+            f"Container image of autopush-rs's {program} that you already have, such as "
+            f"123456789012.dkr.ecr.us-east-1.amazonaws.com/autopush:{program}-"
+            f"{AUTOPUSH_RS_VERSION}. Leave both images empty and the stack builds them "
+            "in your account (about 25 minutes, once).",
+            parameter_help=f"autopush-rs's {program} image (built with the redis feature).",
+            parameter=f"{program.capitalize()}Image",
+            pattern=IMAGE_PATTERN,
+            allowed="a container image reference such as "
+            f"registry.example.com/autopush/{program}:{AUTOPUSH_RS_VERSION}",
+            max_length=255,
+            only_engine=RS,
+        )
+        for program in ("autoconnect", "autoendpoint")
+    ]
+
+
 _SPEC_LIST = [
     Spec(
         "stack_name",
@@ -248,6 +297,16 @@ _SPEC_LIST = [
         kind="choice",
         choices=REGIONS,
         default="us-east-1",
+    ),
+    Spec(
+        "engine",
+        "Push engine",
+        "Which push server the nodes run.",
+        kind="choice",
+        choices=ENGINE_CHOICES,
+        default=RS,
+        parameter="Engine",
+        parameter_help="The push server this template runs (fixed by the template's shape).",
     ),
     Spec(
         "crypto_key",
@@ -280,6 +339,7 @@ _SPEC_LIST = [
         f"{TABLE_NAME_MAX - max(len(s) for s in TABLE_SUFFIXES.values())} characters",
         min_length=3,
         max_length=TABLE_NAME_MAX - max(len(s) for s in TABLE_SUFFIXES.values()),
+        only_engine=LEGACY,
     ),
     Spec(
         "reuse_tables",
@@ -289,6 +349,7 @@ _SPEC_LIST = [
         "creates nor retains them.",
         kind="bool",
         default=False,
+        only_engine=LEGACY,
     ),
     Spec(
         "vpc_id",
@@ -407,17 +468,41 @@ _SPEC_LIST = [
         "Autopush image",
         "Container image of autopush, run by connection and endpoint nodes.",
         parameter="AutopushImage",
-        pattern=r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?",
+        pattern=IMAGE_PATTERN,
         allowed="a container image reference such as mozilla/autopush:1.57.0",
         max_length=255,
         default="mozilla/autopush:1.57.0",
+        only_engine=LEGACY,
+    ),
+    *_engine_image_specs(),
+    Spec(
+        "store_node_type",
+        "Push store node type",
+        "ElastiCache (Valkey) node type of the store where autopush-rs keeps "
+        "subscriptions and waiting messages.",
+        kind="choice",
+        parameter="StoreNodeType",
+        choices=CACHE_NODE_TYPES,
+        default="cache.t3.small",
+        only_engine=RS,
+    ),
+    Spec(
+        "store_single_node",
+        "Push store without replica",
+        "One store node only, for trials: half the store's cost, but if its node fails "
+        "the service stops until ElastiCache replaces it, and changes since the last "
+        "daily snapshot are lost. Without this, a replica in a second availability zone "
+        "takes over on its own.",
+        kind="bool",
+        default=False,
+        only_engine=RS,
     ),
     Spec(
         "messages_api_image",
         "Messages API image",
         "Container image of the Push Messages API.",
         parameter="MessagesApiImage",
-        pattern=r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?",
+        pattern=IMAGE_PATTERN,
         allowed="a container image reference such as mozilla/push-messages:0.7",
         max_length=255,
         default="mozilla/push-messages:0.7",
@@ -456,6 +541,18 @@ _SPEC_LIST = [
         allowed="a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ",
     ),
     Spec(
+        "ami_id",
+        "Pinned AMI",
+        "Amazon Linux 2023 AMI id the nodes run, such as ami-0123456789abcdef0. Leave "
+        "empty to follow the current one: then any update made after Amazon publishes a "
+        "new AMI replaces every node, one at a time, and their clients reconnect. Pinned, "
+        "nodes are replaced only when you change this id.",
+        parameter_help="AMI id of the nodes (pinned); an x86_64 Amazon Linux 2023 AMI.",
+        parameter="AmiId",
+        pattern=r"ami-[0-9a-f]{8}(?:[0-9a-f]{9})?",
+        allowed="an AMI id such as ami-0123456789abcdef0",
+    ),
+    Spec(
         "key_name",
         "SSH key pair",
         "EC2 key pair for SSH to the nodes. Leave empty to use Session Manager only.",
@@ -479,7 +576,7 @@ SPECS: dict[str, Spec] = {spec.name: spec for spec in _SPEC_LIST}
 
 HOSTNAME_OPTIONS = ("endpoint_hostname", "websocket_hostname", "messages_api_hostname")
 # Options whose parameter exists only when they are given.
-OPTIONAL_SHAPES = (*HOSTNAME_OPTIONS, "hosted_zone_id", "messages_api_cidr")
+OPTIONAL_SHAPES = (*HOSTNAME_OPTIONS, "hosted_zone_id", "messages_api_cidr", "ami_id")
 
 # Not asked for: derived from the crypto key (Options.crypto_key_revision).
 CRYPTO_KEY_REVISION = Spec(
@@ -518,6 +615,7 @@ class Options:
     vpc_id: str | None = _default("vpc_id")
     subnet_ids: tuple[str, ...] = ()
     log_processing: str = _default("log_processing")
+    engine: str = _default("engine")
     private_subnet_ids: tuple[str, ...] = ()
     messages_api_cidr: str | None = _default("messages_api_cidr")
     messages_api_subnet_id: str | None = _default("messages_api_subnet_id")
@@ -536,6 +634,10 @@ class Options:
     messages_api_max_size: int = _default("messages_api_max_size")
     messages_api_desired_capacity: int = _default("messages_api_desired_capacity")
     redis_node_type: str = _default("redis_node_type")
+    autoconnect_image: str | None = _default("autoconnect_image")
+    autoendpoint_image: str | None = _default("autoendpoint_image")
+    store_node_type: str = _default("store_node_type")
+    store_single_node: bool = _default("store_single_node")
     autopush_image: str = _default("autopush_image")
     messages_api_image: str = _default("messages_api_image")
     certificate_arn: str | None = _default("certificate_arn")
@@ -543,12 +645,22 @@ class Options:
     websocket_hostname: str | None = _default("websocket_hostname")
     messages_api_hostname: str | None = _default("messages_api_hostname")
     hosted_zone_id: str | None = _default("hosted_zone_id")
+    ami_id: str | None = _default("ami_id")
     key_name: str | None = _default("key_name")
     ssh_cidr: str | None = _default("ssh_cidr")
 
     @property
     def firehose(self) -> bool:
         return self.log_processing in ("firehose", "processor")
+
+    @property
+    def rs(self) -> bool:
+        return self.engine == RS
+
+    @property
+    def builds_images(self) -> bool:
+        """Whether the stack builds autopush-rs's images (none were given)."""
+        return self.rs and not (self.autoconnect_image and self.autoendpoint_image)
 
     @property
     def processor(self) -> bool:
@@ -572,6 +684,15 @@ class Options:
         """Whether the stack creates the host names' records in a hosted zone."""
         return bool(self.hosted_zone_id)
 
+    def vcpus(self, size: str = "desired_capacity") -> int:
+        """vCPUs the node groups run at one size (desired_capacity or max_size)."""
+        groups = ["connection", "endpoint"] + (["messages_api"] if self.processor else [])
+        return sum(
+            INSTANCE_VCPUS[getattr(self, f"{group}_instance_type")]
+            * getattr(self, f"{group}_{size}")
+            for group in groups
+        )
+
     @property
     def crypto_key_revision(self) -> str:
         """A fingerprint of the key list that reveals nothing of the keys."""
@@ -589,6 +710,10 @@ class Options:
         spec = SPECS[name]
         if spec.only_for and spec.only_for != self.log_processing:
             return False
+        if spec.only_engine and spec.only_engine != self.engine:
+            return False
+        if name in ("autoconnect_image", "autoendpoint_image"):
+            return not self.builds_images
         if name == "certificate_arn":
             return self.tls
         if name in ("key_name", "ssh_cidr"):
@@ -725,6 +850,27 @@ def _cross_checks(values: dict[str, object]) -> dict[str, str]:
             )
         elif not low <= want <= high:
             errors[f"{group}_desired_capacity"] = "Must be between the minimum and the maximum."
+    if values.get("engine") == RS and values.get("log_processing") in ("firehose", "processor"):
+        # autopush-rs logs JSON lines to its standard output; it has no Firehose
+        # sender and logs none of the deliveries the processor counts.
+        errors["log_processing"] = (
+            "autopush-rs cannot feed this: it writes its logs to the nodes' journal, not "
+            "to Firehose, and does not log the deliveries the processor counts. Choose "
+            '"none", or the autopush-legacy engine.'
+        )
+    if values.get("engine") == RS:
+        images = [n for n in ("autoconnect_image", "autoendpoint_image") if values.get(n)]
+        if not images and values.get("region") in NO_CODEBUILD_REGIONS:
+            errors["autoconnect_image"] = (
+                f"CodeBuild, which builds the images, is not offered in {values['region']}: "
+                "give both images (built by a stack in another region, for instance)."
+            )
+        if len(images) == 1:
+            other = ({"autoconnect_image", "autoendpoint_image"} - set(images)).pop()
+            errors[other] = (
+                "Give both images, or neither (the stack then builds both from "
+                f"autopush-rs {AUTOPUSH_RS_VERSION})."
+            )
     if values.get("key_name") and not values.get("ssh_cidr"):
         errors["ssh_cidr"] = "Give the admin network allowed to SSH with this key pair."
     if values.get("ssh_cidr") and not values.get("key_name"):
@@ -778,9 +924,15 @@ def from_input(
         log_processing = parse_value(SPECS["log_processing"], data.get("log_processing"))
     except ValueError:
         log_processing = None
+    try:
+        engine = parse_value(SPECS["engine"], data.get("engine"))
+    except ValueError:
+        engine = None
     for name, spec in SPECS.items():
         if spec.only_for and spec.only_for != log_processing:
             continue  # belongs to another log-processing choice: ignored, as the form hides it
+        if spec.only_engine and engine and spec.only_engine != engine:
+            continue  # belongs to the other engine: ignored
         raw = data.get(name)
         try:
             value = parse_value(spec, raw)
@@ -793,6 +945,8 @@ def from_input(
         errors.setdefault(name, message)
     if require_deploy:
         for name, spec in SPECS.items():
+            if spec.only_engine not in (None, engine):
+                continue
             if spec.required and spec.only_for in (None, log_processing) and not values.get(name):
                 errors.setdefault(name, _required(spec))
     if values.get("reuse_tables"):

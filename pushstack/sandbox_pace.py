@@ -23,9 +23,12 @@ DEFAULT_PACE = 1.0
 # AWS seconds per sandbox second at pace 1: the stacks' critical paths (7m25s to
 # 8m05s, benchmarks/templates.py) become about 30 s.
 SPEED_UP = 15.0
-# No resource takes longer than this: the wizard takes an operation whose last event is
-# more than 30 s old for one the sandbox abandoned (pushstack.cloud.client).
-LONGEST_SECONDS = 20.0
+# No resource takes longer than this at pace 1 (autopush-rs's Valkey store, 15 minutes in
+# AWS, would take a minute), so that every stack shape is up in 20 to 40 s...
+LONGEST_SECONDS = 15.0
+# ...nor, at any pace, this long: the wizard takes an operation whose last event is more
+# than 30 s old for one the sandbox abandoned (pushstack.cloud.client).
+SILENCE_SECONDS = 25.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def duration(resource_type: str, pace: float) -> float:
     typical = graph.TYPICAL_CREATE_SECONDS.get(
         resource_type, graph.TYPICAL_CREATE_SECONDS["default"]
     )
-    return min(typical / SPEED_UP * pace, LONGEST_SECONDS)
+    return min(min(typical / SPEED_UP, LONGEST_SECONDS) * pace, SILENCE_SECONDS)
 
 
 def schedule(

@@ -36,9 +36,11 @@ def pytest_unconfigure(config):
 # A real Fernet key, so the tests can look for it in every response.
 KNOWN_KEY = "Kxq0Ulq7R9dVqzYqjY3bq6cdc8cJ2ZbC2KfVh6m3m0Q="
 
+# autopush 1.57.0's form (tables, image, log processing); RS_FORM is autopush-rs's.
 VALID_FORM = {
     "stack_name": "push-test",
     "region": "eu-west-1",
+    "engine": "autopush-legacy",
     "crypto_key": KNOWN_KEY,
     "table_prefix": "autopush_test",
     "vpc_id": "vpc-0123456789abcdef0",
@@ -53,6 +55,11 @@ VALID_FORM = {
     "endpoint_max_size": "4",
     "endpoint_desired_capacity": "2",
     "autopush_image": "mozilla/autopush:1.57.0",
+}
+
+RS_FORM = {
+    **{k: v for k, v in VALID_FORM.items() if k not in ("table_prefix", "autopush_image")},
+    "engine": "autopush-rs",
 }
 
 PROCESSOR_FORM = {

@@ -71,6 +71,10 @@ def test_fill_fix_preview_and_download(page, base_url):
     expect(key_input).to_have_attribute("type", "text")
     page.get_by_role("button", name="Hide").click()
 
+    # Log processing is autopush 1.57.0's: pick that engine (new stacks get autopush-rs).
+    expect(page.get_by_role("radio", name="autopush-rs")).to_be_checked()
+    page.get_by_role("radio", name="autopush-legacy").check()
+
     # The processor's options appear only when it is chosen.
     processor_options = page.locator("#processor-options")
     expect(processor_options).to_be_hidden()
@@ -95,6 +99,7 @@ def test_fill_fix_preview_and_download(page, base_url):
     expect(page.get_by_label("Stack name")).to_have_value("push-browser")
     expect(page.get_by_label("Region")).to_have_value("eu-central-1")
     expect(page.get_by_role("radio", name="processor")).to_be_checked()
+    expect(page.get_by_role("radio", name="autopush-legacy")).to_be_checked()
     expect(processor_options).to_be_visible()
     expect(page.get_by_label("Processor code bucket")).to_have_value("my-processor-code")
     expect(key_input).to_have_value("")  # the key is never sent back
@@ -130,6 +135,31 @@ def test_fill_fix_preview_and_download(page, base_url):
     parameters = json.loads(Path(download_info.value.path()).read_text())
     values = {entry["ParameterKey"]: entry["ParameterValue"] for entry in parameters}
     assert values["CryptoKey"] == key
+
+
+def test_autopush_rs_is_picked_refused_with_log_processing_and_previewed(page, base_url):
+    """The default engine, through the sandbox's pre-filled network: a wrong combination
+    is refused next to its field, then the preview shows the store and the build."""
+    page.goto(base_url + "/")
+    expect = _expect()
+    page.get_by_label("Stack name").fill("push-rs")
+    # The sandbox's network is pre-filled once the region's choices are in.
+    expect(page.locator("#region-network")).not_to_contain_text("Loading")
+    page.get_by_role("radio", name="autopush-legacy").check()
+    page.get_by_role("radio", name="autopush-rs").check()
+    page.get_by_role("radio", name="firehose").check()
+    page.get_by_role("button", name="Preview the template").click()
+    expect(page.locator("#log_processing-error")).to_contain_text("autopush-rs cannot feed this")
+    expect(page.get_by_role("radio", name="autopush-rs")).to_be_checked()  # kept as chosen
+    expect(page.get_by_label("Stack name")).to_have_value("push-rs")
+
+    page.get_by_role("radio", name="none").check()
+    page.get_by_role("button", name="Preview the template").click()
+    expect(page.get_by_role("heading", name="Preview: stack push-rs")).to_be_visible()
+    expect(page.locator("#summary table")).to_contain_text("AWS::ElastiCache::ReplicationGroup")
+    expect(page.locator("#summary table")).to_contain_text("AWS::CodeBuild::Project")
+    expect(page.locator("#summary table")).not_to_contain_text("AWS::DynamoDB::Table")
+    expect(page.locator("#create-time")).to_contain_text("CodeBuild compiles autoconnect")
 
 
 def test_processor_options_show_without_javascript(browser, base_url):
@@ -199,6 +229,7 @@ def test_a_diagram_larger_than_its_box_says_it_scrolls(browser, base_url):
     page = context.new_page()
     expect = _expect()
     page.goto(base_url + "/")
+    page.get_by_role("radio", name="autopush-legacy").check()  # the processor's engine
     page.get_by_role("radio", name="processor").check()
     page.get_by_role("button", name="Preview the template").click()
     cue = page.locator("#diagram-scroll")

@@ -298,3 +298,27 @@ def test_the_readme_sample_command_is_the_one_the_tool_prints():
     )
     assert "aws cloudformation create-stack " + sample == printed
     assert "pushstack push" in section and "python -m pushstack push" not in section
+
+
+def test_the_engine_follows_the_seeds_flags_unless_asked(tmp_path):
+    """push alone is autopush-rs; the seed's --firehose/--processor and table flags keep
+    autopush 1.57.0; asking autopush-rs with them is one plain line naming the flag."""
+    import json
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "pushstack", "push", *args], capture_output=True, text=True
+        )
+
+    assert "autopush-rs on Valkey" in json.loads(run().stdout)["Description"]
+    assert "1.57.0 on DynamoDB" in json.loads(run("--firehose").stdout)["Description"]
+    assert "1.57.0 on DynamoDB" in json.loads(run("--table-prefix", "abcd").stdout)["Description"]
+    refused = run("--engine", "autopush-rs", "--processor")
+    assert refused.returncode == 2 and refused.stderr.startswith(
+        "pushstack: error: --processor: autopush-rs cannot feed this"
+    )
+    refused = run("--engine", "autopush-rs", "--table-prefix", "abcd")
+    assert refused.returncode == 2
+    assert "--table-prefix applies only with --engine autopush-legacy" in refused.stderr

@@ -7,7 +7,7 @@ import pytest
 from pushstack import diagram
 from pushstack.diagram import SERVICE_COLOURS, DiagramUnavailable, render_svg
 from pushstack.graph import dependencies
-from pushstack.options import LOG_PROCESSING_CHOICES, Options
+from pushstack.options import LEGACY, LOG_PROCESSING_CHOICES, Options
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -110,7 +110,7 @@ def test_empty_template_still_draws():
 @pytest.fixture(scope="module", params=LOG_PROCESSING_CHOICES)
 def real_template(request):
     template = pytest.importorskip("pushstack.template")
-    return template.build_template(Options(log_processing=request.param)).to_dict()
+    return template.build_template(Options(engine=LEGACY, log_processing=request.param)).to_dict()
 
 
 def test_real_template_shows_every_resource_and_dependency(real_template):

@@ -95,6 +95,35 @@ def test_every_log_processing_variant_comes_up(cloud, launch, variant):
     assert all(row.status == "CREATE_COMPLETE" for row in resources.values() if row.emulated)
 
 
+@pytest.mark.parametrize("variant", ["rs", "rs-tls-ssh-images"])
+def test_autopush_rs_comes_up_with_what_the_sandbox_cannot_build_said(cloud, launch, variant):
+    """The sandbox has no CodeBuild, ElastiCache or custom resources: the stack completes
+    and names them as not emulated; the repository it does emulate is made as asked."""
+    opts = launch(variant)
+    progress = cloud.progress(opts.stack_name)
+    assert progress.status == "CREATE_COMPLETE" and progress.failure is None
+    resources = {row.logical_id: row for row in cloud.resources(opts.stack_name)}
+    assert set(resources) == set(render.to_dict(_template(opts))["Resources"])
+    not_emulated = {"PushStore", "StoreSubnetGroup", "AuthKeySecret", "CryptoKeySecret"}
+    if opts.builds_images:
+        not_emulated |= {"ImageBuildProject", "ImageBuild"}
+    assert not_emulated <= set(progress.not_emulated)
+    assert not any(name.endswith("Table") for name in resources)  # no DynamoDB
+    assert resources["ConnectionNodes"].emulated and resources["EndpointNodes"].emulated
+    stack = cloud.stack(opts.stack_name)
+    assert stack.parameters["Engine"] == "autopush-rs"
+    assert cloud.stack_options(opts.stack_name)["engine"] == "autopush-rs"
+    if opts.builds_images:
+        assert resources["ImageRepository"].emulated
+        ecr = cloud.target.client("ecr")
+        [repository] = ecr.describe_repositories(
+            repositoryNames=[resources["ImageRepository"].physical_id]
+        )["repositories"]
+        # (moto drops the scan-on-push setting given through CloudFormation; the
+        # template tests check it.)
+        assert repository["imageTagMutability"] == "IMMUTABLE"
+
+
 def _template(opts: Options):
     from pushstack.template import build_template
 

@@ -8,7 +8,14 @@ import pytest
 from cryptography.fernet import Fernet
 
 from pushstack import options
-from pushstack.options import SPECS, Options, OptionsError, from_input, parse_value
+from pushstack.options import LEGACY, SPECS, Options, OptionsError, parse_value
+
+
+def from_input(data, **kwargs):
+    """options.from_input, the engine legacy unless given: most cases here were written
+    for autopush 1.57.0's options (tables, log processing); autopush-rs's have their own."""
+    return options.from_input({"engine": LEGACY, **data}, **kwargs)
+
 
 # Fixed Fernet keys, so test ids and failures are reproducible.
 KEY1 = base64.urlsafe_b64encode(bytes(range(32))).decode()
@@ -37,6 +44,9 @@ def companions(name):
     extra = dict(COMPANIONS.get(name, {}))
     if options.SPECS[name].only_for:
         extra["log_processing"] = options.SPECS[name].only_for
+        extra["engine"] = options.LEGACY  # the only engine that feeds log processing
+    if options.SPECS[name].only_engine:
+        extra["engine"] = options.SPECS[name].only_engine
     return extra
 
 
@@ -543,7 +553,8 @@ def test_options_defaults_are_spec_defaults(spec):
 
 
 def test_options_defaults_are_what_empty_input_gives():
-    assert from_input({}, fill_secrets=False) == Options()
+    assert options.from_input({}, fill_secrets=False) == Options()
+    assert Options().engine == "autopush-rs"  # the maintained engine, for new stacks
 
 
 def test_spec_cli_flags_and_parameters_are_unique():
@@ -595,6 +606,15 @@ PATTERN_SAMPLES = {
         ["Mozilla/autopush", "a b", "mozilla/autopush@sha256:abc"],
     ),
     "messages_api_image": (["mozilla/push-messages:0.7"], ["push messages"]),
+    "ami_id": (["ami-0123456789abcdef0", "ami-12345678"], ["ami-123", "AMI-12345678", "ami-xyz"]),
+    "autoconnect_image": (
+        ["123456789012.dkr.ecr.eu-west-1.amazonaws.com/push:autoconnect-1.83.1"],
+        ["Push/Autoconnect", "a b"],
+    ),
+    "autoendpoint_image": (
+        [f"registry.example.com:5000/autoendpoint@{DIGEST}"],
+        ["autoendpoint image"],
+    ),
     "messages_api_cidr": (["10.1.0.0/16"], ["0.0.0.0/0", "10.1.0.0/33", "128.0.0.0/1"]),
     "endpoint_hostname": (
         ["push.example.com", "a-1.b.example"],

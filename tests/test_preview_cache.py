@@ -48,6 +48,12 @@ EXAMPLES = {
     "websocket_hostname": ["", "push.example.com", "ws.example.org"],
     "messages_api_hostname": ["", "messages.example.com"],
     "hosted_zone_id": ["", "Z0123456789ABCDEFGHIJ"],
+    "engine": ["autopush-rs", "autopush-legacy"],
+    "autoconnect_image": ["", "example/autoconnect:1.83.1"],
+    "autoendpoint_image": ["", "example/autoendpoint:1.83.1"],
+    "store_node_type": ["cache.t3.small", "cache.m5.large"],
+    "store_single_node": [False, True],
+    "ami_id": ["", "ami-0123456789abcdef0"],
 }
 for _group in ("connection", "endpoint", "messages_api"):
     EXAMPLES[f"{_group}_instance_type"] = ["t3.small", "c5.large"]
@@ -84,7 +90,7 @@ def twin(options: Options, rng: random.Random) -> Options:
     values = {}
     for name in SPECS:
         mine, theirs = getattr(options, name), getattr(other, name)
-        if mine in (None, "", (), False) or SPECS[name].parameter is None:
+        if mine in (None, "", (), False) or SPECS[name].parameter is None or name == "engine":
             theirs = mine if name not in NOT_IN_TEMPLATE else theirs
         elif theirs in (None, "", ()):
             theirs = (
@@ -173,6 +179,7 @@ def test_values_alone_do_not_change_the_key_or_the_template():
     [
         {"log_processing": "firehose"},
         {"reuse_tables": True},
+        {"engine": "autopush-rs"},
         {"key_name": "admin", "ssh_cidr": "203.0.113.0/24"},
         {
             "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
@@ -181,7 +188,7 @@ def test_values_alone_do_not_change_the_key_or_the_template():
     ],
 )
 def test_a_different_shape_has_another_key(change):
-    base = Options(crypto_key=generate_crypto_key())
+    base = Options(crypto_key=generate_crypto_key(), engine="autopush-legacy")
     changed = dataclasses.replace(base, **change)
     assert shape_key(base) != shape_key(changed)
     assert template_text(base) != template_text(changed)

@@ -13,6 +13,7 @@ import pytest
 from pushserver import PushServer
 from websockets.asyncio.client import connect
 
+from pushstack.verify import loop
 from pushstack.verify.keys import VapidKey
 
 
@@ -102,4 +103,4 @@ async def _protocol(server: PushServer) -> None:
 
 def test_the_stand_in_speaks_the_protocol_as_upstream_tests_it():
     with PushServer() as server:
-        asyncio.run(_protocol(server))
+        loop.run(_protocol(server))  # also under a running loop (Playwright's, in a full run)

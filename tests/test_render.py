@@ -53,6 +53,7 @@ def opts():
             "stack_name": "push-test",
             "region": "eu-west-1",
             "crypto_key": f"{KEY},{OLD_KEY}",
+            "engine": "autopush-legacy",
             "table_prefix": "autopush_test",
             "vpc_id": "vpc-0123456789abcdef0",
             "subnet_ids": "\n".join(SUBNETS),

@@ -170,6 +170,7 @@ def test_a_paced_sandbox_creates_updates_and_deletes_resource_by_resource(paced_
     options = from_input(
         {
             "stack_name": "paced",
+            "engine": "autopush-legacy",  # its tables and nodes: the events this test follows
             "region": "us-east-1",
             "vpc_id": network.vpc_id,
             "subnet_ids": network.public_subnet_ids,

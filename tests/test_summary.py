@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from pushstack.options import LOG_PROCESSING_CHOICES, Options
+from pushstack.options import LEGACY, LOG_PROCESSING_CHOICES, Options
 from pushstack.summary import Summary, summarize, text
 
 SSH = re.compile(r"\bport 22\b")
@@ -522,7 +522,7 @@ def test_a_bucket_of_the_template_reads_as_bucket_and_objects():
 @pytest.fixture(scope="module", params=LOG_PROCESSING_CHOICES)
 def real(request):
     template = pytest.importorskip("pushstack.template")
-    options = Options(log_processing=request.param)
+    options = Options(engine=LEGACY, log_processing=request.param)
     return options, summarize(template.build_template(options).to_dict())
 
 
@@ -561,12 +561,13 @@ def test_real_permissions_name_resources_without_arn_boilerplate(real):
 
 def test_real_processor_permissions_in_plain_words():
     template = pytest.importorskip("pushstack.template")
-    options = Options(log_processing="processor")
+    options = Options(engine=LEGACY, log_processing="processor")
     processor = summarize(template.build_template(options).to_dict()).permissions["ProcessorRole"]
     assert processor == [
         "assumed by lambda.amazonaws.com",
         "s3: GetObject on objects push-logs-<stack id>/*",
         "s3: ListBucket on bucket push-logs-<stack id>",
+        "sqs: SendMessage on ProcessorFailureQueue",
         "AWS managed policy AWSLambdaVPCAccessExecutionRole",
     ]
 
@@ -597,7 +598,9 @@ def test_real_ssh_is_open_only_to_the_given_network():
 
 def test_real_internal_messages_api_is_not_called_open_to_the_internet():
     template = pytest.importorskip("pushstack.template")
-    summary = summarize(template.build_template(Options(log_processing="processor")).to_dict())
+    summary = summarize(
+        template.build_template(Options(engine=LEGACY, log_processing="processor")).to_dict()
+    )
     [rule] = [s for s in summary.ingress if s.startswith("MessagesApiLoadBalancerSecurityGroup")]
     assert rule.endswith("through the internal load balancer MessagesApiLoadBalancer")
 

@@ -7,7 +7,7 @@ import pytest
 from variants import CRYPTO_KEY, OLD_CRYPTO_KEY, VARIANTS
 
 from pushstack.graph import dependencies
-from pushstack.options import REGIONS, SPECS, Options
+from pushstack.options import LEGACY, REGIONS, SPECS, Options
 from pushstack.processor_zip import zip_key
 from pushstack.render import INLINE_TEMPLATE_LIMIT, to_json
 from pushstack.template import (
@@ -21,6 +21,13 @@ from pushstack.template import (
 
 @pytest.fixture(params=list(VARIANTS), scope="module")
 def variant(request):
+    options = VARIANTS[request.param]
+    return options, build_template(options).to_dict()
+
+
+@pytest.fixture(params=[name for name, v in VARIANTS.items() if not v.rs], scope="module")
+def legacy_variant(request):
+    """autopush 1.57.0's variants: its tables, its settings, its log processing."""
     options = VARIANTS[request.param]
     return options, build_template(options).to_dict()
 
@@ -128,7 +135,15 @@ def test_no_literal_region_account_partition_or_ami(variant):
 
 
 def test_ami_comes_from_the_public_ssm_parameter(variant):
-    _, t = variant
+    """Unless pinned (#15 item 6): then the given id, and no public parameter."""
+    options, t = variant
+    if options.ami_id:
+        assert "LatestAmiId" not in t["Parameters"]
+        assert t["Parameters"]["AmiId"]["Type"] == "AWS::EC2::Image::Id"
+        for lt in resources_of(t, "AWS::EC2::LaunchTemplate").values():
+            assert lt["Properties"]["LaunchTemplateData"]["ImageId"] == {"Ref": "AmiId"}
+        return
+    assert "AmiId" not in t["Parameters"]
     ami = t["Parameters"]["LatestAmiId"]
     assert ami["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
     assert ami["Default"] == AMI_PARAMETER
@@ -152,7 +167,7 @@ def test_tables_are_on_demand_encrypted_recoverable_and_retained(variant):
     options, t = variant
     tables = resources_of(t, "AWS::DynamoDB::Table")
     expected = {"RouterTable", "MessageTable"}
-    if options.reuse_tables:  # an earlier deployment's tables: creating them would fail
+    if options.reuse_tables or options.rs:  # reused (creating would fail), or not read
         expected = set()
     assert set(tables) == expected
     for name, table in tables.items():
@@ -218,12 +233,15 @@ def test_push_nodes_start_after_their_tables_and_log_stream(variant):
     for name in ("ConnectionNodes", "EndpointNodes"):
         waits = closure(dependencies(t), name)
         assert ("LogDeliveryStream" in waits) == options.firehose
-        if not options.reuse_tables:
+        if options.rs:  # the store, and the images when the stack builds them
+            assert "PushStore" in waits
+            assert ("ImageBuild" in waits) == options.builds_images
+        elif not options.reuse_tables:
             assert {"RouterTable", "MessageTable"} <= waits
 
 
-def test_connection_nodes_learn_the_endpoint_host_name(variant):
-    options, t = variant
+def test_connection_nodes_learn_the_endpoint_host_name(legacy_variant):
+    options, t = legacy_variant
     header = user_data_header(t["Resources"]["ConnectionLaunchTemplate"])
     if options.endpoint_hostname:
         assert "echo ENDPOINT_HOSTNAME=${EndpointHostname}" in header
@@ -388,19 +406,23 @@ def test_every_policy_document_has_a_version(variant):
 
 
 def test_no_allow_statement_grants_every_resource(variant):
-    """Except ListTables, which has no resource-level permissions (and shows names only)."""
+    """Except ListTables and ECR's GetAuthorizationToken, which have no resource-level
+    permissions (and give table names, or a registry login limited by the other rights)."""
     _, t = variant
     for document in policy_documents(t):
         for statement in document["Statement"]:
             if statement["Effect"] == "Allow" and "Resource" in statement:
-                if statement["Action"] != ["dynamodb:ListTables"]:
+                if statement["Action"] not in (
+                    ["dynamodb:ListTables"],
+                    ["ecr:GetAuthorizationToken"],
+                ):
                     assert "*" not in statement["Resource"]
                 assert not any(a.endswith(":*") or a == "*" for a in statement["Action"])
 
 
-def test_push_nodes_may_list_tables_as_autopush_does_at_start(variant):
+def test_push_nodes_may_list_tables_as_autopush_does_at_start(legacy_variant):
     """autopush 1.57.0 finds its message table with ListTables and exits without it."""
-    _, t = variant
+    _, t = legacy_variant
     assert node_statements(t)["dynamodb:ListTables"] == {
         "Action": ["dynamodb:ListTables"],
         "Effect": "Allow",
@@ -408,8 +430,8 @@ def test_push_nodes_may_list_tables_as_autopush_does_at_start(variant):
     }
 
 
-def test_node_role_names_its_tables_secret_and_stream(variant):
-    options, t = variant
+def test_node_role_names_its_tables_secret_and_stream(legacy_variant):
+    options, t = legacy_variant
     statements = node_statements(t)
     assert statements["dynamodb"]["Resource"] == [
         {"Fn::Sub": f"{TABLE_ARN}_router"},
@@ -456,7 +478,7 @@ def test_firehose_delivers_to_a_private_encrypted_retained_bucket(variant):
 def test_processor_is_wired_to_the_bucket_in_the_template(variant):
     options, t = variant
     if not options.processor:
-        assert not resources_of(t, "AWS::Lambda::Function")
+        assert "ProcessorFunction" not in t["Resources"]
         assert not resources_of(t, "AWS::ElastiCache::CacheCluster")
         return
     function = t["Resources"]["ProcessorFunction"]["Properties"]
@@ -486,7 +508,7 @@ def test_processor_is_wired_to_the_bucket_in_the_template(variant):
         ]["Statement"]
         for action in statement["Action"]
     }
-    assert processor_actions == {"s3:GetObject", "s3:ListBucket"}
+    assert processor_actions == {"s3:GetObject", "s3:ListBucket", "sqs:SendMessage"}
     assert function["VpcConfig"]["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
     notification = t["Resources"]["LogBucket"]["Properties"]["NotificationConfiguration"]
     [trigger] = notification["LambdaConfigurations"]
@@ -496,6 +518,25 @@ def test_processor_is_wired_to_the_bucket_in_the_template(variant):
     permission = t["Resources"]["ProcessorInvokePermission"]["Properties"]
     assert permission["Principal"] == "s3.amazonaws.com"
     assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_no_processor_event_is_lost_silently(variant):
+    """#15 item 2: an event every try failed on goes to a retained queue, with its error."""
+    options, t = variant
+    if not options.processor:
+        assert not resources_of(t, "AWS::SQS::Queue")
+        return
+    queue = t["Resources"]["ProcessorFailureQueue"]
+    assert queue["DeletionPolicy"] == queue["UpdateReplacePolicy"] == "Retain"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    config = t["Resources"]["ProcessorFailureDestination"]["Properties"]
+    assert config["FunctionName"] == {"Ref": "ProcessorFunction"}
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["ProcessorFailureQueue", "Arn"]
+    }
+    statements = t["Resources"]["ProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    send = [s for s in statements["Statement"] if s["Action"] == ["sqs:SendMessage"]]
+    assert send and send[0]["Resource"] == [{"Fn::GetAtt": ["ProcessorFailureQueue", "Arn"]}]
 
 
 def test_redis_is_open_only_to_the_processor_and_messages_api(variant):
@@ -561,6 +602,9 @@ def test_parameters_carry_the_options_constraints(variant):
                 spec.min_value,
                 spec.max_value,
             )
+        if name == "engine":  # the one engine this template runs
+            assert parameter["AllowedValues"] == [parameter["Default"]] == [options.engine]
+            continue
         if spec.choices:
             assert parameter["AllowedValues"] == list(spec.choices)
         if parameter["Type"] == "String" and spec.pattern:
@@ -575,6 +619,10 @@ def test_outputs_give_what_a_user_needs_next(variant):
         "WebSocketURL", "EndpointURL", "RouterTableName", "MessageTableName",
         "CryptoKeySecretArn", "TablePrefix",
     }  # fmt: skip
+    if options.rs:  # no tables: the store, and the repository of the images it built
+        expected = {"WebSocketURL", "EndpointURL", "CryptoKeySecretArn", "StoreId"}
+        if options.builds_images:
+            expected.add("ImageRepositoryURI")
     if options.firehose:
         expected |= {"LogBucketName", "LogDeliveryStreamName"}
     if options.processor:
@@ -582,6 +630,7 @@ def test_outputs_give_what_a_user_needs_next(variant):
             "ProcessorFunctionName",
             "RedisClusterId",
             "MessagesApiURL",
+            "ProcessorFailureQueueURL",
         }
     assert set(t["Outputs"]) == expected
 
@@ -603,6 +652,7 @@ def test_every_shape_fits_the_inline_limit(log_processing, tls, ssh, reuse):
     big = VARIANTS["processor-tls-ssh"]
     names = ("endpoint_hostname", "websocket_hostname", "messages_api_hostname")
     options = Options(
+        engine=LEGACY,
         **({name: getattr(big, name) for name in names} if tls else {}),
         hosted_zone_id=big.hosted_zone_id if tls else None,
         messages_api_cidr=big.messages_api_cidr if tls else None,
@@ -654,13 +704,14 @@ def test_load_balancer_and_boot_script_agree_on_healthy(variant):
 
 def test_a_failed_key_read_stops_the_boot_instead_of_starting_keyless():
     """The key is read in its own assignment, so errexit and the ERR trap see a failure."""
-    assert "KEY=$(aws secretsmanager get-secret-value" in BOOT_SCRIPT
-    assert 'echo "CRYPTO_KEY=$(' not in BOOT_SCRIPT
+    assert 'KEY=$(secret "$SECRET_ID") || fail' in BOOT_SCRIPT
+    assert 'AUTH_KEY=$(secret "$AUTH_SECRET_ID") || fail' in BOOT_SCRIPT
+    assert "=$(aws secretsmanager" not in BOOT_SCRIPT.replace("secret() { retry aws", "")
 
 
 def test_boot_script_neither_hangs_on_a_silent_service_nor_gives_up_on_one_slow_read():
     assert "curl -s --max-time 5" in BOOT_SCRIPT
-    assert "for attempt in 1 2 3 4 5 6; do" in BOOT_SCRIPT
+    assert "secret() { retry aws secretsmanager" in BOOT_SCRIPT
     assert 'fail() { echo "boot: $*" >&2; signal 1; exit 1; }' in BOOT_SCRIPT
 
 
@@ -728,19 +779,22 @@ def test_host_names_are_used_and_recorded_in_the_hosted_zone(variant):
         }
         return
     assert t["Outputs"]["EndpointURL"]["Value"] == {"Fn::Sub": f"{scheme}://${{EndpointHostname}}"}
-    assert t["Outputs"]["MessagesApiURL"]["Value"] == {
-        "Fn::Sub": f"{scheme}://${{MessagesApiHostname}}"
-    }
+    if options.processor:
+        assert t["Outputs"]["MessagesApiURL"]["Value"] == {
+            "Fn::Sub": f"{scheme}://${{MessagesApiHostname}}"
+        }
     assert t["Parameters"]["HostedZoneId"]["Type"] == "AWS::Route53::HostedZone::Id"
     targets = {
         record["Properties"]["Name"]["Ref"]: record["Properties"]["AliasTarget"]["DNSName"]
         for record in records.values()
     }
-    assert targets == {
+    expected = {
         "EndpointHostname": {"Fn::GetAtt": ["EndpointLoadBalancer", "DNSName"]},
         "WebsocketHostname": {"Fn::GetAtt": ["ConnectionLoadBalancer", "DNSName"]},
-        "MessagesApiHostname": {"Fn::GetAtt": ["MessagesApiLoadBalancer", "DNSName"]},
     }
+    if options.processor:
+        expected["MessagesApiHostname"] = {"Fn::GetAtt": ["MessagesApiLoadBalancer", "DNSName"]}
+    assert targets == expected
     for record in records.values():
         assert record["Properties"]["HostedZoneId"] == {"Ref": "HostedZoneId"}
         assert record["Properties"]["Type"] == "A"
@@ -758,7 +812,8 @@ def test_console_descriptions_promise_nothing_the_console_does_not_do(variant):
     """The console neither generates a key nor a prefix: no "Generated when left empty"."""
     _, t = variant
     for name in ("CryptoKey", "TablePrefix"):
-        assert "Generated" not in t["Parameters"][name]["Description"]
+        if name in t["Parameters"]:
+            assert "Generated" not in t["Parameters"][name]["Description"]
     assert "Fernet" in t["Parameters"]["CryptoKey"]["Description"]
 
 

@@ -12,11 +12,16 @@ def test_warm_up_renders_each_log_processing_shape_once_for_every_worker(
     folder = tmp_path / "previews"
     config = {"SECRET_KEY": "warm" * 8, "PREVIEW_SHARED_DIR": str(folder)}
     done = warm.warm(create_app(config), wait_for_lint=False)
-    assert [line.split(":")[0] for line in done] == ["none", "firehose", "processor"]
+    assert [line.split(":")[0] for line in done] == [
+        "autopush-rs none",
+        "autopush-legacy none",
+        "autopush-legacy firehose",
+        "autopush-legacy processor",
+    ]
     assert all(": 200 in " in line for line in done), done
-    assert len(list(folder.glob("*.json"))) == 3
+    assert len(list(folder.glob("*.json"))) == 4
 
-    # A worker starting afterwards renders nothing itself: it reads the three files.
+    # A worker starting afterwards renders nothing itself: it reads the four files.
     def no_render(options):
         raise AssertionError("rendered again")
 

@@ -13,6 +13,8 @@ COMMON = {
     "vpc_id": "vpc-0123456789abcdef0",
     "subnet_ids": ("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"),
 }
+# autopush 1.57.0 on DynamoDB, the engine of the variants without "rs" in their name.
+LEGACY = {**COMMON, "engine": "autopush-legacy"}
 PROCESSOR = {
     "log_processing": "processor",
     "private_subnet_ids": ("subnet-0123456789abcdef2", "subnet-0123456789abcdef3"),
@@ -26,11 +28,11 @@ HOSTNAMES = {
 CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 
 VARIANTS: dict[str, Options] = {
-    "none": Options(**COMMON),
-    "firehose": Options(**COMMON, log_processing="firehose"),
-    "processor": Options(**COMMON, **PROCESSOR),
+    "none": Options(**LEGACY),
+    "firehose": Options(**LEGACY, log_processing="firehose"),
+    "processor": Options(**LEGACY, **PROCESSOR),
     "processor-tls-ssh": Options(
-        **COMMON,
+        **LEGACY,
         **PROCESSOR,
         certificate_arn=CERTIFICATE,
         key_name="admin",
@@ -40,9 +42,26 @@ VARIANTS: dict[str, Options] = {
         messages_api_cidr="198.51.100.0/24",
     ),
     "reuse-tables": Options(
-        **{**COMMON, "crypto_key": f"{CRYPTO_KEY},{OLD_CRYPTO_KEY}"},
+        **{**LEGACY, "crypto_key": f"{CRYPTO_KEY},{OLD_CRYPTO_KEY}"},
         **PROCESSOR,
         reuse_tables=True,
         processor_code_bucket="my-processor-code",
+    ),
+    # autopush-rs: the stack builds the images; then with TLS, SSH, given images, no replica.
+    "rs": Options(**COMMON, engine="autopush-rs"),
+    "rs-tls-ssh-images": Options(
+        **COMMON,
+        engine="autopush-rs",
+        certificate_arn=CERTIFICATE,
+        key_name="admin",
+        ssh_cidr="203.0.113.0/24",
+        endpoint_hostname=HOSTNAMES["endpoint_hostname"],
+        websocket_hostname=HOSTNAMES["websocket_hostname"],
+        hosted_zone_id="Z0123456789ABCDEFGHIJ",
+        autoconnect_image="123456789012.dkr.ecr.us-west-2.amazonaws.com/push:autoconnect-1.83.1",
+        autoendpoint_image="123456789012.dkr.ecr.us-west-2.amazonaws.com/push:autoendpoint-1.83.1",
+        store_single_node=True,
+        ami_id="ami-0123456789abcdef0",
+        store_node_type="cache.t3.micro",
     ),
 }

@@ -29,9 +29,22 @@ LOG_PROCESSING_EXPLAINED = {
     "Messages API behind the Push Developer Dashboard.",
 }
 
+# One sentence per engine, shown beside its radio button.
+ENGINE_EXPLAINED = {
+    "autopush-rs": "Mozilla's maintained push server (autopush-rs 1.83.1), which the stack "
+    "builds in your account and runs on an ElastiCache (Valkey) store. Upstream calls its "
+    "Redis and Postgres stores experimental: Mozilla itself runs it on Google Bigtable.",
+    "autopush-legacy": "The retired Python server (autopush 1.57.0) on DynamoDB tables: for "
+    "an existing deployment whose tables and clients you keep, and for log processing.",
+}
+# What the radio groups show beside each choice (their values do not overlap).
+CHOICES_EXPLAINED = {**LOG_PROCESSING_EXPLAINED, **ENGINE_EXPLAINED}
+RADIO_OPTIONS = ("engine", "log_processing")
+
 # How the page groups the options; options not named here land in "More".
 SECTIONS = (
     ("Stack", ("stack_name", "region")),
+    ("Push engine", ("engine",)),
     ("Crypto key", ("crypto_key",)),
     ("DynamoDB tables", ("table_prefix", "reuse_tables")),
     ("Network", ("vpc_id", "subnet_ids")),
@@ -48,7 +61,19 @@ SECTIONS = (
         "Host names and TLS",
         ("certificate_arn", "endpoint_hostname", "websocket_hostname", "hosted_zone_id"),
     ),
-    ("Image and SSH", ("autopush_image", "key_name", "ssh_cidr")),
+    (
+        "Images, store and SSH",
+        (
+            "autopush_image",
+            "autoconnect_image",
+            "autoendpoint_image",
+            "store_node_type",
+            "store_single_node",
+            "ami_id",
+            "key_name",
+            "ssh_cidr",
+        ),
+    ),
 )
 
 
@@ -67,7 +92,7 @@ def _field(spec: Spec):
         return TextAreaField(render_kw={"rows": 3, "spellcheck": "false"}, **common)
     if spec.kind == "choice":
         # The options layer checks the choice; WTForms' own check would be a second copy.
-        field_class = RadioField if spec.name == "log_processing" else SelectField
+        field_class = RadioField if spec.name in RADIO_OPTIONS else SelectField
         return field_class(
             choices=list(spec.choices), default=spec.default, validate_choice=False, **common
         )

@@ -47,7 +47,7 @@ def shape_key(options: Options) -> tuple:
         if spec.kind == "secret" or name in NOT_IN_TEMPLATE:
             continue
         value = getattr(options, name)
-        if spec.parameter is None:
+        if spec.parameter is None or name == "engine":  # the engine's parameter is fixed
             key.append((name, value))
         else:
             key.append((name, options.applies(name) and value not in (None, "", (), False)))

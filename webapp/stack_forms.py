@@ -118,10 +118,10 @@ class UpdateForm(OptionsForm):
         except OptionsError as exc:
             self._attach(exc.errors)
             return False
-        if not options.table_prefix:
+        if not options.rs and not options.table_prefix:  # autopush-rs has no tables
             self._attach({"table_prefix": "Give the stack's table prefix: its tables use it."})
             return False
-        self.options = dataclasses.replace(options, reuse_tables=reuse)
+        self.options = dataclasses.replace(options, reuse_tables=reuse and not options.rs)
         return True
 
 

@@ -34,6 +34,7 @@ from pushstack.cloud import LAUNCH_ID_TAG, Cloud, CloudError
 from pushstack.cloud.errors import DENIED_CODES, THROTTLING_CODES
 from pushstack.cloud.ownership import NOT_PUSHSTACKS
 from pushstack.options import (
+    LEGACY,
     REGIONS,
     SPECS,
     Options,
@@ -44,7 +45,7 @@ from pushstack.options import (
 from pushstack.template import build_template
 from webapp import costs, store
 from webapp.cloud import get_access
-from webapp.forms import LOG_PROCESSING_EXPLAINED, share_query, unknown_network
+from webapp.forms import CHOICES_EXPLAINED, share_query, unknown_network
 from webapp.limits import RATE_LIMITED
 from webapp.preview_cache import shape_key
 from webapp.stack_forms import (
@@ -72,13 +73,21 @@ RETAINED_TYPES = {
     "AWS::SecretsManager::Secret": "crypto key secret",
     "AWS::S3::Bucket": "log bucket",
 }
+# Kept resources of types a stack also has unretained, or named apart (autopush-rs's).
+RETAINED_IDS = {
+    "PushStore": "push store (ElastiCache for Valkey)",
+    "StoreSubnetGroup": "push store's subnet group",
+    "StoreSecurityGroup": "push store's security group",
+    "AuthKeySecret": "auth key secret",
+}
 # What keeps costing money while the stack runs, in the user's words.
 COSTLY_TYPES = {
     "AWS::AutoScaling::AutoScalingGroup": "EC2 instances (Auto Scaling groups)",
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "load balancers",
     "AWS::DynamoDB::Table": "DynamoDB tables (per request and per GB stored)",
     "AWS::ElastiCache::CacheCluster": "an ElastiCache Redis node",
-    "AWS::ElastiCache::ReplicationGroup": "an ElastiCache Redis node",
+    "AWS::ElastiCache::ReplicationGroup": "ElastiCache (Valkey) store nodes",
+    "AWS::CodeBuild::Project": "a CodeBuild image build (on create and on a new release)",
     "AWS::KinesisFirehose::DeliveryStream": "a Firehose delivery stream",
     "AWS::S3::Bucket": "S3 storage",
     "AWS::SecretsManager::Secret": "a Secrets Manager secret",
@@ -170,7 +179,10 @@ def _launch_facts(template: dict) -> dict:
     iam_roles = sum(1 for kind in types if kind == "AWS::IAM::Role")
     costly = sorted({COSTLY_TYPES[kind] for kind in types if kind in COSTLY_TYPES})
     retained = [
-        (logical_id, RETAINED_TYPES.get(resource["Type"], resource["Type"]))
+        (
+            logical_id,
+            RETAINED_IDS.get(logical_id) or RETAINED_TYPES.get(resource["Type"], resource["Type"]),
+        )
         for logical_id, resource in resources.items()
         if resource.get("DeletionPolicy") == "Retain"
     ]
@@ -450,14 +462,29 @@ UPDATE_RISKS = {
     "only if the old key is still in the list (after the new one).",
     "reuse_tables": "The stack would stop creating its own tables and use existing ones: its "
     "current tables leave the stack (they are kept).",
+    "engine_rs": "The engine changes to autopush-rs: the stack creates a new, empty Valkey "
+    "store and builds the engine's images (about 30 minutes) before replacing the nodes. "
+    "The DynamoDB tables leave the stack but are kept in your account, no longer read: "
+    "every client's subscriptions stay behind in them. Browsers and apps reconnect, get a "
+    "new identity and must subscribe again; old endpoint URLs stop working.",
+    "engine_legacy": "The engine changes back to autopush 1.57.0: it reads the DynamoDB tables "
+    "of the table prefix, not the Valkey store (which is kept): subscriptions made while "
+    "autopush-rs ran are not in them.",
 }
+
+
+def _engine_of(stack) -> str:
+    """The stack's engine: its Engine parameter; before that option, autopush 1.57.0."""
+    return stack.parameters.get("Engine") or LEGACY
 
 
 def update_risks(stack, options: Options, *, new_key: bool) -> list[str]:
     """Codes (keys of ``UPDATE_RISKS``) of what the new values put at risk."""
     risks = []
+    if _engine_of(stack) != options.engine:
+        risks.append("engine_rs" if options.rs else "engine_legacy")
     current_prefix = stack.parameters.get("TablePrefix")
-    if current_prefix and current_prefix != options.table_prefix:
+    if current_prefix and not options.rs and current_prefix != options.table_prefix:
         risks.append("table_prefix")
     outputs = {*stack.output_values, *(stack.missing_outputs or ())}
     if "LogBucketName" in outputs and not options.firehose:
@@ -492,7 +519,7 @@ def _update_page(form, stack, region, capabilities=(), error: CloudError | None 
         region=region,
         error=error,
         capabilities=capabilities,
-        explained=LOG_PROCESSING_EXPLAINED,
+        explained=CHOICES_EXPLAINED,
     )
 
 
@@ -639,9 +666,13 @@ def retained_resources(resources, stack=None) -> list[dict]:
     for resource in resources:
         if not resource.retained:
             continue  # the deployed template's DeletionPolicy decides, not the type
-        what = RETAINED_TYPES.get(resource.resource_type, resource.resource_type)
+        what = (
+            RETAINED_IDS.get(resource.logical_id)
+            or RETAINED_TYPES.get(resource.resource_type)
+            or resource.resource_type
+        )
         physical = resource.physical_id
-        if not physical and resource.resource_type == "AWS::SecretsManager::Secret":
+        if not physical and resource.logical_id == "CryptoKeySecret":
             physical = outputs.get("CryptoKeySecretArn", "")
         kept.append(
             {
@@ -663,11 +694,18 @@ def _removal_command(resource_type: str, physical_id: str) -> str:
         return f"aws dynamodb delete-table --table-name {shlex.quote(physical_id)}"
     if resource_type == "AWS::S3::Bucket":
         return f"aws s3 rb {shlex.quote('s3://' + physical_id)} --force"
-    if resource_type == "AWS::SecretsManager::Secret":
+    quoted = shlex.quote(physical_id)
+    if resource_type == "AWS::ElastiCache::ReplicationGroup":  # a last snapshot first
         return (
-            f"aws secretsmanager delete-secret --secret-id {shlex.quote(physical_id)} "
-            "--recovery-window-in-days 7"
+            f"aws elasticache delete-replication-group --replication-group-id {quoted} "
+            f"--final-snapshot-identifier {shlex.quote(physical_id + '-final')}"
         )
+    if resource_type == "AWS::ElastiCache::SubnetGroup":
+        return f"aws elasticache delete-cache-subnet-group --cache-subnet-group-name {quoted}"
+    if resource_type == "AWS::EC2::SecurityGroup":
+        return f"aws ec2 delete-security-group --group-id {quoted}"
+    if resource_type == "AWS::SecretsManager::Secret":
+        return f"aws secretsmanager delete-secret --secret-id {quoted} --recovery-window-in-days 7"
     return ""
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 from html.parser import HTMLParser
 
-from pushstack.options import LOG_PROCESSING_CHOICES
+from pushstack.options import LEGACY, LOG_PROCESSING_CHOICES, RS
 
 
 class _FormValues(HTMLParser):
@@ -70,18 +70,28 @@ def warm(app, *, wait_for_lint: bool = True) -> list[str]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     client = app.test_client()
     done = []
-    for choice in LOG_PROCESSING_CHOICES:
+    # The default engine's shape, then each log processing choice of the legacy engine
+    # (autopush-rs has no Firehose or processor: the form refuses them).
+    shapes = [(RS, "none")] + [(LEGACY, choice) for choice in LOG_PROCESSING_CHOICES]
+    for engine, choice in shapes:
         started = time.monotonic()
         form = client.get("/", headers=headers)
         values = _FormValues(form.get_data(as_text=True)).values
-        values.update(stack_name=f"warm-{choice}", log_processing=choice, crypto_key="")
+        values.update(
+            stack_name=f"warm-{engine}-{choice}",
+            engine=engine,
+            log_processing=choice,
+            crypto_key="",
+        )
         response = client.post("/", data=values, headers=headers)
         if response.status_code != 303:
-            done.append(f"{choice}: the form answered {response.status_code}; not rendered")
+            done.append(
+                f"{engine} {choice}: the form answered {response.status_code}; not rendered"
+            )
             continue
         page = client.get(response.headers["Location"], headers=headers)
         seconds = time.monotonic() - started
-        done.append(f"{choice}: {page.status_code} in {seconds:.1f} s")
+        done.append(f"{engine} {choice}: {page.status_code} in {seconds:.1f} s")
     return done
 
 

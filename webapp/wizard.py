@@ -8,7 +8,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from pushstack.options import REGIONS, generate_table_prefix
 from webapp import store
-from webapp.forms import LOG_PROCESSING_EXPLAINED, OptionsForm
+from webapp.forms import CHOICES_EXPLAINED, OptionsForm
 
 bp = Blueprint("wizard", __name__)
 
@@ -68,7 +68,7 @@ def _render(form: OptionsForm) -> str:
     return render_template(
         "form.html",
         form=form,
-        explained=LOG_PROCESSING_EXPLAINED,
+        explained=CHOICES_EXPLAINED,
         key_dropped=bool(typed_key) and sealed_key is None,
         key_kept=sealed_key is not None,
         sealed_key=sealed_key,

@@ -41,7 +41,7 @@ from pushstack.cloud.views import (
     StackSummary,
     StackView,
 )
-from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options
+from pushstack.options import CRYPTO_KEY_REVISION, LEGACY, RS, SPECS, Options
 
 EVENT_PAGES = 20  # pages of DescribeStackEvents read at most to find an operation's start
 STACKS_REMEMBERED = 256
@@ -808,7 +808,11 @@ class Cloud:
                 else "none"
             ),
             "reuse_tables": "AWS::DynamoDB::Table" not in kinds,
+            # A stack from before the engine choice (no store) runs autopush 1.57.0.
+            "engine": RS if "AWS::ElastiCache::ReplicationGroup" in kinds else LEGACY,
         }
+        if values["engine"] == RS:
+            values.pop("reuse_tables")
         by_parameter = {spec.parameter: spec for spec in SPECS.values() if spec.parameter}
         for key, value in self._parameters(stack).items():
             spec = by_parameter.get(key)

@@ -121,7 +121,7 @@ FREE_TYPES = frozenset({
     "AWS::AutoScaling::ScalingPolicy", "AWS::AutoScaling::LifecycleHook",
     "AWS::SSM::Parameter",  # standard parameters
     "AWS::ElastiCache::SubnetGroup", "AWS::ElastiCache::ParameterGroup",
-    "AWS::Lambda::Permission", "AWS::Lambda::EventSourceMapping",
+    "AWS::Lambda::Permission", "AWS::Lambda::EventSourceMapping", "AWS::Lambda::EventInvokeConfig",
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy",
     "AWS::SecretsManager::ResourcePolicy", "AWS::SecretsManager::SecretTargetAttachment",
     "AWS::Route53::RecordSet",  # queries are billed to the hosted zone, outside the stack

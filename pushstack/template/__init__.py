@@ -14,12 +14,14 @@ from troposphere import Template
 from pushstack.options import Options
 from pushstack.template.boot import BOOT_SCRIPT
 from pushstack.template.common import AMI_PARAMETER, LAMBDA_RUNTIME, ROUTER_PORT
+from pushstack.template.images import images
 from pushstack.template.logs import log_bucket, log_delivery_stream
 from pushstack.template.network import security_groups
 from pushstack.template.nodes import node_role, push_nodes
 from pushstack.template.outputs import outputs
 from pushstack.template.parameters import parameter_groups, parameters
 from pushstack.template.processor import messages_api, processor, processor_settings, redis
+from pushstack.template.store import auth_key_secret, push_store
 from pushstack.template.tables import (
     crypto_key_secret,
     message_table,
@@ -36,7 +38,8 @@ def description(opts: Options) -> str:
         "processor": "logs to S3 through Firehose, push processor, Redis and Push Messages API",
     }[opts.log_processing]
     extras = [text for flag, text in ((opts.tls, "TLS"), (opts.ssh, "SSH")) if flag]
-    return f"Mozilla Push (autopush) stack: {logs_text}" + (
+    engine = "autopush-rs on Valkey" if opts.rs else "autopush 1.57.0 on DynamoDB"
+    return f"Mozilla Push stack ({engine}): {logs_text}" + (
         f"; {', '.join(extras)}" if extras else ""
     )
 
@@ -48,10 +51,15 @@ def build_template(opts: Options) -> Template:
     t.add_mapping("Boot", {"Script": {"Body": BOOT_SCRIPT}})
     parameters(t, opts)
     crypto_key_secret(t)
-    if not opts.reuse_tables:
+    if opts.rs:
+        auth_key_secret(t)
+    elif not opts.reuse_tables:
         t.add_resource(router_table())
         t.add_resource(message_table())
     security_groups(t, opts)
+    if opts.rs:
+        push_store(t, opts)
+        images(t, opts)
     if opts.firehose:
         log_bucket(t, opts)
         log_delivery_stream(t)

@@ -8,7 +8,7 @@ from pushstack.template.common import NodeGroup
 
 # The boot script every node runs, kept once in the template's Mappings; each
 # group's UserData sets the variables it reads, then appends it.
-BOOT_SCRIPT = """\
+BOOT_SCRIPT_SOURCE = """\
 set -euo pipefail
 signal() { /opt/aws/bin/cfn-signal -e "$1" --stack "$STACK" --resource "$RESOURCE" --region "$REGION" || true; }
 trap 'signal 1' ERR
@@ -25,28 +25,30 @@ net.ipv4.tcp_tw_reuse = 1
 net.ipv4.tcp_fin_timeout = 15
 CONF
 sysctl --system >/dev/null
-dnf install -y -q docker aws-cfn-bootstrap
+# Transient failures (a mirror, a registry, credentials not there yet) are
+# tried again with growing pauses before the node gives up.
+retry() {
+  local n=1
+  until "$@"; do
+    [ "$n" -lt "${RETRIES:-5}" ] || { echo "boot: $n tries failed: $1 $2" >&2; return 1; }
+    sleep $((n * n * 5)); n=$((n + 1))
+  done
+}
+retry dnf install -y -q docker aws-cfn-bootstrap || fail "cannot install packages"
 systemctl enable --now docker
 TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
 PRIVATE_IP=$(curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/local-ipv4)
 umask 077
-# Everything below, health included, must be done by the deadline (within the
-# group's signal timeout).
+# All below, health included, must end within the group's signal timeout.
 deadline=$((SECONDS + WAIT_SECONDS))
-# The crypto key goes from Secrets Manager into a root-only file, never into a log.
-# A new instance's credentials may take a moment: a few tries, then stop (and
-# signal failure) rather than start without a key.
-if [ -n "${SECRET_ID:-}" ]; then
-  for attempt in 1 2 3 4 5 6; do
-    KEY=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$SECRET_ID" --query SecretString --output text) && break
-    [ "$attempt" -lt 6 ] || fail "cannot read the crypto key"
-    sleep 10
-  done
-fi
-# What the stack creates while the nodes boot: wait for it here, not in
+# The keys go from Secrets Manager into a root-only file, never into a log; no
+# key, no start.
+secret() { retry aws secretsmanager get-secret-value --region "$REGION" --secret-id "$1" --query SecretString --output text; }
+if [ -n "${SECRET_ID:-}" ]; then KEY=$(secret "$SECRET_ID") || fail "cannot read the crypto key"; fi
+if [ -n "${AUTH_SECRET_ID:-}" ]; then AUTH_KEY=$(secret "$AUTH_SECRET_ID") || fail "cannot read the auth key"; fi
+# What the stack creates while the nodes boot: waited for here, not in
 # CloudFormation, so that the nodes boot meanwhile.
 if [ -n "${ENDPOINT_HOSTNAME_PARAMETER:-}" ]; then
-  # The endpoint load balancer's name, written by the stack once it exists.
   until ENDPOINT_HOSTNAME=$(aws ssm get-parameter --region "$REGION" --name "$ENDPOINT_HOSTNAME_PARAMETER" --query Parameter.Value --output text 2>/dev/null); do
     [ "$SECONDS" -lt "$deadline" ] || fail "no endpoint host name in $ENDPOINT_HOSTNAME_PARAMETER"
     sleep 10
@@ -61,12 +63,24 @@ if [ -n "${REDIS_CLUSTER_ID:-}" ]; then
   done
   read -r REDIS_HOST REDIS_PORT <<< "$REDIS"
 fi
+if [ -n "${STORE_GROUP_ID:-}" ]; then
+  # autopush-rs's store exists before the nodes; its primary's name survives a failover.
+  STORE=$(retry aws elasticache describe-replication-groups --region "$REGION" --replication-group-id "$STORE_GROUP_ID" --query 'ReplicationGroups[0].NodeGroups[0].PrimaryEndpoint.[Address,Port]' --output text) || fail "cannot find store $STORE_GROUP_ID"
+  read -r STORE_HOST STORE_PORT <<< "$STORE"
+fi
 {
   echo "AWS_DEFAULT_REGION=$REGION"
   push_env
-  # autopush reads CRYPTO_KEY as a list only in its list syntax: [newest, older].
-  if [ -n "${KEY:-}" ]; then echo "CRYPTO_KEY=[${KEY//,/, }]"; fi
+  # The keys as a list, [newest, older], as both engines read them.
+  if [ -n "${KEY:-}" ]; then echo "${KEY_ENV:-CRYPTO_KEY}=[${KEY//,/, }]"; fi
+  if [ -n "${AUTH_KEY:-}" ]; then echo "$AUTH_ENV=[$AUTH_KEY]"; fi
 } > /etc/push.env
+registry=${IMAGE%%/*}
+login() { aws ecr get-login-password --region "$(echo "$registry" | cut -d. -f4)" | docker login -u AWS --password-stdin "$registry"; }
+case "$registry" in
+  *.dkr.ecr.*.amazonaws.com*) retry login >/dev/null || fail "cannot log in to $registry" ;;
+esac
+retry docker pull -q "$IMAGE" >/dev/null || fail "cannot pull $IMAGE"
 docker run -d --name push --restart always --network host --ulimit nofile=1000000:1000000 \\
   --log-driver journald --env-file /etc/push.env "$IMAGE" $COMMAND
 # Healthy by the load balancer's own rule: a status from 200 to HEALTHY_MAX.
@@ -77,6 +91,13 @@ while [ "$SECONDS" -lt "$deadline" ]; do
 done
 signal 1
 """
+# What the template carries: the script without its comment lines, which only
+# its readers here need (the largest shape is near the 51,200-byte inline limit).
+BOOT_SCRIPT = "".join(
+    line
+    for line in BOOT_SCRIPT_SOURCE.splitlines(keepends=True)
+    if not line.lstrip().startswith("#")
+)
 
 
 def user_data(
@@ -88,6 +109,7 @@ def user_data(
     secret: bool,
     variables=None,
     settings: dict | None = None,
+    auth: bool = False,
 ) -> Base64:
     """Boot script of one group: its settings, then the shared BOOT_SCRIPT.
 
@@ -112,6 +134,8 @@ def user_data(
         # Not the key: its fingerprint. A new key changes the launch template,
         # so a rolling update replaces every node and all read the same keys.
         settings["KEY_REVISION"] = "${CryptoKeyRevision}"
+    if auth:
+        settings["AUTH_SECRET_ID"] = "${AuthKeySecret}"  # noqa: S105 (the secret's ARN)
     lines = ["#!/bin/bash", *(f"{name}={value}" for name, value in settings.items())]
     lines.append("push_env() {")
     lines += [f"  echo {name}={value}" for name, value in env.items()]

@@ -20,7 +20,8 @@ REDIS_PORT = 6379
 LOG_PREFIX = "logs/"  # Firehose writes here; the processor is triggered only below it
 ERROR_PREFIX = "errors/"  # where Firehose puts what it could not deliver
 SETTINGS_KEY = "processor_settings.json"
-# WebSocket connections stay open for long; ALB allows at most 4000 s idle.
+# WebSocket connections stay open for hours; ALB allows at most 4000 s idle. Both
+# engines ping idle clients well within it (autopush-rs: every 300 s).
 WEBSOCKET_IDLE_TIMEOUT = "3600"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
@@ -59,6 +60,10 @@ class NodeGroup:
 
 CONNECTION = NodeGroup("Connection", "connection", CONNECTION_PORT, "/status", 399, 600)
 ENDPOINT = NodeGroup("Endpoint", "endpoint", ENDPOINT_PORT, "/status", 399, 600)
+# autopush-rs answers /__lbheartbeat__ (and /__heartbeat__, which also asks the
+# store) on both programs' ports; 200 only.
+RS_CONNECTION = NodeGroup("Connection", "connection", CONNECTION_PORT, "/__lbheartbeat__", 200, 600)
+RS_ENDPOINT = NodeGroup("Endpoint", "endpoint", ENDPOINT_PORT, "/__lbheartbeat__", 200, 600)
 # push-messages answers /__lbheartbeat__ without Redis (for its load balancer) and
 # /__heartbeat__ only with it: a node is up once Redis, created alongside, is (~8 min).
 MESSAGES_API = NodeGroup(

@@ -65,9 +65,11 @@ def security_groups(t: Template, opts: Options) -> None:
     t.add_resource(
         security_group(
             "InternalRouterSecurityGroup",
+            # Unchanged since the first release: a new GroupDescription replaces the group.
+            # Both node groups carry it now (connection nodes call each other too).
             "Endpoint nodes: may reach the internal router port of the connection nodes",
             [],
-            skip_checks(("CKV2_AWS_5", "Attached to the endpoint nodes' launch template.")),
+            skip_checks(("CKV2_AWS_5", "Attached to the push nodes' launch templates.")),
         )
     )
     public = "A public push service: clients connect from anywhere."
@@ -84,6 +86,7 @@ def security_groups(t: Template, opts: Options) -> None:
     t.add_resource(
         node_security_group(
             "ConnectionNodeSecurityGroup",
+            # (GroupDescription kept as first released: changing it replaces the group.)
             "Connection nodes: WebSocket from their load balancer, router from endpoints",
             [
                 ingress(
@@ -91,7 +94,11 @@ def security_groups(t: Template, opts: Options) -> None:
                     "WebSocket from the load balancer",
                     source="ConnectionLoadBalancerSecurityGroup",
                 ),
-                ingress(ROUTER_PORT, "Internal router", source="InternalRouterSecurityGroup"),
+                ingress(
+                    ROUTER_PORT,
+                    "Internal router, from endpoint and connection nodes",
+                    source="InternalRouterSecurityGroup",
+                ),
             ],
             opts,
         )

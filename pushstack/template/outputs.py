@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from troposphere import Output, Ref, Template
+from troposphere import GetAtt, Output, Ref, Template
 
 from pushstack.options import Options
 from pushstack.template.network import public_url
 from pushstack.template.processor import REDIS_CLUSTER_ID
+from pushstack.template.store import STORE_GROUP_ID
 from pushstack.template.tables import table_name
 
 
@@ -20,17 +21,25 @@ def outputs(t: Template, opts: Options) -> None:
             "Base URL of the push endpoints (application servers send here)",
             public_url(opts, "endpoint_hostname", "EndpointLoadBalancer", "https", "http"),
         ),
-        "RouterTableName": ("DynamoDB router table", table_name("router")),
-        "MessageTableName": ("DynamoDB message table", table_name("message")),
         "CryptoKeySecretArn": (
             "Secrets Manager secret holding the crypto key",
             Ref("CryptoKeySecret"),
         ),
-        "TablePrefix": (
+    }
+    if opts.rs:
+        values["StoreId"] = ("ElastiCache (Valkey) store of autopush-rs", STORE_GROUP_ID)
+        if opts.builds_images:
+            values["ImageRepositoryURI"] = (
+                "ECR repository of the autopush-rs images the stack built",
+                GetAtt("ImageRepository", "RepositoryUri"),
+            )
+    else:
+        values["RouterTableName"] = ("DynamoDB router table", table_name("router"))
+        values["MessageTableName"] = ("DynamoDB message table", table_name("message"))
+        values["TablePrefix"] = (
             "Table prefix: keep it, with the crypto key, to upgrade or redeploy",
             Ref("TablePrefix"),
-        ),
-    }
+        )
     if opts.firehose:
         values["LogBucketName"] = ("S3 bucket receiving the push logs", Ref("LogBucket"))
         values["LogDeliveryStreamName"] = (
@@ -40,6 +49,10 @@ def outputs(t: Template, opts: Options) -> None:
     if opts.processor:
         values["ProcessorFunctionName"] = ("Push processor Lambda", Ref("ProcessorFunction"))
         values["RedisClusterId"] = ("ElastiCache Redis cluster id", REDIS_CLUSTER_ID)
+        values["ProcessorFailureQueueURL"] = (
+            "SQS queue of the log events the processor failed on",
+            Ref("ProcessorFailureQueue"),
+        )
         values["MessagesApiURL"] = (
             "Push Messages API"
             + ("" if opts.messages_api_public else " (internal: reachable from the VPC)"),

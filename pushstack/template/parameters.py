@@ -14,6 +14,7 @@ AWS_PARAMETER_TYPES = {
     "messages_api_subnet_id": "AWS::EC2::Subnet::Id",
     "key_name": "AWS::EC2::KeyPair::KeyName",
     "hosted_zone_id": "AWS::Route53::HostedZone::Id",
+    "ami_id": "AWS::EC2::Image::Id",
 }
 
 
@@ -51,8 +52,14 @@ def parameters(t: Template, opts: Options) -> None:
     """Every option that applies to this shape and has a CloudFormation parameter."""
     for name, spec in SPECS.items():
         if spec.parameter and opts.applies(name):
-            parameter(t, spec)
+            added = parameter(t, spec)
+            if name == "engine":
+                # The template runs one engine: the other value would describe it wrongly.
+                added.AllowedValues = [opts.engine]
+                added.Default = opts.engine
     parameter(t, CRYPTO_KEY_REVISION)
+    if opts.ami_id:
+        return  # the pinned AMI instead of the public parameter
     t.add_parameter(
         Parameter(
             "LatestAmiId",
@@ -66,7 +73,15 @@ def parameters(t: Template, opts: Options) -> None:
 def parameter_groups(t: Template, opts: Options) -> None:
     """Console labels and groups, so the stack's parameters read as the form does."""
     groups = {
-        "Push service": ["CryptoKey", "TablePrefix", "AutopushImage"],
+        "Push service": [
+            "Engine",
+            "CryptoKey",
+            "TablePrefix",
+            "AutopushImage",
+            "AutoconnectImage",
+            "AutoendpointImage",
+            "StoreNodeType",
+        ],
         "Host names and TLS": [
             "EndpointHostname",
             "WebsocketHostname",
@@ -74,7 +89,7 @@ def parameter_groups(t: Template, opts: Options) -> None:
             "HostedZoneId",
             "CertificateArn",
         ],
-        "Network": ["VpcId", "SubnetIds", "KeyName", "SshCidr"],
+        "Network": ["VpcId", "SubnetIds", "AmiId", "KeyName", "SshCidr"],
         "Connection nodes": [p for p in t.parameters if p.startswith("Connection")],
         "Endpoint nodes": [p for p in t.parameters if p.startswith("Endpoint")],
         "Log processing": [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from awacs import elasticache as ec_actions
 from awacs import logs as logs_actions
 from awacs import s3 as s3_actions
+from awacs import sqs as sqs_actions
 from troposphere import (
     AccountId,
     Equals,
@@ -18,6 +19,7 @@ from troposphere import (
     elasticache,
     iam,
     logs,
+    sqs,
 )
 from troposphere.cloudformation import CustomResource
 
@@ -74,7 +76,11 @@ def lambda_checks(*extra: tuple[str, str]) -> dict:
             "CKV_AWS_115",
             "Reserved concurrency would fail in accounts with a low concurrency limit.",
         ),
-        ("CKV_AWS_116", "Triggered by S3 and CloudFormation, which retry and report failures."),
+        (
+            "CKV_AWS_116",
+            "The processor's failures go to an on-failure destination (a queue); the "
+            "settings writer's to CloudFormation.",
+        ),
         *extra,
     )
 
@@ -151,6 +157,8 @@ def processor(t: Template) -> None:
             [
                 allow([s3_actions.GetObject], [log_bucket_arn("/*")]),
                 allow([s3_actions.ListBucket], [log_bucket_arn()]),
+                # Where Lambda puts an event whose every try failed.
+                allow([sqs_actions.SendMessage], [GetAtt("ProcessorFailureQueue", "Arn")]),
             ],
             managed=["service-role/AWSLambdaVPCAccessExecutionRole"],
         )
@@ -179,6 +187,7 @@ def processor(t: Template) -> None:
             ),
         )
     )
+    processor_failures(t)
     t.add_resource(
         awslambda.Permission(
             "ProcessorInvokePermission",
@@ -187,6 +196,32 @@ def processor(t: Template) -> None:
             Principal="s3.amazonaws.com",
             SourceAccount=AccountId,
             SourceArn=log_bucket_arn(),
+        )
+    )
+
+
+def processor_failures(t: Template) -> None:
+    """An on-failure destination: an event the processor failed on (S3 unreachable,
+    Redis down) lands in a retained queue, with its error, instead of vanishing."""
+    t.add_resource(
+        sqs.Queue(
+            "ProcessorFailureQueue",
+            MessageRetentionPeriod=14 * 24 * 3600,  # SQS's longest: two weeks to look
+            SqsManagedSseEnabled=True,
+            DeletionPolicy="Retain",
+            Metadata=skip_checks(("CKV_AWS_27", "Encrypted by SQS's own keys (SSE-SQS).")),
+            UpdateReplacePolicy="Retain",
+        )
+    )
+    t.add_resource(
+        awslambda.EventInvokeConfig(
+            "ProcessorFailureDestination",
+            FunctionName=Ref("ProcessorFunction"),
+            Qualifier="$LATEST",
+            MaximumRetryAttempts=2,
+            DestinationConfig=awslambda.DestinationConfig(
+                OnFailure=awslambda.OnFailure(Destination=GetAtt("ProcessorFailureQueue", "Arn"))
+            ),
         )
     )
 

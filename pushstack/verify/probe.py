@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 
-from pushstack.verify import failures
+from pushstack.verify import failures, loop
 from pushstack.verify.connection import PushConnection, Unexpected
 from pushstack.verify.keys import DecryptError, Subscriber, VapidKey
 from pushstack.verify.limits import DEFAULT_RATE, check_limits
@@ -287,4 +287,4 @@ async def _close(clients: list[_Client], timeouts: Timeouts) -> None:
 
 
 def run_probe(targets: PushTargets, **options) -> ProbeResult:
-    return asyncio.run(probe(targets, **options))
+    return loop.run(probe(targets, **options))

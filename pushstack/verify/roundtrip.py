@@ -16,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from pushstack.verify import failures
+from pushstack.verify import failures, loop
 from pushstack.verify.connection import PushConnection, Unexpected
 from pushstack.verify.keys import DecryptError, Subscriber, VapidKey
 from pushstack.verify.report import Report, Step
@@ -229,4 +229,4 @@ async def round_trip(
 
 def run_round_trip(targets: PushTargets, **options) -> Report:
     """``round_trip`` for callers without an event loop (the command line, the wizard)."""
-    return asyncio.run(round_trip(targets, **options))
+    return loop.run(round_trip(targets, **options))
