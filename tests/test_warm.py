@@ -44,6 +44,8 @@ def test_the_start_command_warms_the_previews_before_the_workers_serve(fake_aws_
         response, _ = served.request("GET", "/")
         assert response.status == 200
         log = served.output.read_text()
-    assert "Previews warmed" in log and "warm-up: processor: 200" in log, log
-    assert len(list(folder.glob("*.json"))) == 3
+    assert "Previews warmed" in log, log
+    for shape in ("autopush-rs none", "autopush-legacy firehose", "autopush-legacy processor"):
+        assert f"warm-up: {shape}: 200" in log, log
+    assert len(list(folder.glob("*.json"))) == 4
     assert list((tmp_path / "lint").glob("*.json"))  # cfn-lint's findings, ready too
