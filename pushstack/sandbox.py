@@ -33,8 +33,11 @@ from pushstack import artifacts, sandbox_pace
 
 NETWORK_TAG = "pushstack:sandbox"  # value: network | public | private
 VPC_CIDR = "10.20.0.0/16"
-PUBLIC_CIDRS = ("10.20.0.0/24", "10.20.1.0/24")
-PRIVATE_CIDRS = ("10.20.10.0/24", "10.20.11.0/24")
+# /20s (4,091 addresses each): every stack's nodes take addresses and moto frees few
+# of them, so a sandbox that launches a few hundred stacks (as the test suite does) ran
+# /24s dry, and CreateStack failed inside moto ("pop from an empty set").
+PUBLIC_CIDRS = ("10.20.0.0/20", "10.20.16.0/20")
+PRIVATE_CIDRS = ("10.20.64.0/20", "10.20.80.0/20")
 CERTIFICATE_DOMAIN = "push.sandbox.test"  # the certificate covers it and *.push.sandbox.test
 DOMAIN = CERTIFICATE_DOMAIN  # the seeded hosted zone's name
 START_TIMEOUT = 30.0  # seconds for the server to answer
@@ -135,6 +138,10 @@ def patch_moto() -> None:
     it answers the change set's, as CloudFormation does, so the change set page can
     compare the two.
 
+    Hosted zone ids are 22 random letters and digits; Route 53's begin with "Z", as the
+    form's pattern (options) asks: the sandbox's zone made TLS stacks fail to validate
+    when read back (the update form) or picked in the form. They begin with "Z" here.
+
     With PUSHSTACK_SANDBOX_PACE above 0 (the default, 1), creates, applied change sets
     and deletes take time and report each resource, as in AWS (``sandbox_pace``).
     """
@@ -180,6 +187,14 @@ def patch_moto() -> None:
         return responses.ActionResult({"TemplateBody": change_set.template})
 
     responses.CloudFormationResponse.get_template = get_change_set_template
+    from moto.route53 import models as route53
+
+    random_zone_id = route53.create_route53_zone_id
+
+    def zone_id_like_route53(*args, **kwargs):
+        return "Z" + random_zone_id(*args, **kwargs)[1:]
+
+    route53.create_route53_zone_id = zone_id_like_route53
     if pace > 0:
         _pace_creations(models, responses, pace)
         _pace_deletions(models, pace)

@@ -66,7 +66,8 @@ def machine(tmp_path):
     return tmp_path
 
 
-ENDPOINT_NAME = "push-test-endpoint-123.us-west-2.elb.amazonaws.com"
+# As CloudFormation names a load balancer: with capitals, which the nodes lowercase.
+ENDPOINT_NAME = "push-t-Endpo-1A2B3C4D5E6F7-123456789.us-west-2.elb.amazonaws.com"
 REDIS_ADDRESS = "push-redis-1a2b3c4d.abcdef.0001.usw2.cache.amazonaws.com"
 
 
@@ -119,7 +120,7 @@ def test_a_healthy_connection_node_signals_success_with_its_settings(machine, te
     env_file = machine / "etc" / "push.env"
     settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     assert settings["CRYPTO_KEY"] == f"[{CRYPTO_KEY}]"
-    assert settings["ENDPOINT_HOSTNAME"] == ENDPOINT_NAME  # read from the stack's parameter
+    assert settings["ENDPOINT_HOSTNAME"] == ENDPOINT_NAME.lower()  # read from the stack's parameter
     assert settings["ROUTER_HOSTNAME"] == "10.0.0.5"
     assert settings["ROUTER_TABLENAME"] == "tableprefix_router"
     assert settings["STREAM_NAME"] == "logstreamname"
@@ -181,7 +182,7 @@ def test_push_nodes_wait_for_the_endpoint_name_the_stack_writes(machine, templat
     result, calls, signals = boot(machine, script, ssm_later=2)
     assert result.returncode == 0, result.stderr
     assert len([line for line in calls if line.startswith("aws ssm get-parameter")]) == 3
-    assert env_file(machine)["ENDPOINT_HOSTNAME"] == ENDPOINT_NAME
+    assert env_file(machine)["ENDPOINT_HOSTNAME"] == ENDPOINT_NAME.lower()
     assert "-e 0" in signals[0]
 
 

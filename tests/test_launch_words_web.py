@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import test_stacks_web as stacks_web
+from listing import all_tables
 from test_stacks_web import launch, new_name, page_text, preview
 from test_web import FormValues
 
@@ -200,7 +201,7 @@ def test_sandbox_clean_up_commands_work_when_pasted(client, cloud, sandbox_url):
             ["bash", "-c", command], env=shell, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 0, (command, done.stderr)
-    tables = set(cloud.target.client("dynamodb", "us-east-1").list_tables()["TableNames"])
+    tables = set(all_tables(cloud.target.client("dynamodb", "us-east-1")))
     assert not any(
         table in tables for table in re.findall(r"--table-name (\S+)", " ".join(commands))
     )

@@ -141,6 +141,8 @@ def test_autoendpoint_gets_its_settings_keys_and_auth_key(machine, variant, keys
     assert settings["host"] == "0.0.0.0" and settings["port"] == "8082"
     url = urlsplit(settings["endpoint_url"])
     assert url.scheme == ("https" if VARIANTS[variant].tls else "http") and url.hostname
+    # autoendpoint matches a VAPID audience against this URL's (lowercased) origin.
+    assert url.netloc == url.netloc.lower()
     assert settings["db_dsn"] == f"redis://{REDIS_ADDRESS}:6379"
     assert autoend_list(settings["crypto_keys"]) == keys
     # validate_auth_keys: at least one non-empty key, or autoendpoint refuses to start.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -12,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from pushstack import sandbox
+from pushstack import options, sandbox
 from pushstack.cloud import CloudError, needs_sandbox, resolve_target
 from pushstack.cloud.target import chosen_kind
 
@@ -61,6 +62,14 @@ def test_seed_makes_a_network_to_deploy_into_once(own_sandbox):
     assert all(s["VpcId"] == first.vpc_id for s in subnets["Subnets"])
     assert first.certificate_arn.startswith("arn:aws:acm:eu-west-1:")
     assert first.code_bucket == "pushstack-artifacts-123456789012-eu-west-1"
+    # Its hosted zone passes the form's check, like Route 53's own ids ("Z..."); moto's
+    # were random, so a TLS stack's values were refused when read back (update form).
+    route53 = boto3.client("route53", endpoint_url=own_sandbox.url, **sandbox.CREDENTIALS)
+    ids = [
+        route53.create_hosted_zone(Name=f"z{n}.test.", CallerReference=f"z{n}") for n in range(20)
+    ]
+    for zone_id in [first.hosted_zone_id] + [z["HostedZone"]["Id"].split("/")[-1] for z in ids]:
+        assert re.fullmatch(options.SPECS["hosted_zone_id"].pattern, zone_id), zone_id
 
 
 def test_a_stopped_sandbox_leaves_no_lock_file(fake_aws_env):

@@ -796,20 +796,23 @@ class Cloud:
         """
         stack = self._describe(name)
         template = self._template_of(stack)
-        kinds = set(templates.resources(template).values())
+        resources = templates.resources(template)
+        # By logical id, not by type: an autopush-rs stack has a Lambda function too
+        # (its image build's starter), and the processor's Redis may be a replication
+        # group like autopush-rs's store.
         values: dict[str, object] = {
             "stack_name": stack["StackName"],
             "region": self.region,
             "log_processing": (
                 "processor"
-                if "AWS::Lambda::Function" in kinds
+                if "ProcessorFunction" in resources
                 else "firehose"
-                if "AWS::KinesisFirehose::DeliveryStream" in kinds
+                if "LogDeliveryStream" in resources
                 else "none"
             ),
-            "reuse_tables": "AWS::DynamoDB::Table" not in kinds,
+            "reuse_tables": "AWS::DynamoDB::Table" not in set(resources.values()),
             # A stack from before the engine choice (no store) runs autopush 1.57.0.
-            "engine": RS if "AWS::ElastiCache::ReplicationGroup" in kinds else LEGACY,
+            "engine": RS if "PushStore" in resources else LEGACY,
         }
         if values["engine"] == RS:
             values.pop("reuse_tables")

@@ -54,6 +54,10 @@ if [ -n "${ENDPOINT_HOSTNAME_PARAMETER:-}" ]; then
     sleep 10
   done
 fi
+# DNS names are case-blind, but autoendpoint compares a VAPID claim's audience with
+# its endpoint URL's origin, which URL parsing lowercases: the load balancer's
+# generated name has capitals, so the nodes hand out and serve the lowercase one.
+if [ -n "${ENDPOINT_HOSTNAME:-}" ]; then ENDPOINT_HOSTNAME=${ENDPOINT_HOSTNAME,,}; fi
 if [ -n "${REDIS_CLUSTER_ID:-}" ]; then
   # Redis's address, once the cluster has one (about 8 minutes after it is started).
   until REDIS=$(aws elasticache describe-cache-clusters --region "$REGION" --cache-cluster-id "$REDIS_CLUSTER_ID" --show-cache-node-info --query 'CacheClusters[0].CacheNodes[0].Endpoint.[Address,Port]' --output text 2>/dev/null) \\
