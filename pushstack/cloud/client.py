@@ -796,7 +796,8 @@ class Cloud:
         """
         stack = self._describe(name)
         template = self._template_of(stack)
-        kinds = set(templates.resources(template).values())
+        resources = templates.resources(template)
+        kinds = set(resources.values())
         values: dict[str, object] = {
             "stack_name": stack["StackName"],
             "region": self.region,
@@ -808,8 +809,11 @@ class Cloud:
                 else "none"
             ),
             "reuse_tables": "AWS::DynamoDB::Table" not in kinds,
-            # A stack from before the engine choice (no store) runs autopush 1.57.0.
-            "engine": RS if "AWS::ElastiCache::ReplicationGroup" in kinds else LEGACY,
+            # A stack from before the engine choice (no store) runs autopush 1.57.0; the
+            # processor's Redis is a replication group too, so the store goes by its id.
+            "engine": RS
+            if resources.get("PushStore") == "AWS::ElastiCache::ReplicationGroup"
+            else LEGACY,
         }
         if values["engine"] == RS:
             values.pop("reuse_tables")
