@@ -102,9 +102,9 @@ RETAINED = (True, True)  # the deployed template's DeletionPolicy, UpdateReplace
         ("Modify", "AWS::AutoScaling::AutoScalingGroup", "True", None, None),
         # Issue 16 item 8: an update of a processor stack from before it replaces the
         # Redis CacheCluster with a replication group: the registered keys are lost.
-        ("Remove", "AWS::ElastiCache::CacheCluster", "", None, "Deletes the Redis X"),
-        ("Modify", "AWS::ElastiCache::ReplicationGroup", "True", None, "Replaces the Redis"),
-        ("Remove", "AWS::ElastiCache::ReplicationGroup", "", RETAINED, "Removes the Redis"),
+        ("Remove", "AWS::ElastiCache::CacheCluster", "", None, "Deletes the ElastiCache cluster"),
+        ("Modify", "AWS::ElastiCache::ReplicationGroup", "True", None, "Replaces the ElastiCache"),
+        ("Remove", "AWS::ElastiCache::ReplicationGroup", "", RETAINED, "Removes the ElastiCache"),
     ],
 )
 def test_changes_that_put_data_at_risk_are_flagged(action, kind, replacement, kept, danger):
