@@ -466,7 +466,9 @@ def _managed_policy(arn: object, resources: dict) -> list[str]:
         sentences = _statements({"Statement": list(statements)}, resources)
         return [f"{sentence} (AWS managed policy {short})" for sentence in sentences]
     words = _resource_words(arn, resources)
-    return [f"managed {words}" if words.startswith("policy ") else f"managed policy {words}"]
+    named = f"managed {words}" if words.startswith("policy ") else f"managed policy {words}"
+    # A policy outside the template: what it grants is not known here, and said so.
+    return [f"{named}: grants what that policy grants, not expanded"]
 
 
 def _statement_list(document: object) -> list:

@@ -377,11 +377,12 @@ def test_statement_with_two_services_gives_one_sentence_each():
         ),
         (
             "arn:aws:iam::123456789012:policy/Mine",
-            "managed policy Mine (account 123456789012)",
+            "managed policy Mine (account 123456789012): grants what that policy grants, "
+            "not expanded",
         ),
         (
             {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/Mine"},
-            "managed policy Mine",
+            "managed policy Mine: grants what that policy grants, not expanded",
         ),
     ],
 )
