@@ -150,9 +150,10 @@ def table(results: list[dict], runs: int) -> str:
     if any(r["variant"].startswith("processor") for r in results):
         # Not in the graph: what boots alongside Redis and waits for its address.
         notes.append(
-            "processor: the Messages API nodes and the settings writer wait for Redis's "
-            "address themselves (not in CloudFormation), so they finish within seconds "
-            "after Redis."
+            "processor: the Messages API nodes wait for Redis's address themselves (not "
+            "in CloudFormation), so they finish within seconds after Redis; the settings "
+            "writer runs once Redis exists. Redis, a one-node replication group, is "
+            "counted like the store's two-node one: an upper estimate."
         )
     if notes:
         lines += ["", *notes]

@@ -11,8 +11,87 @@ from dataclasses import dataclass, field
 ANYONE_CIDRS = ("0.0.0.0/0", "::/0")
 _PROTOCOLS = {"tcp": "TCP", "6": "TCP", "udp": "UDP", "17": "UDP", "icmp": "ICMP", "1": "ICMP"}
 _AWS_MANAGED_POLICY = re.compile(
-    r"arn:(?:\$\{AWS::Partition\}|[a-z-]+):iam::aws:policy/(?:.*/)?([^/]+)"
+    r"arn:(?:\$\{AWS::Partition\}|[a-z-]+):iam::aws:policy/((?:.*/)?([^/]+))"
 )
+_ANY = "*"
+# What the AWS managed policies a pushstack template attaches, or attached, grant: the
+# statements of their JSON policy documents (AWS Managed Policy Reference, version noted),
+# so that the preview shows actions and resources, never a policy's name alone. A
+# managed policy not in this table is shown as not expanded.
+AWS_MANAGED_POLICIES: dict[str, tuple[dict, ...]] = {
+    # v1: what a Lambda function needs to write its logs.
+    "service-role/AWSLambdaBasicExecutionRole": (
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": _ANY,
+        },
+    ),
+    # v3 (2024-01-05): the processor's role; a function in a VPC manages its interfaces.
+    "service-role/AWSLambdaVPCAccessExecutionRole": (
+        {
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            "Resource": _ANY,
+        },
+    ),
+    # v2 (2019-05-23): the node roles' before #16, which read every SSM parameter.
+    "AmazonSSMManagedInstanceCore": (
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ssm:DescribeAssociation",
+                "ssm:GetDeployablePatchSnapshotForInstance",
+                "ssm:GetDocument",
+                "ssm:DescribeDocument",
+                "ssm:GetManifest",
+                "ssm:GetParameter",
+                "ssm:GetParameters",
+                "ssm:ListAssociations",
+                "ssm:ListInstanceAssociations",
+                "ssm:PutInventory",
+                "ssm:PutComplianceItems",
+                "ssm:PutConfigurePackageResult",
+                "ssm:UpdateAssociationStatus",
+                "ssm:UpdateInstanceAssociationStatus",
+                "ssm:UpdateInstanceInformation",
+            ],
+            "Resource": _ANY,
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ],
+            "Resource": _ANY,
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ec2messages:AcknowledgeMessage",
+                "ec2messages:DeleteMessage",
+                "ec2messages:FailMessage",
+                "ec2messages:GetEndpoint",
+                "ec2messages:GetMessages",
+                "ec2messages:SendReply",
+            ],
+            "Resource": _ANY,
+        },
+    ),
+}
 _NO_VALUE = {"Ref": "AWS::NoValue"}
 STACK_ID = "<stack id>"
 STACK_NAME = "<stack name>"
@@ -378,9 +457,18 @@ def _managed_policy(arn: object, resources: dict) -> list[str]:
         return _statements(_properties(resources[name]).get("PolicyDocument"), resources)
     match = _AWS_MANAGED_POLICY.fullmatch(name)
     if match:
-        return [f"AWS managed policy {match.group(1)}"]
+        path, short = match.groups()
+        statements = AWS_MANAGED_POLICIES.get(path)
+        if statements is None:
+            return [
+                f"AWS managed policy {short}: grants what AWS's policy {short} grants, not expanded"
+            ]
+        sentences = _statements({"Statement": list(statements)}, resources)
+        return [f"{sentence} (AWS managed policy {short})" for sentence in sentences]
     words = _resource_words(arn, resources)
-    return [f"managed {words}" if words.startswith("policy ") else f"managed policy {words}"]
+    named = f"managed {words}" if words.startswith("policy ") else f"managed policy {words}"
+    # A policy outside the template: what it grants is not known here, and said so.
+    return [f"{named}: grants what that policy grants, not expanded"]
 
 
 def _statement_list(document: object) -> list:

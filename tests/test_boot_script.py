@@ -159,7 +159,10 @@ def test_messages_api_waits_for_redis_address_then_for_its_heartbeat(machine):
     result, calls, signals = boot(machine, script, redis_later=3)
     assert result.returncode == 0, result.stderr
     assert len(signals) == 1 and "-e 0" in signals[0]
-    assert len([line for line in calls if line.startswith("aws elasticache")]) == 4
+    lookups = [line for line in calls if line.startswith("aws elasticache")]
+    assert len(lookups) == 4
+    assert all("describe-replication-groups" in line for line in lookups)
+    assert "--replication-group-id redisgroupid " in lookups[0]
     assert not any(line.startswith("aws secretsmanager") for line in calls)  # no key to read
     settings = env_file(machine)
     assert settings["REDIS_HOST"] == REDIS_ADDRESS and settings["REDIS_PORT"] == "6379"
@@ -233,3 +236,18 @@ def test_autopush_reads_every_key_of_the_env_file(machine, template, keys):
     result, _, _ = boot(machine, script, key=",".join(keys))
     assert result.returncode == 0, result.stderr
     assert autopush_crypto_keys(machine) == keys
+
+
+def test_rs_nodes_read_their_store_address_from_its_replication_group(machine):
+    """The store's and Redis's lookups share one function (#16 item 8): the store's still
+    names its group and lands in the DSN."""
+    template = build_template(VARIANTS["rs"]).to_dict()
+    script = boot_script(template, "ConnectionLaunchTemplate", 30)
+    result, calls, signals = boot(machine, script)
+    assert result.returncode == 0, result.stderr
+    [lookup] = [line for line in calls if line.startswith("aws elasticache")]
+    assert (
+        "describe-replication-groups" in lookup and "--replication-group-id storegroupid " in lookup
+    )
+    assert env_file(machine)["AUTOCONNECT__DB_DSN"] == f"redis://{REDIS_ADDRESS}:6379"
+    assert "-e 0" in signals[0]

@@ -402,3 +402,72 @@ def test_attribute_references_are_getatt_and_dotted_sub_names_only():
         "Other": {"Fn::GetAtt": "Queue.Arn"},
     }
     assert changes.attribute_references(value) == {"Boot", "Balancer", "Queue"}
+
+
+def test_updating_a_processor_stack_from_before_flags_its_redis_and_data_as_deleted():
+    """#16 item 8: the processor's Redis moves from a CacheCluster ("Redis") to a
+    replication group ("RedisGroup"); the update deletes the old one with the registered
+    keys, and the change set page says so even when AWS (the sandbox) lists nothing."""
+    import copy
+
+    from variants import VARIANTS
+
+    from pushstack.template import build_template
+
+    new = build_template(VARIANTS["processor"]).to_dict()
+    old = copy.deepcopy(new)
+    group = old["Resources"].pop("RedisGroup")["Properties"]
+    old["Resources"]["Redis"] = {
+        "Type": "AWS::ElastiCache::CacheCluster",
+        "Properties": {
+            "ClusterName": {"Fn::Sub": ["push-redis-${Id}", group["ReplicationGroupId"]["Fn::Sub"][1]]},
+            "Engine": "redis",
+            "CacheNodeType": group["CacheNodeType"],
+            "NumCacheNodes": 1,
+            "CacheSubnetGroupName": group["CacheSubnetGroupName"],
+            "VpcSecurityGroupIds": group["SecurityGroupIds"],
+            "SnapshotRetentionLimit": 5,
+        },
+    }  # fmt: skip
+    call, stubber = stubbed(
+        [
+            (
+                "describe_change_set",
+                {
+                    "ChangeSetId": CHANGE_SET,
+                    "StackId": STACK,
+                    "StackName": "push",
+                    "Status": "CREATE_COMPLETE",
+                    "ExecutionStatus": "AVAILABLE",
+                    "Parameters": [],
+                    "Changes": [],
+                },
+            ),
+            (
+                "describe_stacks",
+                {
+                    "Stacks": [
+                        {
+                            "StackName": "push",
+                            "StackId": STACK,
+                            "CreationTime": "2026-01-01T00:00:00Z",
+                            "StackStatus": "CREATE_COMPLETE",
+                            "Parameters": [],
+                        }
+                    ]
+                },
+            ),
+            ("get_template", {"TemplateBody": json.dumps(old)}),
+            ("get_template", {"TemplateBody": json.dumps(new)}),
+        ]
+    )
+    reply = call("cloudformation", "describe_change_set", ChangeSetName=CHANGE_SET)
+    view = changesets.describe(call, reply, "us-east-1", kept_policies(old))
+    stubber.assert_no_pending_responses()
+    by_id = {change.logical_id: change for change in view.changes}
+    assert by_id["Redis"].action == "Remove"
+    assert by_id["Redis"].danger == (
+        "Deletes the ElastiCache cluster Redis (the Messages API's registered keys and "
+        "message lists), with its data: the deployed template does not retain it."
+    )
+    assert by_id["RedisGroup"].action == "Add" and not by_id["RedisGroup"].danger

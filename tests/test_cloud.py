@@ -100,6 +100,11 @@ RETAINED = (True, True)  # the deployed template's DeletionPolicy, UpdateReplace
         ("Add", "AWS::DynamoDB::Table", "", None, None),
         ("Remove", "AWS::AutoScaling::AutoScalingGroup", "", None, None),
         ("Modify", "AWS::AutoScaling::AutoScalingGroup", "True", None, None),
+        # Issue 16 item 8: an update of a processor stack from before it replaces the
+        # Redis CacheCluster with a replication group: the registered keys are lost.
+        ("Remove", "AWS::ElastiCache::CacheCluster", "", None, "Deletes the ElastiCache cluster"),
+        ("Modify", "AWS::ElastiCache::ReplicationGroup", "True", None, "Replaces the ElastiCache"),
+        ("Remove", "AWS::ElastiCache::ReplicationGroup", "", RETAINED, "Removes the ElastiCache"),
     ],
 )
 def test_changes_that_put_data_at_risk_are_flagged(action, kind, replacement, kept, danger):
@@ -468,3 +473,28 @@ def test_a_subnet_is_public_only_with_a_route_to_an_internet_gateway(tables, exp
     subnet = {"SubnetId": "s", "VpcId": "vpc-1", "MapPublicIpOnLaunch": True}
     assert internet_route(subnet, tables) == expected
     assert is_public(subnet, tables) == (expected == "internet gateway")
+
+
+def test_a_legacy_processor_stack_with_its_redis_replication_group_stays_legacy(cloud):
+    """#16 item 8: the processor's Redis is now a replication group, like autopush-rs's
+    store: the engine is not guessed from the type, and a stack that reuses its tables
+    keeps saying so on the update form."""
+    from pushstack.options import Options
+    from pushstack.template import build_template
+
+    options = Options(
+        engine="autopush-legacy",
+        log_processing="processor",
+        reuse_tables=True,
+        private_subnet_ids=("subnet-0123456789abcdef2", "subnet-0123456789abcdef3"),
+        messages_api_subnet_id="subnet-0123456789abcdef2",
+    )
+    template = build_template(options).to_dict()
+    assert "AWS::ElastiCache::ReplicationGroup" in json.dumps(template)
+    with Stubber(cloud._client("cloudformation")) as cfn:
+        cfn.add_response("describe_stacks", _describe({"Engine": "autopush-legacy"}))
+        cfn.add_response("get_template", {"TemplateBody": json.dumps(template)})
+        values = cloud.stack_options("push")
+    assert values["engine"] == "autopush-legacy"
+    assert values["log_processing"] == "processor"
+    assert values["reuse_tables"] is True

@@ -78,3 +78,18 @@ def test_the_preview_says_where_the_images_come_from(client):
     text = preview_text(client, PROCESSOR_FORM)
     assert "pull mozilla/autopush:1.57.0 at every boot, from Docker Hub" in text
     assert "The Messages API nodes pull mozilla/push-messages:0.7" in text
+
+
+def test_the_preview_says_what_protects_redis_and_which_client_cannot_do_more(client):
+    """#16 item 8: Redis is encrypted at rest; TLS and AUTH are missing because the clients
+    cannot use them, and the preview says which; IAM sentences show what managed policies
+    grant (item 1)."""
+    text = preview_text(client, PROCESSOR_FORM)
+    assert "Redis is encrypted at rest but not in transit, and has no AUTH token" in text
+    assert "push-messages 0.7" in text and "neither TLS nor a password" in text
+    assert "ec2: CreateNetworkInterface" in text  # the processor's managed policy, expanded
+    assert "AmazonSSMManagedInstanceCore" not in text
+    text = preview_text(client, RS_FORM)
+    assert "The store (Valkey) is encrypted at rest but not in transit" in text
+    assert "autopush-rs 1.83.1's Redis client is built without TLS" in text
+    assert "has no AUTH token" not in preview_text(client, VALID_FORM)

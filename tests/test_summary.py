@@ -3,7 +3,7 @@ import re
 import pytest
 
 from pushstack.options import LEGACY, LOG_PROCESSING_CHOICES, Options
-from pushstack.summary import Summary, summarize, text
+from pushstack.summary import AWS_MANAGED_POLICIES, Summary, summarize, text
 
 SSH = re.compile(r"\bport 22\b")
 SUB_PARTITION = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
@@ -360,11 +360,6 @@ def test_statement_with_two_services_gives_one_sentence_each():
 @pytest.mark.parametrize(
     ("arn", "sentence"),
     [
-        (SUB_PARTITION, "AWS managed policy AmazonSSMManagedInstanceCore"),
-        (
-            "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
-            "AWS managed policy AWSLambdaVPCAccessExecutionRole",
-        ),
         (
             {
                 "Fn::Join": [
@@ -372,15 +367,22 @@ def test_statement_with_two_services_gives_one_sentence_each():
                     ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/ReadOnlyAccess"],
                 ]
             },
-            "AWS managed policy ReadOnlyAccess",
+            "AWS managed policy ReadOnlyAccess: grants what AWS's policy ReadOnlyAccess "
+            "grants, not expanded",
+        ),
+        (
+            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCoreV9",
+            "AWS managed policy AmazonSSMManagedInstanceCoreV9: grants what AWS's policy "
+            "AmazonSSMManagedInstanceCoreV9 grants, not expanded",
         ),
         (
             "arn:aws:iam::123456789012:policy/Mine",
-            "managed policy Mine (account 123456789012)",
+            "managed policy Mine (account 123456789012): grants what that policy grants, "
+            "not expanded",
         ),
         (
             {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/Mine"},
-            "managed policy Mine",
+            "managed policy Mine: grants what that policy grants, not expanded",
         ),
     ],
 )
@@ -389,6 +391,58 @@ def test_managed_policy_arn_in_words(arn, sentence):
         "assumed by ec2.amazonaws.com",
         sentence,
     ]
+
+
+def test_aws_managed_policies_are_expanded_so_no_wildcard_hides_behind_a_name():
+    """#16 item 1: what AmazonSSMManagedInstanceCore grants (every SSM parameter among it)
+    is shown, not its name alone."""
+    sentences = summarize(template(role("R", managed=[SUB_PARTITION]))).permissions["R"]
+    assert sentences == [
+        "assumed by ec2.amazonaws.com",
+        "ssm: DescribeAssociation, GetDeployablePatchSnapshotForInstance, GetDocument, "
+        "DescribeDocument, GetManifest, GetParameter, GetParameters, ListAssociations, "
+        "ListInstanceAssociations, PutInventory, PutComplianceItems, "
+        "PutConfigurePackageResult, UpdateAssociationStatus, UpdateInstanceAssociationStatus, "
+        "UpdateInstanceInformation on any resource (AWS managed policy "
+        "AmazonSSMManagedInstanceCore)",
+        "ssmmessages: CreateControlChannel, CreateDataChannel, OpenControlChannel, "
+        "OpenDataChannel on any resource (AWS managed policy AmazonSSMManagedInstanceCore)",
+        "ec2messages: AcknowledgeMessage, DeleteMessage, FailMessage, GetEndpoint, "
+        "GetMessages, SendReply on any resource (AWS managed policy "
+        "AmazonSSMManagedInstanceCore)",
+    ]
+
+
+@pytest.mark.parametrize("path", ["service-role/", ""])
+def test_lambda_execution_policies_are_expanded_by_their_path(path):
+    """The Lambda execution roles live under service-role/: the same name at another
+    path is another policy, not expanded."""
+    arn = f"arn:aws:iam::aws:policy/{path}AWSLambdaBasicExecutionRole"
+    sentences = summarize(template(role("R", managed=[arn]))).permissions["R"][1:]
+    if path:
+        assert sentences == [
+            "logs: CreateLogGroup, CreateLogStream, PutLogEvents on any resource "
+            "(AWS managed policy AWSLambdaBasicExecutionRole)"
+        ]
+    else:
+        assert sentences == [
+            "AWS managed policy AWSLambdaBasicExecutionRole: grants what AWS's policy "
+            "AWSLambdaBasicExecutionRole grants, not expanded"
+        ]
+
+
+def test_every_managed_policy_a_template_attaches_is_expanded():
+    """Each AWS managed policy of every variant is in the summary's table."""
+    template_module = pytest.importorskip("pushstack.template")
+    variants = pytest.importorskip("variants")
+    for options in variants.VARIANTS.values():
+        built = template_module.build_template(options).to_dict()
+        for resource in built["Resources"].values():
+            for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
+                path = text(arn).split(":policy/", 1)[1]
+                assert path in AWS_MANAGED_POLICIES, path
+        sentences = [s for role in summarize(built).permissions.values() for s in role]
+        assert not [s for s in sentences if "not expanded" in s]
 
 
 def test_policies_attached_to_a_role_count_as_its_permissions():
@@ -549,7 +603,13 @@ def test_real_node_role_names_its_tables_secret_and_stream(real):
     assert tables.endswith(" on table ${TablePrefix}_router, table ${TablePrefix}_message")
     assert "dynamodb: ListTables on any resource" in node_role
     assert "secretsmanager: GetSecretValue on CryptoKeySecret" in node_role
-    assert "AWS managed policy AmazonSSMManagedInstanceCore" in node_role
+    assert not [s for s in node_role if "managed policy" in s]
+    assert (
+        "ssmmessages: CreateControlChannel, CreateDataChannel, OpenControlChannel, "
+        "OpenDataChannel on any resource" in node_role
+    )
+    assert "ssm: UpdateInstanceInformation on instance *" in node_role
+    assert not [s for s in node_role if s.startswith("ssm: Get") and "any resource" in s]
     assert any(s.startswith("firehose: PutRecord") for s in node_role) == options.firehose
 
 
@@ -568,7 +628,11 @@ def test_real_processor_permissions_in_plain_words():
         "s3: GetObject on objects push-logs-<stack id>/*",
         "s3: ListBucket on bucket push-logs-<stack id>",
         "sqs: SendMessage on ProcessorFailureQueue",
-        "AWS managed policy AWSLambdaVPCAccessExecutionRole",
+        "logs: CreateLogGroup, CreateLogStream, PutLogEvents on any resource "
+        "(AWS managed policy AWSLambdaVPCAccessExecutionRole)",
+        "ec2: CreateNetworkInterface, DescribeNetworkInterfaces, DescribeSubnets, "
+        "DeleteNetworkInterface, AssignPrivateIpAddresses, UnassignPrivateIpAddresses on "
+        "any resource (AWS managed policy AWSLambdaVPCAccessExecutionRole)",
     ]
 
 

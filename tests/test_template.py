@@ -10,6 +10,7 @@ from pushstack.graph import dependencies
 from pushstack.options import LEGACY, REGIONS, SPECS, Options
 from pushstack.processor_zip import zip_key
 from pushstack.render import INLINE_TEMPLATE_LIMIT, to_json
+from pushstack.summary import AWS_MANAGED_POLICIES
 from pushstack.template import (
     AMI_PARAMETER,
     BOOT_SCRIPT,
@@ -368,13 +369,61 @@ def test_ssh_only_with_a_key_pair_and_admin_network(variant):
     assert len(key_names) == len(resources_of(t, "AWS::EC2::LaunchTemplate"))
 
 
+# The actions AWS documents for an instance profile with only Session Manager's rights
+# ("Create a custom IAM role for Session Manager", Systems Manager user guide).
+SESSION_MANAGER_ACTIONS = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+]
+
+
+def role_statements(t, name):
+    return t["Resources"][name]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+
+
 def test_session_manager_access_for_every_node_role(variant):
+    """Session Manager's own actions, inline: no managed policy on a node role."""
     _, t = variant
-    for name in ("PushNodeRole", "MessagesApiRole"):
-        if name in t["Resources"]:
-            assert t["Resources"][name]["Properties"]["ManagedPolicyArns"] == [
-                {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
-            ]
+    roles = [name for name in ("PushNodeRole", "MessagesApiRole") if name in t["Resources"]]
+    assert roles
+    for name in roles:
+        assert "ManagedPolicyArns" not in t["Resources"][name]["Properties"]
+        statements = role_statements(t, name)
+        assert {
+            "Effect": "Allow",
+            "Action": SESSION_MANAGER_ACTIONS,
+            "Resource": ["*"],
+        } in statements
+        assert {
+            "Effect": "Allow",
+            "Action": ["ssm:UpdateInstanceInformation"],
+            "Resource": [
+                {"Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*"}
+            ],
+        } in statements
+
+
+def test_no_role_reads_every_ssm_parameter(variant):
+    """No statement, inline or of an AWS managed policy the template attaches (expanded
+    from the summary's table, which must know each), grants ssm:GetParameter(s) beyond
+    the stack's own parameter path."""
+    _, t = variant
+    own_path = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/pushstack/${AWS::StackName}/"
+    for name, role in resources_of(t, "AWS::IAM::Role").items():
+        statements = list(role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            path = arn["Fn::Sub"].split(":policy/", 1)[1]
+            statements += AWS_MANAGED_POLICIES[path]
+        for statement in statements:
+            actions = statement["Action"]
+            reads = [a for a in actions if a.startswith(("ssm:Get", "ssm:*")) or a == "*"]
+            if reads:
+                resources = statement["Resource"]
+                assert resources != "*" and all(
+                    isinstance(r, dict) and r["Fn::Sub"].startswith(own_path) for r in resources
+                ), (name, statement)
 
 
 # --- IAM ------------------------------------------------------------------------------
@@ -389,11 +438,13 @@ def policy_documents(t):
 
 
 def node_statements(t):
-    """The push nodes' statements by service; ListTables, alone on "*", by its action."""
+    """The push nodes' statements by service; ListTables, alone on "*", by its action;
+    Session Manager's left out (test_session_manager_access_for_every_node_role)."""
     document = t["Resources"]["PushNodeRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     return {
         s["Action"][0] if s["Resource"] == ["*"] else s["Action"][0].split(":")[0]: s
         for s in document["Statement"]
+        if s["Action"] not in (SESSION_MANAGER_ACTIONS, ["ssm:UpdateInstanceInformation"])
     }
 
 
@@ -406,8 +457,9 @@ def test_every_policy_document_has_a_version(variant):
 
 
 def test_no_allow_statement_grants_every_resource(variant):
-    """Except ListTables and ECR's GetAuthorizationToken, which have no resource-level
-    permissions (and give table names, or a registry login limited by the other rights)."""
+    """Except ListTables, ECR's GetAuthorizationToken and Session Manager's channels, which
+    have no resource-level permissions (and give table names, a registry login limited by
+    the other rights, or sessions that AWS authorizes for the user who opens them)."""
     _, t = variant
     for document in policy_documents(t):
         for statement in document["Statement"]:
@@ -415,6 +467,7 @@ def test_no_allow_statement_grants_every_resource(variant):
                 if statement["Action"] not in (
                     ["dynamodb:ListTables"],
                     ["ecr:GetAuthorizationToken"],
+                    SESSION_MANAGER_ACTIONS,
                 ):
                     assert "*" not in statement["Resource"]
                 assert not any(a.endswith(":*") or a == "*" for a in statement["Action"])
@@ -552,9 +605,32 @@ def test_redis_is_open_only_to_the_processor_and_messages_api(variant):
     sources = {rule["SourceSecurityGroupId"]["Ref"] for rule in rules}
     assert sources == {"ProcessorSecurityGroup", "MessagesApiNodeSecurityGroup"}
     assert all("CidrIp" not in rule and rule["FromPort"] == 6379 for rule in rules)
-    cluster = t["Resources"]["Redis"]["Properties"]
-    assert cluster["VpcSecurityGroupIds"] == [{"Ref": "RedisSecurityGroup"}]
-    assert closure(dependencies(t), "Redis") == {"RedisSecurityGroup", "RedisSubnetGroup"}
+    group = t["Resources"]["RedisGroup"]["Properties"]
+    assert group["SecurityGroupIds"] == [{"Ref": "RedisSecurityGroup"}]
+    assert closure(dependencies(t), "RedisGroup") == {"RedisSecurityGroup", "RedisSubnetGroup"}
+
+
+def test_redis_is_encrypted_at_rest_and_says_why_not_in_transit(variant):
+    """#16 item 8: a replication group, for encryption at rest; no TLS and no AUTH token,
+    because push-messages 0.7 cannot use them (its checkov skips say so)."""
+    options, t = variant
+    if not options.processor:
+        assert not resources_of(t, "AWS::ElastiCache::CacheCluster")
+        return
+    assert not resources_of(t, "AWS::ElastiCache::CacheCluster")
+    group = t["Resources"]["RedisGroup"]
+    assert group["Type"] == "AWS::ElastiCache::ReplicationGroup"
+    props = group["Properties"]
+    assert props["AtRestEncryptionEnabled"] is True
+    assert props["TransitEncryptionEnabled"] is False and "AuthToken" not in props
+    assert props["ReplicationGroupId"] == {
+        "Fn::Sub": [
+            "push-messages-${Id}",
+            {"Id": {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}},
+        ]
+    }  # fmt: skip
+    skips = {skip["id"]: skip["comment"] for skip in group["Metadata"]["checkov"]["skip"]}
+    assert "push-messages" in skips["CKV_AWS_30"] and "push-messages" in skips["CKV_AWS_31"]
 
 
 def test_settings_object_is_written_by_code_inside_the_template(variant):
@@ -566,7 +642,9 @@ def test_settings_object_is_written_by_code_inside_the_template(variant):
     props = settings["Properties"]
     assert props["ServiceToken"] == {"Fn::GetAtt": ["SettingsWriterFunction", "Arn"]}
     assert props["Key"] == "processor_settings.json"
-    assert props["RedisClusterId"] == t["Resources"]["Redis"]["Properties"]["ClusterName"]
+    assert props["RedisGroupId"] == t["Resources"]["RedisGroup"]["Properties"]["ReplicationGroupId"]
+    # Created once Redis is: a replication group may take longer than a function may run.
+    assert settings["DependsOn"] == ["RedisGroup"]
     code = t["Resources"]["SettingsWriterFunction"]["Properties"]["Code"]
     assert set(code) == {"ZipFile"}
     compile(code["ZipFile"], "settings_writer", "exec")
@@ -581,8 +659,8 @@ def test_nothing_waits_for_redis_that_does_not_need_it(variant):
     if not options.processor:
         return
     graph = dependencies(t)
-    for name in ("ProcessorFunction", "MessagesApiNodes", "ProcessorSettings"):
-        assert "Redis" not in closure(graph, name)
+    for name in ("ProcessorFunction", "MessagesApiNodes"):
+        assert "RedisGroup" not in closure(graph, name)
 
 
 # --- parameters and outputs -------------------------------------------------------------
@@ -628,7 +706,7 @@ def test_outputs_give_what_a_user_needs_next(variant):
     if options.processor:
         expected |= {
             "ProcessorFunctionName",
-            "RedisClusterId",
+            "RedisGroupId",
             "MessagesApiURL",
             "ProcessorFailureQueueURL",
         }
@@ -745,10 +823,11 @@ def test_messages_api_reads_redis_host_and_port_found_at_boot(variant):
     header = user_data_header(t["Resources"]["MessagesApiLaunchTemplate"])
     assert "echo REDIS_HOST=$REDIS_HOST" in header and "echo REDIS_PORT=$REDIS_PORT" in header
     assert "REDIS_ELASTICACHE" not in json.dumps(t)  # its botocore cannot use IMDSv2
-    assert "REDIS_CLUSTER_ID=${RedisClusterId}" in header
-    assert "aws elasticache describe-cache-clusters" in BOOT_SCRIPT
+    assert "REDIS_GROUP_ID=${RedisGroupId}" in header
+    assert "aws elasticache describe-replication-groups" in BOOT_SCRIPT
     role = json.dumps(t["Resources"]["MessagesApiRole"]["Properties"]["Policies"])
-    assert "elasticache:DescribeCacheClusters" in role and "dynamodb" not in role
+    assert "elasticache:DescribeReplicationGroups" in role and "dynamodb" not in role
+    assert ":replicationgroup:push-messages-${Id}" in role
     assert t["Parameters"]["MessagesApiImage"]["Default"] == "mozilla/push-messages:0.7"
 
 
@@ -805,7 +884,7 @@ def test_no_push_messages_table_and_redis_keeps_daily_snapshots(variant):
     options, t = variant
     assert "push_messages" not in json.dumps(t) and "PushMessages" not in json.dumps(t)
     if options.processor:
-        assert t["Resources"]["Redis"]["Properties"]["SnapshotRetentionLimit"] >= 3
+        assert t["Resources"]["RedisGroup"]["Properties"]["SnapshotRetentionLimit"] >= 3
 
 
 def test_console_descriptions_promise_nothing_the_console_does_not_do(variant):
@@ -817,42 +896,28 @@ def test_console_descriptions_promise_nothing_the_console_does_not_do(variant):
     assert "Fernet" in t["Parameters"]["CryptoKey"]["Description"]
 
 
-class _Context:
-    def __init__(self, millis=600_000):
-        self.millis = millis
-
-    def get_remaining_time_in_millis(self):
-        self.millis -= 5000
-        return self.millis
-
-
-class _NotFound(Exception):
-    pass
-
-
 class _Cache:
-    """ElastiCache answering what the settings writer asks, cluster by cluster state."""
+    """ElastiCache answering what the settings writer asks: the group, or an error."""
 
-    exceptions = type("exceptions", (), {"CacheClusterNotFoundFault": _NotFound})
+    def __init__(self, answer):
+        self.answer = answer
+        self.asked = []
 
-    def __init__(self, answers):
-        self.answers = list(answers)
-
-    def describe_cache_clusters(self, CacheClusterId, ShowCacheNodeInfo):
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if answer is None:
-            raise _NotFound(CacheClusterId)
-        return {"CacheClusters": [answer]}
+    def describe_replication_groups(self, ReplicationGroupId):
+        self.asked.append(ReplicationGroupId)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return {"ReplicationGroups": [self.answer]}
 
 
-def run_settings_writer(answers, request="Create", millis=600_000):
+def run_settings_writer(answer, request="Create"):
     """The writer's code from the template, with ElastiCache, S3 and CloudFormation faked."""
     import sys
     import types
 
     code = build_template(VARIANTS["processor"]).to_dict()["Resources"]["SettingsWriterFunction"]
     written, sent = [], []
-    cache = _Cache(answers)
+    cache = _Cache(answer)
     s3 = types.SimpleNamespace(put_object=lambda **kw: written.append(kw))
     fake_boto3 = types.SimpleNamespace(client=lambda name: {"elasticache": cache, "s3": s3}[name])
     fake_response = types.SimpleNamespace(
@@ -865,51 +930,53 @@ def run_settings_writer(answers, request="Create", millis=600_000):
     try:
         namespace = {}
         exec(code["Properties"]["Code"]["ZipFile"], namespace)
-        namespace["time"].sleep = lambda seconds: None
         event = {
             "RequestType": request,
             "ResourceProperties": {
                 "Bucket": "b",
                 "Key": "processor_settings.json",
-                "RedisClusterId": "r",
+                "RedisGroupId": "push-messages-1a2b3c4d",
             },
         }
-        namespace["handler"](event, _Context(millis))
+        namespace["handler"](event, None)
     finally:
         for name, module in saved.items():
             if module is None:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = module
-    return written, sent
+    return written, sent, cache.asked
 
 
-def test_settings_writer_waits_for_redis_and_writes_its_address():
+def test_settings_writer_writes_the_address_of_redis_primary():
     available = {
-        "CacheClusterStatus": "available",
-        "CacheNodes": [
-            {"Endpoint": {"Address": "push-redis.abc.cache.amazonaws.com", "Port": 6379}}
+        "Status": "available",
+        "NodeGroups": [
+            {
+                "PrimaryEndpoint": {"Address": "master.push-messages.abc.cache.amazonaws.com", "Port": 6379},
+                "NodeGroupMembers": [],
+            }
         ],
-    }
-    written, sent = run_settings_writer([None, {"CacheClusterStatus": "creating"}, available])
-    assert sent == ["SUCCESS"]
+    }  # fmt: skip
+    written, sent, asked = run_settings_writer(available)
+    assert sent == ["SUCCESS"] and asked == ["push-messages-1a2b3c4d"]
     [put] = written
     assert put["Key"] == "processor_settings.json"
     assert json.loads(put["Body"]) == {
-        "redis_host": "push-redis.abc.cache.amazonaws.com",
+        "redis_host": "master.push-messages.abc.cache.amazonaws.com",
         "redis_port": 6379,
     }
 
 
 @pytest.mark.parametrize(
-    ("answers", "millis"),
-    [([{"CacheClusterStatus": "create-failed"}], 600_000), ([None], 60_000)],
+    "answer",
+    [RuntimeError("ReplicationGroupNotFoundFault"), {"Status": "creating", "NodeGroups": []}],
 )
-def test_settings_writer_reports_failure_when_redis_never_gets_an_address(answers, millis):
-    written, sent = run_settings_writer(answers, millis=millis)
+def test_settings_writer_reports_failure_when_redis_has_no_address(answer):
+    written, sent, _ = run_settings_writer(answer)
     assert sent == ["FAILED"] and written == []
 
 
 def test_settings_writer_leaves_the_object_on_delete():
-    written, sent = run_settings_writer([None], request="Delete")
-    assert sent == ["SUCCESS"] and written == []
+    written, sent, asked = run_settings_writer(RuntimeError("gone"), request="Delete")
+    assert sent == ["SUCCESS"] and written == [] and asked == []

@@ -86,7 +86,7 @@ COSTLY_TYPES = {
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "load balancers",
     "AWS::DynamoDB::Table": "DynamoDB tables (per request and per GB stored)",
     "AWS::ElastiCache::CacheCluster": "an ElastiCache Redis node",
-    "AWS::ElastiCache::ReplicationGroup": "ElastiCache (Valkey) store nodes",
+    "AWS::ElastiCache::ReplicationGroup": "ElastiCache nodes (the store, or the Messages API's Redis)",
     "AWS::CodeBuild::Project": "a CodeBuild image build (on create and on a new release)",
     "AWS::KinesisFirehose::DeliveryStream": "a Firehose delivery stream",
     "AWS::S3::Bucket": "S3 storage",

@@ -9,6 +9,10 @@ DATA_TYPES = {
     "AWS::DynamoDB::Table": "the DynamoDB table {id} (subscriptions and stored messages)",
     "AWS::SecretsManager::Secret": "the crypto key's secret {id}",
     "AWS::S3::Bucket": "the log bucket {id}",
+    "AWS::ElastiCache::CacheCluster": "the ElastiCache cluster {id} (the Messages API's "
+    "registered keys and message lists)",
+    "AWS::ElastiCache::ReplicationGroup": "the ElastiCache replication group {id} "
+    "(autopush-rs's subscriptions and waiting messages, or the Messages API's keys)",
 }
 
 

@@ -58,18 +58,19 @@ fi
 # its endpoint URL's origin, which URL parsing lowercases: the load balancer's
 # generated name has capitals, so the nodes hand out and serve the lowercase one.
 if [ -n "${ENDPOINT_HOSTNAME:-}" ]; then ENDPOINT_HOSTNAME=${ENDPOINT_HOSTNAME,,}; fi
-if [ -n "${REDIS_CLUSTER_ID:-}" ]; then
-  # Redis's address, once the cluster has one (about 8 minutes after it is started).
-  until REDIS=$(aws elasticache describe-cache-clusters --region "$REGION" --cache-cluster-id "$REDIS_CLUSTER_ID" --show-cache-node-info --query 'CacheClusters[0].CacheNodes[0].Endpoint.[Address,Port]' --output text 2>/dev/null) \\
-      && [ -n "$REDIS" ] && [ "$REDIS" != None ]; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "Redis $REDIS_CLUSTER_ID has no address yet"
+# The primary's address of an ElastiCache replication group (it survives a failover).
+address() { aws elasticache describe-replication-groups --region "$REGION" --replication-group-id "$1" --query 'ReplicationGroups[0].NodeGroups[0].PrimaryEndpoint.[Address,Port]' --output text; }
+if [ -n "${REDIS_GROUP_ID:-}" ]; then
+  # Redis's address, once the group has one (it is created while the nodes boot).
+  until REDIS=$(address "$REDIS_GROUP_ID" 2>/dev/null) && [ -n "$REDIS" ] && [ "$REDIS" != None ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "Redis $REDIS_GROUP_ID has no address yet"
     sleep 10
   done
   read -r REDIS_HOST REDIS_PORT <<< "$REDIS"
 fi
 if [ -n "${STORE_GROUP_ID:-}" ]; then
-  # autopush-rs's store exists before the nodes; its primary's name survives a failover.
-  STORE=$(retry aws elasticache describe-replication-groups --region "$REGION" --replication-group-id "$STORE_GROUP_ID" --query 'ReplicationGroups[0].NodeGroups[0].PrimaryEndpoint.[Address,Port]' --output text) || fail "cannot find store $STORE_GROUP_ID"
+  # autopush-rs's store exists before the nodes.
+  STORE=$(retry address "$STORE_GROUP_ID") || fail "cannot find store $STORE_GROUP_ID"
   read -r STORE_HOST STORE_PORT <<< "$STORE"
 fi
 {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from awacs import dynamodb as ddb
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole
 from troposphere import Select, Split, StackId, Sub, iam
 
@@ -126,6 +126,30 @@ TABLE_ITEM_ACTIONS = [
     ddb.BatchGetItem,
     ddb.BatchWriteItem,
 ]
+
+
+def session_manager_statements() -> list[Statement]:
+    """What an instance needs for Session Manager, and nothing more: the actions of AWS's
+    "Create a custom IAM role for Session Manager" (Systems Manager user guide), without
+    the S3 and KMS ones it adds only for session logs in S3 and KMS-encrypted sessions,
+    neither of which the stack sets up. No ec2messages action: those carry Run Command,
+    not sessions. Not AmazonSSMManagedInstanceCore, which also reads every SSM
+    parameter of the account (ssm:GetParameter(s) on "*")."""
+    return [
+        # The session channels: ssmmessages has no resource-level permissions ("*" only).
+        allow(
+            [
+                Action("ssmmessages", "CreateControlChannel"),
+                Action("ssmmessages", "CreateDataChannel"),
+                Action("ssmmessages", "OpenControlChannel"),
+                Action("ssmmessages", "OpenDataChannel"),
+            ],
+            ["*"],
+        ),
+        # The agent registers its instance; scoped to this account's and region's
+        # instances (the action's resource type, Service Authorization Reference).
+        allow([Action("ssm", "UpdateInstanceInformation")], [arn("ec2", "instance/*")]),
+    ]
 
 
 def arn(service: str, resource: str, *, region: bool = True, account: bool = True) -> Sub:

@@ -33,6 +33,7 @@ from pushstack.template.common import (
     arn,
     assume_role_policy,
     role,
+    session_manager_statements,
     skip_checks,
 )
 from pushstack.template.images import built_image, node_pull_statements
@@ -44,7 +45,7 @@ from pushstack.template.tables import TABLE_IDS, table_arn
 
 def node_role(t: Template, opts: Options) -> None:
     """The push nodes' role: their store (tables, or the address of autopush-rs's store),
-    the keys' secrets, the log stream, the images; SSM for admins."""
+    the keys' secrets, the log stream, the images; Session Manager for admins."""
     if opts.rs:
         statements = [
             allow([sm_actions.GetSecretValue], [Ref("CryptoKeySecret"), Ref("AuthKeySecret")]),
@@ -76,8 +77,7 @@ def node_role(t: Template, opts: Options) -> None:
             "PushNodeRole",
             assume_role_policy("ec2.amazonaws.com"),
             "autopush",
-            statements,
-            managed=["AmazonSSMManagedInstanceCore"],
+            [*statements, *session_manager_statements()],
         )
     )
     t.add_resource(iam.InstanceProfile("PushNodeInstanceProfile", Roles=[Ref("PushNodeRole")]))

@@ -6,7 +6,7 @@ from troposphere import GetAtt, Output, Ref, Template
 
 from pushstack.options import Options
 from pushstack.template.network import public_url
-from pushstack.template.processor import REDIS_CLUSTER_ID
+from pushstack.template.processor import REDIS_GROUP_ID
 from pushstack.template.store import STORE_GROUP_ID
 from pushstack.template.tables import table_name
 
@@ -48,7 +48,7 @@ def outputs(t: Template, opts: Options) -> None:
         )
     if opts.processor:
         values["ProcessorFunctionName"] = ("Push processor Lambda", Ref("ProcessorFunction"))
-        values["RedisClusterId"] = ("ElastiCache Redis cluster id", REDIS_CLUSTER_ID)
+        values["RedisGroupId"] = ("ElastiCache Redis replication group id", REDIS_GROUP_ID)
         values["ProcessorFailureQueueURL"] = (
             "SQS queue of the log events the processor failed on",
             Ref("ProcessorFailureQueue"),

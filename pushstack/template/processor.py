@@ -36,6 +36,7 @@ from pushstack.template.common import (
     allow,
     assume_role_policy,
     role,
+    session_manager_statements,
     skip_checks,
 )
 from pushstack.template.logs import created_bucket_arn, log_bucket_arn
@@ -50,10 +51,13 @@ from pushstack.template.network import (
 from pushstack.template.nodes import auto_scaling_group, launch_template
 
 PROCESSOR_HANDLER = "push_processor.handler"  # processor/push_processor.py in the zip
-REDIS_NAME = "push-redis-${Id}"
-REDIS_CLUSTER_ID = Sub(REDIS_NAME, Id=STACK_UUID_SHORT)
-REDIS_CLUSTER_ARN = Sub(
-    "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:cluster:" + REDIS_NAME,
+# A replication group, not a CacheCluster, for encryption at rest. Named apart from the
+# cluster (push-redis-<id>) of stacks made before, which an update creates it beside.
+REDIS_NAME = "push-messages-${Id}"
+REDIS_GROUP_ID = Sub(REDIS_NAME, Id=STACK_UUID_SHORT)
+REDIS_GROUP_ARN = Sub(
+    "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:replicationgroup:"
+    + REDIS_NAME,
     Id=STACK_UUID_SHORT,
 )
 
@@ -86,7 +90,11 @@ def lambda_checks(*extra: tuple[str, str]) -> dict:
 
 
 def redis(t: Template) -> None:
-    """Redis in the private subnets, open only to the processor and the Messages API."""
+    """Redis in the private subnets, open only to the processor and the Messages API,
+    encrypted at rest; neither encrypted in transit nor with an AUTH token, because
+    push-messages 0.7 can use neither: it makes its client with host, port and database
+    only (push_messages/__init__.py: ``redis.StrictRedis(host=, port=, db=)``) and reads
+    no password or TLS setting, and ElastiCache takes an AUTH token only with TLS."""
     t.add_resource(
         security_group(
             "ProcessorSecurityGroup",
@@ -124,17 +132,27 @@ def redis(t: Template) -> None:
             SubnetIds=Ref("PrivateSubnetIds"),
         )
     )
+    # A new logical id: CloudFormation cannot change the type of the "Redis" CacheCluster
+    # of earlier stacks, so an update creates this one and deletes that one, with its data.
     t.add_resource(
-        elasticache.CacheCluster(
-            "Redis",
-            ClusterName=REDIS_CLUSTER_ID,
+        elasticache.ReplicationGroup(
+            "RedisGroup",
+            ReplicationGroupId=REDIS_GROUP_ID,
+            ReplicationGroupDescription="Push Messages API keys and messages",
             Engine="redis",
             CacheNodeType=Ref("RedisNodeType"),
-            NumCacheNodes=1,
+            NumCacheClusters=1,
             CacheSubnetGroupName=Ref("RedisSubnetGroup"),
-            VpcSecurityGroupIds=[Ref("RedisSecurityGroup")],
+            SecurityGroupIds=[Ref("RedisSecurityGroup")],
+            AtRestEncryptionEnabled=True,
+            TransitEncryptionEnabled=False,
             # Redis holds the Messages API's registered keys: a daily snapshot, kept 5 days.
             SnapshotRetentionLimit=5,
+            Metadata=skip_checks(
+                ("CKV_AWS_30", "push-messages 0.7's Redis client has no TLS setting."),
+                ("CKV_AWS_31", "ElastiCache AUTH needs TLS, which push-messages cannot use."),
+                ("CKV_AWS_191", "Encrypted with the AWS managed key; no CMK to manage."),
+            ),
         )
     )
 
@@ -226,34 +244,13 @@ def processor_failures(t: Template) -> None:
     )
 
 
-# Waits for Redis's address itself, rather than CloudFormation waiting for Redis
-# before starting it: the stack is then done as soon as Redis is.
+# Runs once Redis exists (a replication group may take longer to create than a
+# function may run), and reads its address.
 SETTINGS_WRITER_CODE = """\
 import json
-import time
 
 import boto3
 import cfnresponse
-
-GONE = ("deleting", "deleted", "create-failed", "incompatible-network")
-
-
-def redis_address(cluster_id, context):
-    cache = boto3.client("elasticache")
-    while context.get_remaining_time_in_millis() > 30000:
-        try:
-            [cluster] = cache.describe_cache_clusters(
-                CacheClusterId=cluster_id, ShowCacheNodeInfo=True
-            )["CacheClusters"]
-        except cache.exceptions.CacheClusterNotFoundFault:
-            cluster = {}  # not created yet
-        if cluster.get("CacheClusterStatus") in GONE:
-            raise RuntimeError("Redis is " + cluster["CacheClusterStatus"])
-        endpoint = (cluster.get("CacheNodes") or [{}])[0].get("Endpoint")
-        if endpoint:
-            return {"redis_host": endpoint["Address"], "redis_port": endpoint["Port"]}
-        time.sleep(5)
-    raise RuntimeError("Redis has no address yet")
 
 
 def handler(event, context):
@@ -262,11 +259,16 @@ def handler(event, context):
     try:
         # The bucket and this object outlive the stack: nothing to do on Delete.
         if event["RequestType"] in ("Create", "Update"):
-            settings = redis_address(props["RedisClusterId"], context)
+            [group] = boto3.client("elasticache").describe_replication_groups(
+                ReplicationGroupId=props["RedisGroupId"]
+            )["ReplicationGroups"]
+            endpoint = group["NodeGroups"][0]["PrimaryEndpoint"]
             boto3.client("s3").put_object(
                 Bucket=props["Bucket"],
                 Key=props["Key"],
-                Body=json.dumps(settings).encode(),
+                Body=json.dumps(
+                    {"redis_host": endpoint["Address"], "redis_port": endpoint["Port"]}
+                ).encode(),
                 ContentType="application/json",
             )
     except Exception as exc:
@@ -286,7 +288,7 @@ def processor_settings(t: Template) -> None:
             "write-settings",
             [
                 allow([s3_actions.PutObject], [created_bucket_arn("/" + SETTINGS_KEY)]),
-                allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN]),
+                allow([ec_actions.DescribeReplicationGroups], [REDIS_GROUP_ARN]),
                 allow(
                     [logs_actions.CreateLogStream, logs_actions.PutLogEvents],
                     [GetAtt("SettingsWriterLogGroup", "Arn")],
@@ -302,7 +304,7 @@ def processor_settings(t: Template) -> None:
             Handler="index.handler",
             Code=awslambda.Code(ZipFile=SETTINGS_WRITER_CODE),
             Role=GetAtt("SettingsWriterRole", "Arn"),
-            Timeout=900,  # Redis takes about 8 minutes to get an address
+            Timeout=60,
             LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref("SettingsWriterLogGroup")),
             Metadata=lambda_checks(
                 (
@@ -319,7 +321,8 @@ def processor_settings(t: Template) -> None:
             ServiceToken=GetAtt("SettingsWriterFunction", "Arn"),
             Bucket=Ref("LogBucket"),
             Key=SETTINGS_KEY,
-            RedisClusterId=REDIS_CLUSTER_ID,
+            RedisGroupId=REDIS_GROUP_ID,
+            DependsOn=["RedisGroup"],
         )
     )
 
@@ -360,8 +363,10 @@ def messages_api(t: Template, opts: Options) -> None:
             "messages-api",
             # The boot script looks up Redis's address (push-messages itself cannot:
             # its botocore is too old for IMDSv2).
-            [allow([ec_actions.DescribeCacheClusters], [REDIS_CLUSTER_ARN])],
-            managed=["AmazonSSMManagedInstanceCore"],
+            [
+                allow([ec_actions.DescribeReplicationGroups], [REDIS_GROUP_ARN]),
+                *session_manager_statements(),
+            ],
         )
     )
     t.add_resource(
@@ -377,7 +382,7 @@ def messages_api(t: Template, opts: Options) -> None:
     )
     dns_record(t, opts, "messages_api_hostname", "MessagesApiLoadBalancer")
     env = {"PORT": str(MESSAGES_API_PORT), "REDIS_HOST": "$REDIS_HOST", "REDIS_PORT": "$REDIS_PORT"}
-    # The cluster id is known before Redis exists: the nodes boot while Redis is
+    # The group id is known before Redis exists: the nodes boot while Redis is
     # created, and wait for its address within their signal timeout.
     script = user_data(
         MESSAGES_API,
@@ -385,8 +390,8 @@ def messages_api(t: Template, opts: Options) -> None:
         "${MessagesApiImage}",
         env,
         secret=False,
-        variables={"RedisClusterId": REDIS_CLUSTER_ID},
-        settings={"REDIS_CLUSTER_ID": "${RedisClusterId}"},
+        variables={"RedisGroupId": REDIS_GROUP_ID},
+        settings={"REDIS_GROUP_ID": "${RedisGroupId}"},
     )
     launch_template(
         t,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from troposphere import Ref, Sub, Template, ec2, elasticache, secretsmanager
 
-from pushstack.options import Options
+from pushstack.options import AUTOPUSH_RS_VERSION, Options
 from pushstack.template.common import REDIS_PORT, STACK_UUID_SHORT, skip_checks
 from pushstack.template.network import security_group
 
@@ -118,3 +118,25 @@ def auth_key_secret(t: Template) -> None:
             ),
         )
     )
+
+
+def redis_note(opts: Options) -> str:
+    """What protects the stack's Redis (autopush-rs's store, or the Messages API's), in
+    words for the preview: where a client cannot use TLS or AUTH, it says so."""
+    if opts.rs:
+        return (
+            "The store (Valkey) is encrypted at rest but not in transit, and has no AUTH "
+            f"token: autopush-rs {AUTOPUSH_RS_VERSION}'s Redis client is built without TLS, "
+            "and ElastiCache accepts an AUTH token only with TLS. Only the push nodes' "
+            "security groups can reach it."
+        )
+    if opts.processor:
+        return (
+            "Redis is encrypted at rest but not in transit, and has no AUTH token: the "
+            "Messages API (push-messages 0.7) connects with a host and port only, with "
+            "neither TLS nor a password, and ElastiCache accepts an AUTH token only with "
+            "TLS. Only the processor's and the Messages API nodes' security groups can "
+            "reach it; whoever runs code on those nodes or in the processor can read and "
+            "change what it holds (registered keys, message lists)."
+        )
+    return ""
