@@ -17,7 +17,7 @@ from pushstack.verify import probe as probes
 from pushstack.verify import report as reports
 from pushstack.verify import targets as urls
 from pushstack.verify.connection import Unexpected
-from pushstack.verify.keys import Subscriber, b64url
+from pushstack.verify.keys import Subscriber, VapidKey, b64url, b64url_decode
 
 QUICK = roundtrip.Timeouts(connect=2, reply=2, send=2, delivery=0.5)
 STEPS = [
@@ -213,6 +213,34 @@ def test_the_outputs_of_each_engines_template_tell_it():
     for name, engine in (("rs", RS), ("none", LEGACY), ("processor", LEGACY)):
         declared = render.to_dict(build_template(VARIANTS[name]))["Outputs"]
         assert urls.engine_of(dict.fromkeys(declared, "x")) == engine, name
+
+
+def test_a_mixed_case_endpoint_url_still_verifies():
+    """Load balancers' DNS names have capitals; autoendpoint takes only the lowercased
+    origin as the VAPID audience (the stand-in checks it the same way)."""
+    with PushServer(host_name="LocalHost") as server:  # resolves to 127.0.0.1
+        assert server.endpoint_url.startswith("http://LocalHost:")
+        report = roundtrip.run_round_trip(targets(server), timeouts=QUICK)
+    assert report.ok, "\n".join(report.lines())
+    assert server.pushes == [201, 201]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "aud"),
+    [
+        ("https://Push-Endp-1A2B.us-west-2.elb.amazonaws.com/wpush/v2/x",
+         "https://push-endp-1a2b.us-west-2.elb.amazonaws.com"),
+        ("HTTPS://Updates.Example:443/wpush/v2/x", "https://updates.example"),
+        ("http://Updates.Example:80/wpush/v2/x", "http://updates.example"),
+        ("http://Updates.Example:8082/wpush/v2/x", "http://updates.example:8082"),
+        ("https://user@updates.example/wpush/v2/x", "https://updates.example"),
+    ],
+)  # fmt: skip
+def test_the_vapid_audience_is_the_endpoints_origin_as_the_url_standard_writes_it(endpoint, aud):
+    header = VapidKey().headers(endpoint)["Authorization"]
+    token = header.split("t=", 1)[1].split(",", 1)[0]
+    claims = json.loads(b64url_decode(token.split(".")[1]))
+    assert claims["aud"] == aud
 
 
 def test_a_notification_that_decrypts_to_something_else_is_a_failure():
