@@ -17,7 +17,13 @@ autopush-rs 1.83.1 (``tests/integration/push_test_client.py`` and
   another Content-Encoding than aes128gcm, 413 above ``max_data`` bytes, 401
   without a VAPID header (``vapid t=<JWT>,k=<key>``) whose ES256 signature,
   audience and expiry are valid, 403 when ``k`` is not the key given on
-  register; else 201 with ``Location`` and ``TTL``.
+  register; else 201 with ``Location`` and ``TTL``. The audience is checked as
+  autoendpoint 1.83.1 checks it (``validate_vapid_jwt``: jsonwebtoken's audience
+  set to its endpoint URL's ``origin().ascii_serialization()``): the exact string
+  of its own endpoint URL's origin after URL parsing, host in lower case, no
+  default port, whatever the Host header or the case of the URLs it hands out
+  (``host_name`` may have capitals, like a load balancer's DNS name). autopush
+  1.57.0 does not check ``aud`` at all (``extract_jwt``: signature and ``exp``).
 - A notification is ``{"messageType": "notification", "channelID", "version",
   "data": <the body, base64url without padding>, "headers": {"encoding":
   "aes128gcm"}}``: the body is forwarded as received; nothing is decrypted.
@@ -40,6 +46,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 from cryptography import x509
@@ -77,8 +84,9 @@ class PushServer:
     """Start with ``with PushServer() as server:``; ``ws_url`` and ``endpoint_url`` then work."""
 
     def __init__(self, *, behaviour: Behaviour | None = None, tls: ssl.SSLContext | None = None,
-                 max_data: int = MAX_DATA):  # fmt: skip
+                 max_data: int = MAX_DATA, host_name: str = "127.0.0.1"):  # fmt: skip
         self.behaviour = behaviour or Behaviour()
+        self.host_name = host_name  # in its URLs (it listens on 127.0.0.1 whatever this is)
         self.max_data = max_data
         self._tls = tls
         self._users: dict[str, _User] = {}
@@ -114,8 +122,8 @@ class PushServer:
             self._runners.append(runner)
             ports.append(site._server.sockets[0].getsockname()[1])
         secure = self._tls is not None
-        self.ws_url = f"{'wss' if secure else 'ws'}://127.0.0.1:{ports[0]}/"
-        self.endpoint_url = f"{'https' if secure else 'http'}://127.0.0.1:{ports[1]}"
+        self.ws_url = f"{'wss' if secure else 'ws'}://{self.host_name}:{ports[0]}/"
+        self.endpoint_url = f"{'https' if secure else 'http'}://{self.host_name}:{ports[1]}"
 
     async def _stop(self) -> None:
         for user in self._users.values():
@@ -226,7 +234,7 @@ class PushServer:
         body = await request.read()
         if len(body) > self.max_data:
             return _error(413, 104, f"Data payload must be smaller than {self.max_data}")
-        problem = _vapid_problem(request, user.channels[channel_id])
+        problem = _vapid_problem(request, user.channels[channel_id], _origin(self.endpoint_url))
         if problem:
             return _error(problem[0], 109, problem[1])
         if self.behaviour.corrupt:
@@ -254,8 +262,21 @@ def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _vapid_problem(request: web.Request, registered_key: str | None) -> tuple[int, str] | None:
-    """As the engines check ``Authorization: vapid t=<JWT>,k=<key>`` (RFC 8292)."""
+def _origin(url: str) -> str:
+    """A URL's origin as the url crate serializes it (WHATWG URL: scheme and host lowered,
+    the scheme's default port left out); the stand-in's URLs are ASCII host names or IPv4."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    default = {"http": 80, "https": 443}.get(scheme)
+    port = "" if parts.port in (None, default) else f":{parts.port}"
+    return f"{scheme}://{parts.hostname}{port}"
+
+
+def _vapid_problem(
+    request: web.Request, registered_key: str | None, audience: str
+) -> tuple[int, str] | None:
+    """As the engines check ``Authorization: vapid t=<JWT>,k=<key>`` (RFC 8292); ``aud``
+    must be ``audience`` exactly, as autoendpoint's is its own endpoint URL's origin."""
     header = request.headers.get("Authorization", "")
     scheme, _, rest = header.partition(" ")
     parts = dict(item.split("=", 1) for item in rest.replace(" ", "").split(",") if "=" in item)
@@ -272,9 +293,8 @@ def _vapid_problem(request: web.Request, registered_key: str | None) -> tuple[in
         claims = json.loads(_b64(claims_part))
     except (ValueError, InvalidSignature):
         return 401, "Invalid VAPID signature"
-    origin = f"{request.scheme}://{request.host}"
-    if claims.get("aud") != origin:
-        return 401, f"Invalid aud {claims.get('aud')!r}, expected {origin}"
+    if claims.get("aud") != audience:
+        return 401, f"Invalid aud {claims.get('aud')!r}, expected {audience}"
     if not time.time() < claims.get("exp", 0) <= time.time() + 86400:
         return 401, "Invalid exp"
     return None

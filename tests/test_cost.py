@@ -11,7 +11,7 @@ from variants import VARIANTS
 
 from pushstack import cost, render
 from pushstack.cost.prices import SNAPSHOT, parse
-from pushstack.options import REGIONS, Options
+from pushstack.options import CACHE_NODE_TYPES, REGIONS, Options
 from pushstack.template import build_template
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,6 +74,41 @@ def test_redis_node_type_moves_the_total_by_its_price():
     assert cost.difference(before, after) == pytest.approx(expected, abs=0.02)
 
 
+@pytest.mark.parametrize("region", ["us-east-1", "us-west-2"])
+@pytest.mark.parametrize("node_type", CACHE_NODE_TYPES)
+def test_the_rust_engines_valkey_store_is_priced_as_valkey_not_redis(region, node_type):
+    """The store (Engine valkey) at Valkey's node price; the snapshot has one for each
+    node type the form offers, below Redis OSS's."""
+    options = Options(**{**VARIANTS["rs"].__dict__, "region": region, "store_node_type": node_type})
+    template = render.to_dict(build_template(options))
+    assert template["Resources"]["PushStore"]["Properties"]["Engine"] == "valkey"
+    line = next(x for x in cost.for_options(options).lines if x.logical_id == "PushStore")
+    valkey = price(f"elasticache-valkey:{node_type}", region)
+    assert valkey < price(f"elasticache:{node_type}", region)
+    assert line.monthly_usd == pytest.approx(2 * 730 * valkey, abs=0.01)
+    assert f"2 × {node_type} cache nodes (Valkey)" in line.what
+
+
+def test_the_processors_redis_cache_stays_priced_as_redis_oss():
+    line = next(x for x in cost.for_options(VARIANTS["processor"]).lines if x.logical_id == "Redis")
+    assert line.monthly_usd == pytest.approx(730 * price("elasticache:cache.t3.micro"), abs=0.01)
+    assert "(Redis OSS)" in line.what
+
+
+def test_an_elasticache_engine_without_prices_is_not_priced_with_the_item():
+    template = {
+        "Resources": {
+            "Cache": {
+                "Type": "AWS::ElastiCache::CacheCluster",
+                "Properties": {"Engine": "memcached", "CacheNodeType": "cache.t3.micro"},
+            }
+        }
+    }
+    est = cost.estimate(template, {}, "us-west-2")
+    assert est.lines == ()
+    assert "elasticache-memcached:cache.t3.micro" in est.not_priced[0].reason
+
+
 def test_a_region_without_prices_says_so_instead_of_a_figure():
     est = cost.for_options(Options(**{**VARIANTS["none"].__dict__, "region": "eu-west-1"}))
     assert not est.has_prices
@@ -119,6 +154,14 @@ def test_resource_types_of_the_rust_engine_are_priced_from_the_template():
         "Resources": {
             "Valkey": {
                 "Type": "AWS::ElastiCache::ReplicationGroup",
+                "Properties": {
+                    "Engine": "valkey",
+                    "CacheNodeType": {"Ref": "NodeType"},
+                    "NumCacheClusters": 2,
+                },
+            },
+            "RedisGroup": {
+                "Type": "AWS::ElastiCache::ReplicationGroup",
                 "Properties": {"CacheNodeType": {"Ref": "NodeType"}, "NumCacheClusters": 2},
             },
             "Images": {"Type": "AWS::ECR::Repository", "Properties": {}},
@@ -140,7 +183,13 @@ def test_resource_types_of_the_rust_engine_are_priced_from_the_template():
     est = cost.estimate(template, {}, "us-east-1")
     usd = {line.logical_id: line.monthly_usd for line in est.lines}
     a = cost.Assumptions()
-    assert usd["Valkey"] == pytest.approx(2 * 730 * price("elasticache:cache.t3.small"), abs=0.01)
+    assert usd["Valkey"] == pytest.approx(
+        2 * 730 * price("elasticache-valkey:cache.t3.small"), abs=0.01
+    )
+    # A replication group without Engine is Redis OSS (CloudFormation's default).
+    assert usd["RedisGroup"] == pytest.approx(
+        2 * 730 * price("elasticache:cache.t3.small"), abs=0.01
+    )
     assert usd["Build"] == pytest.approx(
         a.build_minutes * price("codebuild:BUILD_GENERAL1_MEDIUM"), abs=0.01
     )

@@ -10,7 +10,7 @@ HEADER = [
     "StartingRange", "EndingRange", "Unit", "PricePerUnit", "Currency", "Product Family",
     "serviceCode", "Location", "Instance Type", "Tenancy", "Operating System",
     "License Model", "usageType", "Pre Installed S/W", "CapacityStatus", "Volume API Name",
-    "Group",
+    "Group", "Cache Engine",
 ]  # fmt: skip
 
 
@@ -70,6 +70,43 @@ def test_a_per_request_price_is_scaled_to_the_snapshots_unit_and_free_tiers_skip
     _, parsed = offers.read_rows(offer_file(rows))
     found = offers.extract(parsed, offers.items())
     assert found["lambda:requests"] == (0.2, "million requests")
+
+
+def cache_node(engine, node_type, usd, **overrides):
+    return {
+        "SKU": f"SKU-{engine}-{node_type}", "TermType": "OnDemand", "Unit": "Hrs",
+        "PricePerUnit": str(usd), "Currency": "USD", "Product Family": "Cache Instance",
+        "serviceCode": "AmazonElastiCache", "Location": "US West (Oregon)",
+        "Instance Type": node_type, "Cache Engine": engine,
+        "usageType": f"USW2-NodeUsage:{node_type}", **overrides,
+    }  # fmt: skip
+
+
+def test_valkey_and_redis_oss_nodes_are_cut_apart_and_memcached_ignored():
+    """AWS's ElastiCache offer lists a node type once per engine (its "Cache Engine" column)."""
+    rows = [
+        cache_node("Redis", "cache.t3.small", 0.034),
+        cache_node("Valkey", "cache.t3.small", 0.0272),
+        cache_node("Memcached", "cache.t3.small", 0.034),
+        cache_node("Valkey", "cache.t3.small", 0.02, TermType="Reserved"),
+        cache_node("Valkey", "cache.m5.large", 0.1248),
+        cache_node("Redis", "cache.m5.large", 0.156),
+    ]
+    _, parsed = offers.read_rows(offer_file(rows))
+    found = offers.extract(parsed, [i for i in offers.items() if i.offer == "AmazonElastiCache"])
+    assert found["elasticache:cache.t3.small"] == (0.034, "node-hour")
+    assert found["elasticache-valkey:cache.t3.small"] == (0.0272, "node-hour")
+    assert found["elasticache-valkey:cache.m5.large"] == (0.1248, "node-hour")
+    assert found["elasticache:cache.m5.large"] == (0.156, "node-hour")
+    assert "elasticache-valkey:cache.t3.micro" not in found  # absent from the file
+
+
+def test_every_node_type_the_form_offers_has_a_valkey_and_a_redis_item():
+    from pushstack.options import CACHE_NODE_TYPES
+
+    names = {item.item for item in offers.items()}
+    for node_type in CACHE_NODE_TYPES:
+        assert {f"elasticache:{node_type}", f"elasticache-valkey:{node_type}"} <= names
 
 
 def test_every_item_of_the_shipped_snapshot_has_a_matcher():

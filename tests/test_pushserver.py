@@ -6,10 +6,13 @@ pushstack's client: what the round trip tests rely on is the protocol, not the s
 import asyncio
 import base64
 import json
+import time
 import uuid
 
 import aiohttp
+import py_vapid
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pushserver import PushServer
 from websockets.asyncio.client import connect
 
@@ -104,3 +107,45 @@ async def _protocol(server: PushServer) -> None:
 def test_the_stand_in_speaks_the_protocol_as_upstream_tests_it():
     with PushServer() as server:
         loop.run(_protocol(server))  # also under a running loop (Playwright's, in a full run)
+
+
+async def _audiences(server: PushServer, audiences: list[str]) -> list[int]:
+    """The status of a push signed for each ``aud`` (py-vapid directly, not pushstack's)."""
+    vapid = py_vapid.Vapid02()
+    vapid.generate_keys()
+    key = b64url(vapid.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+    async with connect(server.ws_url) as socket:
+        await _exchange(socket, {"messageType": "hello", "use_webpush": True})
+        message = {"messageType": "register", "channelID": str(uuid.uuid4()), "key": key}
+        register = await _exchange(socket, message)
+        endpoint = register["pushEndpoint"]
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            for aud in audiences:
+                claims = {"sub": "mailto:test@example.invalid", "aud": aud,
+                          "exp": int(time.time()) + 600}  # fmt: skip
+                headers = {"TTL": "60", "Content-Encoding": "aes128gcm", **vapid.sign(claims)}
+                async with http.post(endpoint, data=b"x", headers=headers) as response:
+                    statuses.append(response.status)
+    return statuses
+
+
+def test_the_stand_in_checks_aud_as_autoendpoint_does():
+    """autoendpoint 1.83.1 (extractors/subscription.rs, validate_vapid_jwt) sets
+    jsonwebtoken's audience to its endpoint URL's origin().ascii_serialization(): parsed,
+    so the host is in lower case, and compared as an exact string. The stand-in hands out
+    endpoints with the host name as given (capitals too, as autoconnect does)."""
+    with PushServer(host_name="LocalHost") as server:
+        port = server.endpoint_url.rsplit(":", 1)[1]
+        statuses = loop.run(
+            _audiences(
+                server,
+                [
+                    f"http://localhost:{port}",  # the lowercased origin: accepted
+                    f"http://LocalHost:{port}",  # as handed out: refused, as autoendpoint
+                    f"https://localhost:{port}",
+                    "http://localhost",
+                ],
+            )
+        )
+    assert statuses == [201, 401, 401, 401]

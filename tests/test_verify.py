@@ -11,12 +11,13 @@ from pushserver import Behaviour, PushServer, certificate, server_tls
 from pywebpush import WebPusher
 
 from pushstack import cli
+from pushstack.options import LEGACY, RS
 from pushstack.verify import limits, roundtrip
 from pushstack.verify import probe as probes
 from pushstack.verify import report as reports
 from pushstack.verify import targets as urls
 from pushstack.verify.connection import Unexpected
-from pushstack.verify.keys import Subscriber, b64url
+from pushstack.verify.keys import Subscriber, VapidKey, b64url, b64url_decode
 
 QUICK = roundtrip.Timeouts(connect=2, reply=2, send=2, delivery=0.5)
 STEPS = [
@@ -25,13 +26,24 @@ STEPS = [
 ]  # fmt: skip
 
 
-def targets(server: PushServer) -> urls.PushTargets:
-    return urls.from_outputs({"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url})
+# The outputs that tell the engines apart (pushstack.template.outputs): autopush-rs
+# stacks have StoreId (their Valkey store), autopush 1.57.0 stacks their table names.
+ENGINE_OUTPUTS = {
+    RS: {"StoreId": "push-store-1a2b3c4d"},
+    LEGACY: {"RouterTableName": "autopush_router", "MessageTableName": "autopush_message"},
+}
 
 
-def round_trip(behaviour=None, **server_options):
+def targets(server: PushServer, engine: str = LEGACY) -> urls.PushTargets:
+    return urls.from_outputs(
+        {"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}
+        | ENGINE_OUTPUTS.get(engine, {})
+    )
+
+
+def round_trip(behaviour=None, engine=LEGACY, **server_options):
     with PushServer(behaviour=behaviour, **server_options) as server:
-        report = roundtrip.run_round_trip(targets(server), timeouts=QUICK)
+        report = roundtrip.run_round_trip(targets(server, engine), timeouts=QUICK)
     return report, server
 
 
@@ -124,6 +136,111 @@ def test_each_failure_names_the_step_what_came_and_what_to_check(behaviour, step
     assert got in failed.got
     assert advice in failed.advice
     assert failed.expected
+
+
+# Where a failure points at the store, the advice names the engine's own: autopush-rs's
+# Valkey store (its security group, the nodes' DB_DSN), never tables it does not have.
+STORE_FAILURES = {
+    "hello": Behaviour(hello_status=503),
+    "register": Behaviour(register_status=500),
+    "send": Behaviour(endpoint_status=410),
+    "receive": Behaviour(deliver=False),
+    "reconnect": Behaviour(forget_uaid=True),
+    "receive_stored": Behaviour(store=False),
+}
+RS_ADVICE = {
+    "hello": ["Valkey store", "StoreId", "port 6379", "AUTOCONNECT__DB_DSN"],
+    "register": ["crypto key", "Valkey store", "AUTOCONNECT__DB_DSN"],
+    "send": ["same crypto key", "Valkey store", "port 6379", "AUTOEND__DB_DSN"],
+    "receive": ["8081", "Valkey store"],
+    "reconnect": ["Valkey store", "AUTOCONNECT__DB_DSN"],
+    "receive_stored": ["Valkey store", "AUTOEND__DB_DSN", "AUTOCONNECT__DB_DSN"],
+}
+LEGACY_ADVICE = {
+    "hello": ["router table"],
+    "register": ["crypto key", "message table"],
+    "send": ["same crypto key", "router table"],
+    "receive": ["8081", "message table"],
+    "reconnect": ["router table"],
+    "receive_stored": ["message table", "TTL attribute"],
+}
+
+
+@pytest.mark.parametrize("step", sorted(STORE_FAILURES))
+def test_on_an_rs_stack_the_advice_names_the_valkey_store_not_tables(step):
+    report, _ = round_trip(STORE_FAILURES[step], engine=RS)
+    failed = report.failure
+    assert failed.name == step
+    for words in RS_ADVICE[step]:
+        assert words in failed.advice, failed.advice
+    assert "table" not in failed.advice and "DynamoDB" not in failed.advice
+
+
+@pytest.mark.parametrize("step", sorted(STORE_FAILURES))
+def test_on_a_legacy_stack_the_advice_names_the_dynamodb_tables(step):
+    report, _ = round_trip(STORE_FAILURES[step], engine=LEGACY)
+    failed = report.failure
+    assert failed.name == step
+    for words in LEGACY_ADVICE[step]:
+        assert words in failed.advice, failed.advice
+    assert "Valkey" not in failed.advice and "DB_DSN" not in failed.advice
+
+
+def test_outputs_that_do_not_say_the_engine_get_the_advice_of_both():
+    report, _ = round_trip(Behaviour(hello_status=503), engine="")
+    advice = report.failure.advice
+    assert "On autopush-rs (Valkey store) stacks:" in advice and "AUTOCONNECT__DB_DSN" in advice
+    assert "On autopush 1.57.0 (DynamoDB tables) stacks:" in advice and "router table" in advice
+
+
+@pytest.mark.parametrize(
+    ("outputs", "engine"),
+    [(ENGINE_OUTPUTS[RS], RS), (ENGINE_OUTPUTS[LEGACY], LEGACY), ({}, "")],
+    ids=["rs", "legacy", "neither"],
+)
+def test_the_engine_is_read_from_the_stacks_outputs(outputs, engine):
+    base = {"WebSocketURL": "wss://ws.example", "EndpointURL": "https://updates.example"}
+    assert urls.from_outputs(base | outputs).engine == engine
+
+
+def test_the_outputs_of_each_engines_template_tell_it():
+    """The outputs the templates declare (not a guess): StoreId only on rs stacks."""
+    from variants import VARIANTS
+
+    from pushstack import render
+    from pushstack.template import build_template
+
+    for name, engine in (("rs", RS), ("none", LEGACY), ("processor", LEGACY)):
+        declared = render.to_dict(build_template(VARIANTS[name]))["Outputs"]
+        assert urls.engine_of(dict.fromkeys(declared, "x")) == engine, name
+
+
+def test_a_mixed_case_endpoint_url_still_verifies():
+    """Load balancers' DNS names have capitals; autoendpoint takes only the lowercased
+    origin as the VAPID audience (the stand-in checks it the same way)."""
+    with PushServer(host_name="LocalHost") as server:  # resolves to 127.0.0.1
+        assert server.endpoint_url.startswith("http://LocalHost:")
+        report = roundtrip.run_round_trip(targets(server), timeouts=QUICK)
+    assert report.ok, "\n".join(report.lines())
+    assert server.pushes == [201, 201]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "aud"),
+    [
+        ("https://Push-Endp-1A2B.us-west-2.elb.amazonaws.com/wpush/v2/x",
+         "https://push-endp-1a2b.us-west-2.elb.amazonaws.com"),
+        ("HTTPS://Updates.Example:443/wpush/v2/x", "https://updates.example"),
+        ("http://Updates.Example:80/wpush/v2/x", "http://updates.example"),
+        ("http://Updates.Example:8082/wpush/v2/x", "http://updates.example:8082"),
+        ("https://user@updates.example/wpush/v2/x", "https://updates.example"),
+    ],
+)  # fmt: skip
+def test_the_vapid_audience_is_the_endpoints_origin_as_the_url_standard_writes_it(endpoint, aud):
+    header = VapidKey().headers(endpoint)["Authorization"]
+    token = header.split("t=", 1)[1].split(",", 1)[0]
+    claims = json.loads(b64url_decode(token.split(".")[1]))
+    assert claims["aud"] == aud
 
 
 def test_a_notification_that_decrypts_to_something_else_is_a_failure():
@@ -277,6 +394,18 @@ def test_the_command_runs_the_round_trip_against_the_stacks_outputs(capsys):
     assert status == 0, out
     assert asked == [("push-test", "eu-west-1")]
     assert "13. ok" in out and "every step passed" in out
+
+
+@pytest.mark.parametrize(("engine", "store"), [(RS, "Valkey store"), (LEGACY, "router table")])
+def test_the_command_passes_the_engine_of_the_stacks_outputs_to_the_advice(capsys, engine, store):
+    with PushServer(behaviour=Behaviour(endpoint_status=410)) as server:
+        outputs = {"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}
+        outputs |= ENGINE_OUTPUTS[engine]
+        status = cli.verify(_args("push-test"), lambda *_: outputs, timeouts=QUICK)
+    out = capsys.readouterr().out
+    assert status == 1
+    check = next(line for line in out.splitlines() if line.strip().startswith("check:"))
+    assert store in check
 
 
 def test_the_command_fails_with_the_failed_step(capsys):

@@ -12,6 +12,7 @@ from pushserver import Behaviour, PushServer
 from test_security import csrf_token_of
 from test_stacks_web import launch, new_name, page_text
 
+from pushstack.options import LEGACY
 from pushstack.verify import roundtrip
 from pushstack.verify import targets as urls
 from webapp import create_app, store
@@ -50,10 +51,12 @@ def client(app):
 def stand_in(monkeypatch):
     """A push server on 127.0.0.1 taken for the stack's outputs, as if it ran in AWS."""
 
-    def serve(behaviour=None):
+    def serve(behaviour=None, **other_outputs):
         server = PushServer(behaviour=behaviour).__enter__()
         servers.append(server)
         outputs = {"WebSocketURL": server.ws_url, "EndpointURL": server.endpoint_url}
+        # Like the launched stack's (autopush 1.57.0's) unless told: its router table.
+        outputs |= other_outputs or {"RouterTableName": "autopush_router"}
         monkeypatch.setattr(web_verify, "is_sandbox", lambda: False)
         monkeypatch.setattr(web_verify, "stack_outputs", lambda name, region: outputs)
         monkeypatch.setattr(web_verify, "WEB_TIMEOUTS", QUICK)
@@ -96,6 +99,9 @@ def test_the_outputs_it_reads_are_the_stacks_push_urls(app, stack_name):
     targets = urls.from_outputs(outputs)
     assert targets.websocket_url.startswith("ws://")
     assert targets.endpoint_url.startswith("http://")
+    # The stack's own outputs tell its engine (this one autopush 1.57.0's: its tables), so
+    # a failure's advice names its store.
+    assert outputs.get("RouterTableName") and targets.engine == LEGACY
 
 
 # Against the stand-in: the steps, and the last result kept for the page.
@@ -132,6 +138,25 @@ def test_a_failure_shows_the_step_what_was_expected_what_came_and_what_to_check(
     assert "Expected: HTTP 201 Created" in text
     assert "Got: HTTP 410" in text
     assert "Check: the endpoint nodes" in text
+
+
+@pytest.mark.parametrize(
+    ("outputs", "store"),
+    [
+        ({"StoreId": "push-store-1a2b3c4d"}, "the Valkey store"),
+        ({"RouterTableName": "autopush_router", "MessageTableName": "m"}, "the router table"),
+    ],
+    ids=["rs", "legacy"],
+)
+def test_the_advice_names_the_store_of_the_stacks_engine(
+    client, stack_name, stand_in, outputs, store
+):
+    stand_in(Behaviour(hello_status=503), **outputs)
+    report = client.post(f"/api/stacks/{stack_name}/verify").get_json()["report"]
+    assert report["steps"][-1]["name"] == "hello"
+    assert store in report["steps"][-1]["advice"]
+    text = page_text(client.get(f"/stacks/{stack_name}"))
+    assert "Check: the store: " in text and store in text
 
 
 def test_the_last_result_is_kept_sealed_per_stack_in_the_session(app, client, stand_in):

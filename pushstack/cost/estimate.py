@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
+from pushstack.cost.offers import ELASTICACHE_ITEM
 from pushstack.cost.prices import Snapshot, snapshot
 
 
@@ -258,16 +259,25 @@ def _elastic_ip(w: _Walker, props: dict) -> Priced:
     return f"public IPv4 address, {hours:g} h", hours * w.usd("vpc:public-ipv4")
 
 
-def _cache_nodes(w: _Walker, node_type: str, nodes: int) -> Priced:
+ENGINE_NAMES = {"redis": "Redis OSS", "valkey": "Valkey"}
+
+
+def _cache_nodes(w: _Walker, props: dict, nodes: int) -> Priced:
+    """Node-hours at the price of the resource's engine (Valkey nodes cost less than Redis
+    OSS ones of the same type); a replication group without Engine is Redis OSS."""
+    node_type = w.value(props.get("CacheNodeType"))
+    engine = str(w.value(props.get("Engine"), "redis")).lower()
+    if engine not in ELASTICACHE_ITEM:
+        raise _NoPrice(f"elasticache-{engine}:{node_type}")
     hours = w.a.hours_per_month
-    total = nodes * hours * w.usd(f"elasticache:{node_type}")
-    return f"{nodes} × {node_type} cache node{'s' if nodes != 1 else ''}, {hours:g} h", total
+    total = nodes * hours * w.usd(f"{ELASTICACHE_ITEM[engine]}:{node_type}")
+    plural = "s" if nodes != 1 else ""
+    words = f"{nodes} × {node_type} cache node{plural} ({ENGINE_NAMES[engine]}), {hours:g} h"
+    return words, total
 
 
 def _cache_cluster(w: _Walker, props: dict) -> Priced:
-    return _cache_nodes(
-        w, w.value(props.get("CacheNodeType")), int(w.value(props.get("NumCacheNodes"), 1))
-    )
+    return _cache_nodes(w, props, int(w.value(props.get("NumCacheNodes"), 1)))
 
 
 def _replication_group(w: _Walker, props: dict) -> Priced:
@@ -284,7 +294,7 @@ def _replication_group(w: _Walker, props: dict) -> Priced:
         )
     else:
         nodes = 1
-    return _cache_nodes(w, w.value(props.get("CacheNodeType")), nodes)
+    return _cache_nodes(w, props, nodes)
 
 
 def _db_instance(w: _Walker, props: dict) -> Priced:

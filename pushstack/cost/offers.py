@@ -22,6 +22,10 @@ OFFER_URL = (
 
 Row = dict[str, str]
 
+# A node-based ElastiCache price's item, by the resource's Engine: "elasticache:<node type>"
+# (Redis OSS) or "elasticache-valkey:<node type>".
+ELASTICACHE_ITEM = {"redis": "elasticache", "valkey": "elasticache-valkey"}
+
 
 def _key(name: str) -> str:
     """A column's name as matchers spell it: "Instance Type" and "instanceType" are "instancetype"."""
@@ -115,13 +119,16 @@ def items() -> list[Item]:
             "NLCU-hour",
         ),
     ]
+    # Node-based ElastiCache, per engine: "Redis" (Redis OSS, the processor's cache) and
+    # "Valkey" (autopush-rs's store), each its own row in the offer file.
     out += [
         Item(
-            f"elasticache:{node_type}",
+            f"{ELASTICACHE_ITEM[engine]}:{node_type}",
             "AmazonElastiCache",
-            _is(productFamily="Cache Instance", instanceType=node_type, cacheEngine="Redis"),
+            _is(productFamily="Cache Instance", instanceType=node_type, cacheEngine=cache_engine),
             "node-hour",
         )
+        for engine, cache_engine in (("redis", "Redis"), ("valkey", "Valkey"))
         for node_type in CACHE_NODE_TYPES
     ]
     out += [

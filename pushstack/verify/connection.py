@@ -25,7 +25,8 @@ MAX_MESSAGE_BYTES = 64 * 1024  # a notification is at most ~5 KB of base64
 
 class Unexpected(Exception):
     """The server answered, but not what the protocol says: ``got`` says what came,
-    ``check`` (a key of ``failures.CHECK``) what to look at when the step's own is wrong."""
+    ``check`` (a key of ``failures.CHECK`` or ``failures.STORE_CHECK``) what to look at
+    when the step's own is wrong."""
 
     def __init__(self, got: str, check: str | None = None):
         super().__init__(got)

@@ -98,10 +98,33 @@ class VapidKey:
 
     def headers(self, endpoint: str) -> dict[str, str]:
         """``Authorization: vapid t=<JWT>,k=<key>`` for the endpoint's origin."""
-        parts = urlsplit(endpoint)
         claims = {
             "sub": VAPID_SUBJECT,
-            "aud": f"{parts.scheme}://{parts.netloc}",
+            "aud": audience(endpoint),
             "exp": int(time.time()) + VAPID_LIFETIME_SECONDS,
         }
         return self._vapid.sign(claims)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def audience(endpoint: str) -> str:
+    """The VAPID ``aud`` of a push endpoint: its origin as the URL standard serializes it
+    (scheme and host in lower case, no default port, no user or path), as browsers do.
+
+    autoendpoint (autopush-rs 1.83.1) accepts only the exact origin of its own endpoint
+    URL after URL parsing, which lowercases the host (``Url::origin().ascii_serialization()``
+    as jsonwebtoken's audience, compared as a string); load balancers' DNS names as
+    CloudFormation makes them have capitals, and autoconnect hands out endpoints with the
+    host name as configured. autopush 1.57.0 does not check ``aud``.
+    """
+    parts = urlsplit(endpoint)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""  # lower case already
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    port = parts.port
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host += f":{port}"
+    return f"{scheme}://{host}"

@@ -41,9 +41,10 @@ class _Stop(Exception):
 
 
 class _Steps:
-    def __init__(self, report: Report, clock):
+    def __init__(self, report: Report, clock, engine: str):
         self.report = report
         self.clock = clock
+        self.engine = engine  # the advice names this engine's store
 
     @contextlib.asynccontextmanager
     async def step(self, name, title, *, expected, url="", timeout=0.0, check="socket"):
@@ -63,7 +64,7 @@ class _Steps:
                     _ms(self.clock() - started),
                     expected=expected,
                     got=text,
-                    advice=failures.CHECK[cause or check],
+                    advice=failures.advice(cause or check, self.engine),
                 )
             )
             raise _Stop from None
@@ -118,7 +119,7 @@ async def round_trip(
     clock=time.perf_counter,
 ) -> Report:
     report = Report(targets.websocket_url, targets.endpoint_url)
-    steps = _Steps(report, clock)
+    steps = _Steps(report, clock, targets.engine)
     context = tls_context(ca_file)
     subscriber, vapid = Subscriber(), VapidKey()
     ws = targets.websocket_url

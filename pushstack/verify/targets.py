@@ -1,7 +1,10 @@
 """Where a verification may send: the stack's own outputs, and nothing else.
 
 The WebSocket URL and the endpoint URL come from the stack's outputs
-(``WebSocketURL``, ``EndpointURL``, see ``pushstack.template.outputs``); the
+(``WebSocketURL``, ``EndpointURL``, see ``pushstack.template.outputs``), and so does
+the engine, for the advice on a failure: only autopush-rs stacks have the
+``StoreId`` output (their Valkey store), only autopush 1.57.0 stacks the
+``RouterTableName`` one (their DynamoDB tables); the
 push endpoint the server hands out on register must lie under the endpoint
 URL, else nothing is sent to it. TLS is always verified (system trust store
 and certifi's bundle; tests add their own authority with ``ca_file``).
@@ -15,8 +18,12 @@ from urllib.parse import urlsplit
 
 import certifi
 
+from pushstack.options import LEGACY, RS
+
 WEBSOCKET_OUTPUT = "WebSocketURL"
 ENDPOINT_OUTPUT = "EndpointURL"
+# An output only one engine's stacks have -> that engine.
+ENGINE_OUTPUTS = {"StoreId": RS, "RouterTableName": LEGACY}
 _DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
 
 
@@ -28,6 +35,7 @@ class TargetError(Exception):
 class PushTargets:
     websocket_url: str
     endpoint_url: str
+    engine: str = ""  # RS or LEGACY; "" when the outputs do not say (advice names both)
 
     @property
     def secure(self) -> bool:
@@ -59,7 +67,13 @@ def from_outputs(outputs: dict[str, str]) -> PushTargets:
         or not urlsplit(endpoint_url).hostname
     ):
         raise TargetError(f"{ENDPOINT_OUTPUT} is not an http:// or https:// URL: {endpoint_url}")
-    return PushTargets(websocket_url, endpoint_url)
+    return PushTargets(websocket_url, endpoint_url, engine_of(outputs))
+
+
+def engine_of(outputs: dict[str, str]) -> str:
+    """The stack's engine as its outputs show it, or "" when they show neither."""
+    found = {engine for name, engine in ENGINE_OUTPUTS.items() if outputs.get(name)}
+    return found.pop() if len(found) == 1 else ""
 
 
 def _origin(url: str) -> tuple[str, str, int] | None:
