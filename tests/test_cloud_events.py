@@ -166,11 +166,12 @@ def test_a_successful_create_counts_up_to_every_resource(cloud, stub):
     assert first.failure is None
 
     outputs = {"WebSocketURL": "ws://push-1.elb.amazonaws.com"}
-    stub.add_response("describe_stacks", stack_reply("CREATE_COMPLETE", outputs=outputs))
     # Only the newest page is read: it reaches back to the newest event already seen
     # (the older page is not stubbed, so reading it would fail the test).
     newest_page = events_reply(CREATE[5:])
     stub.add_response("describe_stack_events", {**newest_page, "NextToken": "older"})
+    # The stack's own CREATE_COMPLETE is among them: described again, for its outputs.
+    stub.add_response("describe_stacks", stack_reply("CREATE_COMPLETE", outputs=outputs))
     last = cloud.progress(STACK)
     assert (last.done, last.total, last.finished) == (4, 4, True)
     assert last.status == "CREATE_COMPLETE"
@@ -178,6 +179,34 @@ def test_a_successful_create_counts_up_to_every_resource(cloud, stub):
     # Every event once, oldest first, though the second poll re-read the first ones.
     assert [e.event_id for e in last.events] == [item["EventId"] for item in CREATE]
     assert last.as_dict()["events"][0]["status"] == "CREATE_IN_PROGRESS"
+
+
+def test_while_an_operation_runs_a_poll_costs_one_events_call(cloud, stub):
+    """However long a create runs, each poll reads only the new events (one call); the
+    stack is described again when its own events say it moved: here, at the end."""
+    expect_poll(stub, "CREATE_IN_PROGRESS", CREATE[:6])
+    assert cloud.progress(STACK).done == 1
+    for polls in range(3):  # nothing new, then two resources done: events only
+        page = CREATE[5:6] if polls < 2 else CREATE[5:8]
+        stub.add_response("describe_stack_events", events_reply(page), {"StackName": STACK_ID})
+        middle = cloud.progress(STACK)
+        assert middle.status == "CREATE_IN_PROGRESS" and not middle.finished
+    assert middle.done == 3
+    stub.add_response("describe_stack_events", events_reply(CREATE[7:]), {"StackName": STACK_ID})
+    outputs = {"EndpointURL": "http://updates-1.elb.amazonaws.com"}
+    stub.add_response(
+        "describe_stacks", stack_reply("CREATE_COMPLETE", outputs=outputs), {"StackName": STACK}
+    )
+    last = cloud.progress(STACK)
+    assert (last.status, last.done, last.finished, last.outputs) == (
+        "CREATE_COMPLETE",
+        4,
+        True,
+        outputs,
+    )
+    # Ended: the next poll asks for the stack's status first again.
+    expect_poll(stub, "CREATE_COMPLETE", CREATE, template=False)
+    assert cloud.progress(STACK).finished
 
 
 def test_a_failure_names_the_resource_that_failed_not_the_cancelled_ones(cloud, stub):

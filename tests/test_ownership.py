@@ -42,6 +42,7 @@ def app(sandbox_server):
             "TARGET": "sandbox",
             "SANDBOX_URL": sandbox_server.url,
             "OWNERSHIP_SECONDS": 0.0,  # each request asks again: the tests change tags
+            "OWNERSHIP_KNOWN_SECONDS": 0.0,
         }
     )
 
@@ -241,3 +242,32 @@ def test_a_stack_route_added_later_is_guarded_too(sandbox_server, cfn):
     launch(client, mine)
     assert client.post(f"/stacks/{mine}/test-push").get_data(as_text=True) == "pushed"
     assert ran == [mine]
+
+
+def test_a_pushstack_stack_is_known_a_minute_a_foreign_one_seconds(sandbox_server, cfn):
+    """Watching costs a worker one ownership read a minute for pushstack's stack, while a
+    foreign (or unknown) name is asked again after OWNERSHIP_SECONDS."""
+    config = {
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SECRET_KEY": "ownership-known",
+        "TARGET": "sandbox",
+        "SANDBOX_URL": sandbox_server.url,
+        "OWNERSHIP_SECONDS": 0.0,
+    }
+    watcher = create_app(config).test_client()
+    name = new_name("known")
+    launch(watcher, name)
+    foreign = foreign_stack(cfn)
+    with watcher.application.app_context():
+        cloud = get_access().cloud()
+    asked = []
+    owned = cloud.owned
+    cloud.owned = lambda stack: asked.append(stack) or owned(stack)
+    try:
+        for _ in range(3):
+            assert watcher.get(f"/api/stacks/{name}").status_code == 200
+            assert watcher.get(f"/api/stacks/{foreign}").status_code == 403
+    finally:
+        del cloud.owned
+    assert asked.count(name) <= 1 and asked.count(foreign) == 3

@@ -205,9 +205,15 @@ class CloudAccess:
 
     def owned(self, name: str, region: str | None = None) -> str:
         """The id of pushstack's stack ``name``; a ``CloudError`` for an unknown or foreign
-        one. Cached ``OWNERSHIP_SECONDS``, answers and errors alike (issue 16 items 2, 4)."""
+        one. Cached ``OWNERSHIP_SECONDS``, answers and errors alike (issue 16 items 2, 4);
+        a stack found to be pushstack's ``OWNERSHIP_KNOWN_SECONDS`` (its tags are set when
+        it is made, and every change checks again, uncached), so watching it costs a
+        worker one DescribeStacks a minute, not twelve."""
         cloud = self.cloud(region)
-        return self.ownership.get((cloud.region, name), lambda: cloud.owned(name))
+        known = float(self._config["OWNERSHIP_KNOWN_SECONDS"])
+        return self.ownership.get(
+            (cloud.region, name), lambda: cloud.owned(name), keep_for=lambda _: known
+        )
 
     def _progress_key(self, region: str, name: str) -> tuple:
         """A stack's key, with its target: processes share the cache through files, and two
@@ -258,6 +264,7 @@ def init_app(app) -> None:
     )
     app.config.setdefault("ACCOUNT_CHOICES_SECONDS", 60.0)
     app.config.setdefault("OWNERSHIP_SECONDS", 5.0)
+    app.config.setdefault("OWNERSHIP_KNOWN_SECONDS", 60.0)
     app.extensions["pushstack_cloud"] = CloudAccess(app.config)
     app.context_processor(_header)
 

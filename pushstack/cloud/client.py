@@ -81,6 +81,7 @@ class _Watch:
     events: list[Event] = dataclasses.field(default_factory=list)
     template_for: str = ""  # event id of the operation start the template was read for
     total: int = 0
+    running: dict | None = None  # DescribeStacks' answer while an operation runs
 
 
 class Cloud:
@@ -712,10 +713,28 @@ class Cloud:
         return total
 
     def progress(self, name: str) -> Progress:
-        """Status, done of total, the current operation's events, outputs and failure."""
-        stack = self._describe(name)
+        """Status, done of total, the current operation's events, outputs and failure.
+
+        While an operation runs, a poll reads only the new events: the stack is described
+        again when its own events say its status moved (at the end, for the outputs).
+        """
+        with self._lock:
+            stack_id = name if name.startswith("arn:") else self._stack_ids.get(name, "")
+            watch = self._watches.get(stack_id)
+            running = watch.running if watch else None
+        if running is None:
+            stack = self._describe(name)
+            operation = self._read_events(stack["StackId"])
+        else:
+            operation = self._read_events(running["StackId"])
+            moved = ev.stack_status(operation) not in (None, running["StackStatus"])
+            stack = self._describe(name) if moved else running
+            if stack["StackId"] != running["StackId"]:  # the name is another stack's now
+                operation = self._read_events(stack["StackId"])
         status = stack["StackStatus"]
-        operation = self._read_events(stack["StackId"])
+        with self._lock:
+            watch = self._watches.setdefault(stack["StackId"], _Watch())
+            watch.running = None if ev.is_finished(status) else stack
         total = self._total(stack, operation)
         finished = ev.is_finished(status)
         done = ev.done_count(operation)

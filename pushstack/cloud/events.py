@@ -117,6 +117,15 @@ def latest_status(events: Iterable[Event]) -> dict[str, str]:
     return statuses
 
 
+def stack_status(events: Iterable[Event]) -> str | None:
+    """The stack's own newest status in these events (oldest first), if they have one."""
+    status = None
+    for event in events:
+        if event.is_stack:
+            status = event.status
+    return status
+
+
 def done_count(events: Iterable[Event]) -> int:
     return sum(status in DONE_STATUSES for status in latest_status(events).values())
 
