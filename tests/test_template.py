@@ -369,11 +369,17 @@ def test_ssh_only_with_a_key_pair_and_admin_network(variant):
 
 
 def test_session_manager_access_for_every_node_role(variant):
-    _, t = variant
+    """Session Manager for admins; for the nodes that run copies of their images (the
+    legacy engine's and the Messages API's), pulls from the account's ECR repositories."""
+    options, t = variant
     for name in ("PushNodeRole", "MessagesApiRole"):
         if name in t["Resources"]:
+            managed = ["AmazonSSMManagedInstanceCore"]
+            if not options.rs:
+                managed.append("AmazonEC2ContainerRegistryPullOnly")
             assert t["Resources"][name]["Properties"]["ManagedPolicyArns"] == [
-                {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+                {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/{policy}"}
+                for policy in managed
             ]
 
 

@@ -31,6 +31,7 @@ from pushstack import artifacts, diagram, lint, processor_zip, render, summary
 from pushstack.options import REGIONS, Options
 from pushstack.template import build_template
 from pushstack.template.images import first_create_note, image_sources_note
+from pushstack.template.processor import s3_access_note
 from webapp import costs, store
 from webapp.forms import share_query
 from webapp.preview_cache import Background, Busy, ShapeCache, shape_key
@@ -91,6 +92,7 @@ def show(preview_id: str):
         command=render.create_stack_command(options),
         create_time=first_create_note(options),
         image_sources=image_sources_note(options),
+        s3_access=s3_access_note(options),
         template_name=render.template_filename(options, "json"),
         yaml_name=render.template_filename(options, "yaml"),
         parameters_name=render.parameters_filename(options),

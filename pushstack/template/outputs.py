@@ -18,7 +18,7 @@ def outputs(t: Template, opts: Options) -> None:
             public_url(opts, "websocket_hostname", "ConnectionLoadBalancer", "wss", "ws"),
         ),
         "EndpointURL": (
-            "Base URL of the push endpoints (application servers send here)",
+            "Base URL of the push endpoints (for application servers)",
             public_url(opts, "endpoint_hostname", "EndpointLoadBalancer", "https", "http"),
         ),
         "CryptoKeySecretArn": (
