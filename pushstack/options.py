@@ -237,8 +237,8 @@ def _hostname_spec(
         "the load balancer's own name: point it at the load balancer in your DNS, or "
         "give the hosted zone. Needed with a TLS certificate, which must cover it.",
         # Shorter in the template, which is near CloudFormation's inline size limit.
-        parameter_help=f"Used in the URLs instead of the load balancer's name; with TLS, "
-        f"the certificate covers it. Such as {example}.",
+        parameter_help=f"Used in URLs instead of the load balancer's name (with TLS, the "
+        f"certificate's), such as {example}.",
         parameter=_camel(name),
         pattern=HOSTNAME_PATTERN,
         allowed="a DNS name such as push.example.com, at most 253 characters",
@@ -308,7 +308,7 @@ _SPEC_LIST = [
         choices=ENGINE_CHOICES,
         default=RS,
         parameter="Engine",
-        parameter_help="The push server this template runs (fixed by the template's shape).",
+        parameter_help="The push server (fixed by the template's shape).",
     ),
     Spec(
         "crypto_key",
@@ -333,8 +333,8 @@ _SPEC_LIST = [
         "Prefix of the DynamoDB table names. Reuse the prefix of an earlier "
         "deployment to keep its subscriptions. Generated when left empty.",
         parameter="TablePrefix",
-        parameter_help="Prefix of the DynamoDB table names (the stack adds _router and "
-        "_message). Reuse the prefix of an earlier deployment to keep its subscriptions.",
+        parameter_help="Prefix of the DynamoDB table names (+ _router, _message); an earlier "
+        "deployment's keeps its subscriptions.",
         pattern=r"[A-Za-z0-9_.-]+",
         allowed="letters, digits, '_', '-' and '.', 3 to "
         f"{TABLE_NAME_MAX - max(len(s) for s in TABLE_SUFFIXES.values())} characters",

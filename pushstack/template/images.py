@@ -22,6 +22,7 @@ from troposphere.cloudformation import CustomResource
 from pushstack.options import AUTOPUSH_RS_COMMIT, AUTOPUSH_RS_VERSION, Options
 from pushstack.template.common import (
     LAMBDA_RUNTIME,
+    STACK_UUID,
     STACK_UUID_SHORT,
     allow,
     arn,
@@ -45,6 +46,9 @@ PROJECT_ARN = Sub(
     "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/autopush-rs-build-${Id}",
     Id=STACK_UUID_SHORT,
 )
+# Lowercase, as ECR wants, and the stack's own.
+RS_REPOSITORY = Sub("autopush-rs-${Id}", Id=STACK_UUID_SHORT)
+COPIES_REPOSITORY = Sub("autopush-${Uuid}", Uuid=STACK_UUID)
 IMAGES_KEPT = 5  # per program: the current release and a few earlier ones to roll back to
 
 
@@ -108,7 +112,7 @@ def built_image(program: str) -> str:
     return "${ImageRepository.RepositoryUri}:" + image_tag(program)
 
 
-def image_repository(t: Template, name: str | None = "autopush-rs", lifecycle: bool = True) -> None:
+def image_repository(t: Template, name: Sub = RS_REPOSITORY, lifecycle: bool = True) -> None:
     """The stack's ECR repository: autopush-rs's built images, or the copies of the
     legacy engine's (and the Messages API's) images."""
     rules = [
@@ -140,8 +144,6 @@ def image_repository(t: Template, name: str | None = "autopush-rs", lifecycle: b
     ]
     # A copy is made once per image the stack runs: nothing to expire.
     extra = {}
-    if name:  # lowercase, as ECR wants, and the stack's own (else CloudFormation's name)
-        extra["RepositoryName"] = Sub(name + "-${Id}", Id=STACK_UUID_SHORT)
     if lifecycle:
         extra["LifecyclePolicy"] = ecr.LifecyclePolicy(
             LifecyclePolicyText=json.dumps({"rules": rules}, separators=(",", ":"))
@@ -149,6 +151,7 @@ def image_repository(t: Template, name: str | None = "autopush-rs", lifecycle: b
     t.add_resource(
         ecr.Repository(
             "ImageRepository",
+            RepositoryName=name,
             ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),
             ImageTagMutability="IMMUTABLE",
             EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="AES256"),
@@ -403,7 +406,7 @@ def images(t: Template, opts: Options) -> None:
     """The repository, the build and its trigger, unless the operator gave the images;
     for the legacy engine, the repository its nodes copy their images into, once."""
     if copies_images(opts):
-        image_repository(t, None, lifecycle=False)
+        image_repository(t, COPIES_REPOSITORY, lifecycle=False)
     if not opts.builds_images:
         return
     image_repository(t)

@@ -50,7 +50,7 @@ def outputs(t: Template, opts: Options) -> None:
         values["ProcessorFunctionName"] = ("Push processor Lambda", Ref("ProcessorFunction"))
         values["RedisClusterId"] = ("ElastiCache Redis cluster id", REDIS_CLUSTER_ID)
         values["ProcessorFailureQueueURL"] = (
-            "SQS queue of the log events the processor failed on",
+            "Queue of the log events the processor failed on",
             Ref("ProcessorFailureQueue"),
         )
         values["MessagesApiURL"] = (

@@ -201,7 +201,7 @@ def processor(t: Template) -> None:
     t.add_resource(
         awslambda.Function(
             "ProcessorFunction",
-            Description="Push processor: turns push logs into Push Messages API data",
+            Description="Push processor: push logs to Messages API data",
             Runtime=LAMBDA_RUNTIME,
             Handler=PROCESSOR_HANDLER,
             Code=awslambda.Code(S3Bucket=processor_code_bucket(t), S3Key=Ref("ProcessorCodeKey")),
