@@ -426,7 +426,7 @@ _SPEC_LIST = [
     ),
     Spec(
         "existing_s3_endpoint",
-        "VPC already has an S3 endpoint",
+        "S3 endpoint exists already",
         "The private subnets' route tables already have an S3 gateway endpoint: the "
         "stack creates none (a second one on the same route table fails).",
         kind="bool",

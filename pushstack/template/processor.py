@@ -164,7 +164,7 @@ def s3_access_note(opts: Options) -> str:
             "the stack adds an S3 gateway endpoint (free) to the route tables "
             f"{', '.join(opts.private_route_table_ids) or 'you give'}, so every subnet using "
             "them reaches S3 through it. If one already has an S3 gateway endpoint, the "
-            'create fails: tick "VPC already has an S3 endpoint" instead.'
+            'create fails: tick "S3 endpoint exists already" instead.'
         )
     return (
         "You said the VPC already has an S3 gateway endpoint: the stack creates none. It "
