@@ -235,9 +235,9 @@ def _options(args: argparse.Namespace, *, require_deploy: bool = False):
     data["log_processing"] = _log_processing(args)
     data["engine"] = _engine(data)
     for name, spec in SPECS.items():
-        if spec.only_for and spec.only_for != data["log_processing"] and data.get(name) is not None:
+        given = data.get(name) not in (None, False)  # an unset switch is False
+        if spec.only_for and spec.only_for != data["log_processing"] and given:
             raise UsageError(f"{spec.cli_flag} applies only with --{spec.only_for}")
-        given = data.get(name) not in (None, False)
         if spec.only_engine and given and spec.only_engine != (data["engine"] or RS):
             raise UsageError(f"{spec.cli_flag} applies only with --engine {spec.only_engine}")
     data["crypto_key"] = _crypto_key(args)

@@ -192,6 +192,7 @@ def _size_specs(group: str, label: str, only_for: str | None = None) -> list[Spe
             f"{group}_desired_capacity",
             f"{label} desired",
             f"{label} started at creation; between the minimum and the maximum.",
+            parameter_help=f"{label} started at creation.",
             kind="int",
             parameter=f"{_camel(group)}DesiredCapacity",
             min_value=1,
@@ -217,12 +218,13 @@ HOSTNAME_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-
 CIDR_PATTERN = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}/(?:[89]|[12][0-9]|3[0-2])"
 CIDR_ALLOWED = (
     "an IPv4 network such as 203.0.113.0/24, /8 or narrower: not the whole internet "
-    "(wider ranges such as 0.0.0.0/1 are half of it)"
+    "(nor half of it, 0.0.0.0/1)"
 )
 # Lambda takes at most 16 subnets; a load balancer one per availability zone, and
 # no region has more than 6.
 PRIVATE_SUBNETS_MAX = 16
 PUBLIC_SUBNETS_MAX = 6
+ROUTE_TABLES_MAX = PRIVATE_SUBNETS_MAX + 1
 
 
 def _hostname_spec(
@@ -235,8 +237,7 @@ def _hostname_spec(
         "the load balancer's own name: point it at the load balancer in your DNS, or "
         "give the hosted zone. Needed with a TLS certificate, which must cover it.",
         # Shorter in the template, which is near CloudFormation's inline size limit.
-        parameter_help=f"Used in the URLs instead of the load balancer's name; with TLS, "
-        f"the certificate covers it. Such as {example}.",
+        parameter_help=f"Host name in URLs, e.g. {example} (else the load balancer's).",
         parameter=_camel(name),
         pattern=HOSTNAME_PATTERN,
         allowed="a DNS name such as push.example.com, at most 253 characters",
@@ -306,7 +307,7 @@ _SPEC_LIST = [
         choices=ENGINE_CHOICES,
         default=RS,
         parameter="Engine",
-        parameter_help="The push server this template runs (fixed by the template's shape).",
+        parameter_help="The push server (fixed by the template's shape).",
     ),
     Spec(
         "crypto_key",
@@ -322,9 +323,8 @@ _SPEC_LIST = [
         "comma-separated, newest first",
         max_items=CRYPTO_KEYS_MAX,
         max_items_why="a CloudFormation parameter value holds at most 4,096 bytes",
-        parameter_help="Fernet key that encrypts endpoint URLs (44 characters of URL-safe "
-        "base64 ending in '='); several, comma-separated and newest first, rotate keys. "
-        "Keep it: an upgrade or a redeployment needs the same key. pushstack generates one.",
+        parameter_help="Fernet key(s), comma-separated, newest first. Keep it: upgrades "
+        "need it.",
     ),
     Spec(
         "table_prefix",
@@ -332,8 +332,8 @@ _SPEC_LIST = [
         "Prefix of the DynamoDB table names. Reuse the prefix of an earlier "
         "deployment to keep its subscriptions. Generated when left empty.",
         parameter="TablePrefix",
-        parameter_help="Prefix of the DynamoDB table names (the stack adds _router and "
-        "_message). Reuse the prefix of an earlier deployment to keep its subscriptions.",
+        parameter_help="Prefix of the DynamoDB table names (+ _router, _message); an earlier "
+        "deployment's keeps its subscriptions.",
         pattern=r"[A-Za-z0-9_.-]+",
         allowed="letters, digits, '_', '-' and '.', 3 to "
         f"{TABLE_NAME_MAX - max(len(s) for s in TABLE_SUFFIXES.values())} characters",
@@ -367,6 +367,7 @@ _SPEC_LIST = [
         "balancers and the push nodes, with a "
         "route to the internet, as nodes fetch packages and images at boot (the "
         "nodes get a public IP). " + LIST_HINT,
+        parameter_help="Public subnets, in two zones or more, of the load balancers and nodes.",
         kind="list",
         parameter="SubnetIds",
         pattern=SUBNET_PATTERN,
@@ -388,9 +389,11 @@ _SPEC_LIST = [
     Spec(
         "private_subnet_ids",
         "Private subnets",
-        "Private subnets for the processor Lambda and Redis. The processor reads "
-        "the logs from S3: the subnets need a route to it (an S3 gateway endpoint "
-        "or a NAT gateway); it needs no other AWS service. " + LIST_HINT,
+        "Private subnets for the processor Lambda and Redis. The processor reads its "
+        "settings and the logs from S3, and needs no other AWS service: the stack adds "
+        "an S3 gateway endpoint to these subnets' route tables (below), unless the VPC "
+        "has one. " + LIST_HINT,
+        parameter_help="Private subnets of the processor Lambda and Redis.",
         kind="list",
         parameter="PrivateSubnetIds",
         pattern=SUBNET_PATTERN,
@@ -399,6 +402,34 @@ _SPEC_LIST = [
         max_items=PRIVATE_SUBNETS_MAX,
         max_items_why=f"a Lambda function takes at most {PRIVATE_SUBNETS_MAX} subnets",
         required=True,
+        only_for="processor",
+    ),
+    Spec(
+        "private_route_table_ids",
+        "Private route tables",
+        "Route tables of the private subnets and of the Messages API subnet: the stack "
+        "adds an S3 gateway endpoint to them (free; S3 traffic of every subnet using "
+        "them then goes through it). In the VPC console, each subnet's Route table tab "
+        "names it; a subnet with none listed uses the VPC's main route table. "
+        "Not needed when the VPC already has an S3 endpoint. " + LIST_HINT,
+        parameter_help="The private subnets' route tables; the stack adds an S3 endpoint.",
+        kind="list",
+        parameter="PrivateRouteTableIds",
+        pattern=r"rtb-[0-9a-f]{8}(?:[0-9a-f]{9})?",
+        allowed="route table ids such as rtb-0123456789abcdef0",
+        min_items=1,
+        max_items=ROUTE_TABLES_MAX,
+        max_items_why="one for each private subnet and the Messages API subnet",
+        required=True,
+        only_for="processor",
+    ),
+    Spec(
+        "existing_s3_endpoint",
+        "S3 endpoint exists already",
+        "The private subnets' route tables already have an S3 gateway endpoint: the "
+        "stack creates none (a second one on the same route table fails).",
+        kind="bool",
+        default=False,
         only_for="processor",
     ),
     Spec(
@@ -418,7 +449,11 @@ _SPEC_LIST = [
         "Messages API subnet",
         "Subnet of the Push Messages API nodes: in the VPC, in an availability "
         "zone of the push nodes' subnets (its load balancer is there), able to "
-        "reach Redis and, for the image pull, the internet.",
+        "reach Redis and, for the first copy of its image from Docker Hub, the internet "
+        "(a NAT gateway). Once copied, VPC endpoints for ECR (ecr.api, ecr.dkr), "
+        "CloudFormation and ElastiCache, with the S3 endpoint on its route table, "
+        "would do instead.",
+        parameter_help="Messages API nodes' subnet: reaches Redis and the internet.",
         parameter="MessagesApiSubnetId",
         pattern=SUBNET_PATTERN,
         allowed="a subnet id such as subnet-0123456789abcdef0",
@@ -443,6 +478,7 @@ _SPEC_LIST = [
         "Processor code key",
         "Key of the processor Lambda's zip in that bucket. The default names the "
         "zip this pushstack builds (pushstack processor-zip).",
+        parameter_help="Key of the processor Lambda's zip in that bucket.",
         parameter="ProcessorCodeKey",
         pattern=r"[A-Za-z0-9!_.*'()/-]+\.zip",
         allowed="an S3 key ending in .zip, made of letters, digits and !_.*'()/-",
@@ -513,6 +549,7 @@ _SPEC_LIST = [
         "TLS certificate (ACM ARN)",
         "ACM certificate for the load balancers. With one, clients use wss:// "
         "and https://; without, plain ws:// and http://.",
+        parameter_help="ACM certificate of the load balancers (wss:// and https://).",
         parameter="CertificateArn",
         pattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}",
         allowed="an ACM certificate ARN, as the ACM console shows it (ending in :certificate/<id>)",
@@ -536,6 +573,7 @@ _SPEC_LIST = [
         "Public hosted zone id (such as Z0123456789ABCDEFGHIJ) in which the stack "
         "creates alias records for the host names above. Leave empty to create "
         "the DNS records yourself.",
+        parameter_help="Public hosted zone of the host names' alias records.",
         parameter="HostedZoneId",
         pattern=r"Z[A-Z0-9]{1,31}",
         allowed="a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ",
@@ -585,6 +623,7 @@ CRYPTO_KEY_REVISION = Spec(
     "Fingerprint of the crypto key (not the key); the wizard and the command "
     "line compute it. By hand: any 12 hexadecimal digits, changed whenever the "
     "key changes. A new value replaces the nodes, so that all of them read the new key.",
+    parameter_help="Crypto key fingerprint (not the key); a new one replaces the nodes.",
     parameter="CryptoKeyRevision",
     pattern=r"[0-9a-f]{12}",
     allowed="12 hexadecimal digits, as the wizard and the command line compute them",
@@ -617,6 +656,8 @@ class Options:
     log_processing: str = _default("log_processing")
     engine: str = _default("engine")
     private_subnet_ids: tuple[str, ...] = ()
+    private_route_table_ids: tuple[str, ...] = ()
+    existing_s3_endpoint: bool = _default("existing_s3_endpoint")
     messages_api_cidr: str | None = _default("messages_api_cidr")
     messages_api_subnet_id: str | None = _default("messages_api_subnet_id")
     processor_code_bucket: str | None = _default("processor_code_bucket")
@@ -665,6 +706,11 @@ class Options:
     @property
     def processor(self) -> bool:
         return self.log_processing == "processor"
+
+    @property
+    def s3_endpoint(self) -> bool:
+        """Whether the stack adds an S3 gateway endpoint to the private route tables."""
+        return self.processor and not self.existing_s3_endpoint
 
     @property
     def tls(self) -> bool:
@@ -718,6 +764,8 @@ class Options:
             return self.tls
         if name in ("key_name", "ssh_cidr"):
             return self.ssh
+        if name == "private_route_table_ids":
+            return not self.existing_s3_endpoint
         if name in OPTIONAL_SHAPES:  # each changes what the template creates when given
             return bool(getattr(self, name))
         return True
@@ -779,7 +827,8 @@ def parse_value(spec: Spec, raw: object) -> object:
             if not re.fullmatch(spec.pattern, item):
                 raise ValueError(f"'{_shorten(item)}' is not valid: give {spec.allowed}.")
         if len(set(items)) != len(items):
-            raise ValueError("Each subnet may be listed only once.")
+            what = "route table" if items[0].startswith("rtb-") else "subnet"
+            raise ValueError(f"Each {what} may be listed only once.")
         if items and spec.min_items and len(items) < spec.min_items:
             raise ValueError(f"Give at least {spec.min_items}, in different availability zones.")
         return items
@@ -947,6 +996,8 @@ def from_input(
         for name, spec in SPECS.items():
             if spec.only_engine not in (None, engine):
                 continue
+            if name == "private_route_table_ids" and values.get("existing_s3_endpoint"):
+                continue  # no endpoint to add
             if spec.required and spec.only_for in (None, log_processing) and not values.get(name):
                 errors.setdefault(name, _required(spec))
     if values.get("reuse_tables"):

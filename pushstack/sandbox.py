@@ -55,6 +55,7 @@ class SandboxNetwork:
     code_bucket: str
     hosted_zone_id: str = ""  # a public zone of DOMAIN, which the certificate covers
     domain: str = ""
+    private_route_table_ids: tuple[str, ...] = ()  # where the processor's S3 endpoint goes
 
 
 class Sandbox:
@@ -645,6 +646,14 @@ def _network(ec2) -> tuple[str, list[str], list[str]]:
     return vpc_id, sorted(public), sorted(private)
 
 
+def _route_tables(ec2, subnet_ids: list[str]) -> tuple[str, ...]:
+    """The route tables the subnets are associated with."""
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": list(subnet_ids)}]
+    )["RouteTables"]
+    return tuple(sorted({table["RouteTableId"] for table in tables}))
+
+
 def _self_signed_certificate() -> tuple[bytes, bytes]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -740,8 +749,9 @@ def seed(url: str, region: str) -> SandboxNetwork:
         certificate_arn = _certificate(client("acm"))
         bucket = _bucket(client("s3"), artifacts.bucket_name(account, region), region)
         zone = _hosted_zone(client("route53"))
+        tables = _route_tables(client("ec2"), private)
     return SandboxNetwork(
-        vpc_id, tuple(public), tuple(private), certificate_arn, bucket, zone, DOMAIN
+        vpc_id, tuple(public), tuple(private), certificate_arn, bucket, zone, DOMAIN, tables
     )
 
 
@@ -778,8 +788,9 @@ def find(url: str, region: str) -> SandboxNetwork | None:
     )
     if certificate is None or zone is None:
         return None
+    tables = _route_tables(ec2, private)
     return SandboxNetwork(
-        vpcs[0]["VpcId"], tuple(public), tuple(private), certificate, bucket, zone, DOMAIN
+        vpcs[0]["VpcId"], tuple(public), tuple(private), certificate, bucket, zone, DOMAIN, tables
     )
 
 

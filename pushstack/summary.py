@@ -45,6 +45,20 @@ AWS_MANAGED_POLICIES: dict[str, tuple[dict, ...]] = {
             "Resource": _ANY,
         },
     ),
+    # v1 (2024-10-04): the legacy engine's and the Messages API's nodes pull their
+    # images' copies (and the operator's own ECR images) with it.
+    "AmazonEC2ContainerRegistryPullOnly": (
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ecr:GetAuthorizationToken",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchImportUpstreamImage",
+            ],
+            "Resource": _ANY,
+        },
+    ),
     # v2 (2019-05-23): the node roles' before #16, which read every SSM parameter.
     "AmazonSSMManagedInstanceCore": (
         {

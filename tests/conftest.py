@@ -66,6 +66,7 @@ PROCESSOR_FORM = {
     **VALID_FORM,
     "log_processing": "processor",
     "private_subnet_ids": "subnet-0123456789abcdef2, subnet-0123456789abcdef3",
+    "private_route_table_ids": "rtb-0123456789abcdef0",
     "messages_api_subnet_id": "subnet-0123456789abcdef2",
     "processor_code_bucket": "my-processor-code",
     "processor_code_key": "push_processor.zip",

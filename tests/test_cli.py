@@ -241,6 +241,7 @@ def test_the_printed_command_works_for_the_largest_yaml_template(tmp_path):
     result = run(
         "push", "--processor", "--format", "yaml", *DEPLOY_FLAGS,
         "--private-subnet-ids", "subnet-0123456789abcdef2",
+        "--private-route-table-ids", "rtb-0123456789abcdef0",
         "--messages-api-subnet-id", "subnet-0123456789abcdef2",
         "--certificate-arn",
         "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",

@@ -76,8 +76,11 @@ def test_the_preview_notes_the_vcpus_and_the_legacy_subscription_expiry(client):
 def test_the_preview_says_where_the_images_come_from(client):
     assert "from the stack's own ECR repository" in preview_text(client, RS_FORM)
     text = preview_text(client, PROCESSOR_FORM)
-    assert "pull mozilla/autopush:1.57.0 at every boot, from Docker Hub" in text
-    assert "The Messages API nodes pull mozilla/push-messages:0.7" in text
+    assert "run mozilla/autopush:1.57.0 from the stack's own ECR repository" in text
+    assert "the first node to boot copies it there from its registry (Docker Hub" in text
+    assert "The Messages API nodes copy and pull mozilla/push-messages:0.7" in text
+    # Their subnet's way out, said: NAT, or the ECR endpoints with the S3 one.
+    assert "VPC endpoints for ECR (ecr.api, ecr.dkr)" in text
 
 
 def test_the_preview_says_what_protects_redis_and_which_client_cannot_do_more(client):

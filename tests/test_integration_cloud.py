@@ -46,6 +46,7 @@ def launch(cloud, network):
             opts = dataclasses.replace(
                 opts,
                 private_subnet_ids=network.private_subnet_ids,
+                private_route_table_ids=network.private_route_table_ids,
                 messages_api_subnet_id=network.private_subnet_ids[0],
                 processor_code_bucket="",  # pushstack's own zip, in the artifacts bucket
                 processor_code_key=processor_zip.zip_key(),
@@ -95,6 +96,20 @@ def test_every_log_processing_variant_comes_up(cloud, launch, variant):
     assert resources["RouterTable"].emulated
     assert resources["RouterTable"].physical_id == f"{opts.table_prefix}_router"
     assert all(row.status == "CREATE_COMPLETE" for row in resources.values() if row.emulated)
+    # The repository of the nodes' image copies; the processor's S3 gateway endpoint, on
+    # the private subnets' route table.
+    ecr = cloud.target.client("ecr")
+    [repository] = ecr.describe_repositories(
+        repositoryNames=[resources["ImageRepository"].physical_id]
+    )["repositories"]
+    assert repository["imageTagMutability"] == "IMMUTABLE"
+    if opts.processor:
+        [endpoint] = cloud.target.client("ec2").describe_vpc_endpoints(
+            VpcEndpointIds=[resources["S3Endpoint"].physical_id]
+        )["VpcEndpoints"]
+        assert endpoint["VpcEndpointType"] == "Gateway"
+        assert endpoint["ServiceName"] == "com.amazonaws.us-east-1.s3"
+        assert endpoint["RouteTableIds"] == list(opts.private_route_table_ids)
 
 
 @pytest.mark.parametrize("variant", ["rs", "rs-tls-ssh-images"])

@@ -429,9 +429,11 @@ def test_crypto_keys_and_table_names():
 # Deployment readiness and secrecy ---------------------------------------------
 
 DEPLOYABLE = {"vpc_id": VPC, "subnet_ids": f"{SUBNET_A},{SUBNET_B}"}
+ROUTE_TABLE = "rtb-0123456789abcdef0"
 PROCESSOR = {
     "log_processing": "processor",
     "private_subnet_ids": SUBNET_C,
+    "private_route_table_ids": ROUTE_TABLE,
     "messages_api_subnet_id": SUBNET_C,
     "processor_code_bucket": "push-code",
 }
@@ -448,6 +450,7 @@ PROCESSOR = {
                 "vpc_id",
                 "subnet_ids",
                 "private_subnet_ids",
+                "private_route_table_ids",
                 "messages_api_subnet_id",
             },
         ),
@@ -456,9 +459,14 @@ PROCESSOR = {
         ({**DEPLOYABLE, "log_processing": "firehose"}, set()),
         (
             {**DEPLOYABLE, "log_processing": "processor"},
-            {"private_subnet_ids", "messages_api_subnet_id"},
+            {"private_subnet_ids", "private_route_table_ids", "messages_api_subnet_id"},
         ),
         ({**DEPLOYABLE, **PROCESSOR}, set()),
+        # The VPC's own S3 endpoint: no route tables to add one to.
+        (
+            {**DEPLOYABLE, **PROCESSOR, "private_route_table_ids": "", "existing_s3_endpoint": "y"},
+            set(),
+        ),
         ({**PROCESSOR, "log_processing": "none"}, {"vpc_id", "subnet_ids"}),
     ],
 )
@@ -599,6 +607,10 @@ PATTERN_SAMPLES = {
     ),
     "private_subnet_ids": ([SUBNET_A, f"{SUBNET_A},{SUBNET_B}"], ["", f",{SUBNET_A}"]),
     "messages_api_subnet_id": ([SUBNET_B], [f"{SUBNET_A},{SUBNET_B}", "subnet-0123abcd0"]),
+    "private_route_table_ids": (
+        [ROUTE_TABLE, f"{ROUTE_TABLE},rtb-12345678"],
+        ["", "rtb-1234", f"{ROUTE_TABLE},", SUBNET_A, "RTB-12345678"],
+    ),
     "processor_code_bucket": (["abc", "my-code.bucket-1"], ["ab", "My-Bucket", "-bucket"]),
     "processor_code_key": (["push_processor.zip", "a/b.zip"], ["a.tgz", "a b.zip", ".zip"]),
     "autopush_image": (
@@ -700,6 +712,7 @@ def test_require_deploy_reports_missing_options_with_the_bad_ones():
         "vpc_id",
         "subnet_ids",
         "private_subnet_ids",
+        "private_route_table_ids",
         "messages_api_subnet_id",
     }
     assert errors["vpc_id"].startswith("Required:")

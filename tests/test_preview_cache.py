@@ -34,6 +34,8 @@ EXAMPLES = {
         ("subnet-0123456789abcdef2",),
         ("subnet-aaaaaaaa", "subnet-bbbbbbbb"),
     ],
+    "private_route_table_ids": [(), ("rtb-0123456789abcdef0",), ("rtb-aaaaaaaa", "rtb-bbbbbbbb")],
+    "existing_s3_endpoint": [False, True],
     "messages_api_subnet_id": ["", "subnet-0123456789abcdef2", "subnet-cccccccc"],
     "processor_code_bucket": ["", "my-processor-code", "other.bucket"],
     "processor_code_key": ["push_processor.zip", "code/v2/processor.zip"],

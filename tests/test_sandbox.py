@@ -60,6 +60,13 @@ def test_seed_makes_a_network_to_deploy_into_once(own_sandbox):
     assert len({zones[s] for s in first.public_subnet_ids}) == 2
     assert len({zones[s] for s in first.private_subnet_ids}) == 2
     assert all(s["VpcId"] == first.vpc_id for s in subnets["Subnets"])
+    # The private subnets' route table, for the processor's S3 gateway endpoint.
+    tables = ec2.describe_route_tables(RouteTableIds=list(first.private_route_table_ids))
+    associated = {
+        a["SubnetId"] for t in tables["RouteTables"] for a in t["Associations"] if "SubnetId" in a
+    }
+    assert associated == set(first.private_subnet_ids)
+    assert sandbox.find(own_sandbox.url, "eu-west-1") == first
     assert first.certificate_arn.startswith("arn:aws:acm:eu-west-1:")
     assert first.code_bucket == "pushstack-artifacts-123456789012-eu-west-1"
     # Its hosted zone passes the form's check, like Route 53's own ids ("Z..."); moto's

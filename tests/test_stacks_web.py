@@ -105,6 +105,9 @@ def test_form_offers_the_sandbox_network_and_names_the_target(client, cloud):
     assert values["vpc_id"] == network.vpc_id
     assert values["subnet_ids"].split() == list(network.public_subnet_ids)
     assert values["private_subnet_ids"].split() == list(network.private_subnet_ids)
+    # Their route table, where the processor's S3 gateway endpoint goes.
+    assert network.private_route_table_ids
+    assert values["private_route_table_ids"].split() == list(network.private_route_table_ids)
     # The account's choices are offered, and typing stays possible (a datalist, not a select).
     assert re.search(r'<input[^>]*id="vpc_id"[^>]*list="vpc_id-choices"', page)
     assert f'<option value="{network.vpc_id}"' in page

@@ -603,7 +603,12 @@ def test_real_node_role_names_its_tables_secret_and_stream(real):
     assert tables.endswith(" on table ${TablePrefix}_router, table ${TablePrefix}_message")
     assert "dynamodb: ListTables on any resource" in node_role
     assert "secretsmanager: GetSecretValue on CryptoKeySecret" in node_role
-    assert not [s for s in node_role if "managed policy" in s]
+    # The one managed policy, expanded: pulls of the account's images (their copies).
+    assert [s for s in node_role if "managed policy" in s] == [
+        "ecr: GetAuthorizationToken, BatchGetImage, GetDownloadUrlForLayer, "
+        "BatchImportUpstreamImage on any resource (AWS managed policy "
+        "AmazonEC2ContainerRegistryPullOnly)"
+    ]
     assert (
         "ssmmessages: CreateControlChannel, CreateDataChannel, OpenControlChannel, "
         "OpenDataChannel on any resource" in node_role

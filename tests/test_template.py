@@ -384,12 +384,23 @@ def role_statements(t, name):
 
 
 def test_session_manager_access_for_every_node_role(variant):
-    """Session Manager's own actions, inline: no managed policy on a node role."""
-    _, t = variant
+    """Session Manager's own actions, inline; the only managed policy on a node role is the
+    pull of the account's ECR images, for the nodes that run copies of their images (the
+    legacy engine's and the Messages API's)."""
+    options, t = variant
     roles = [name for name in ("PushNodeRole", "MessagesApiRole") if name in t["Resources"]]
     assert roles
     for name in roles:
-        assert "ManagedPolicyArns" not in t["Resources"][name]["Properties"]
+        managed = t["Resources"][name]["Properties"].get("ManagedPolicyArns", [])
+        assert managed == (
+            []
+            if options.rs
+            else [
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"
+                }
+            ]
+        )
         statements = role_statements(t, name)
         assert {
             "Effect": "Allow",

@@ -155,6 +155,7 @@ def test_lead_names_every_option_needed_to_deploy(client):
         "vpc_id": "VPC",
         "subnet_ids": "subnets",
         "private_subnet_ids": "private subnets",
+        "private_route_table_ids": "their route tables",
         "messages_api_subnet_id": "Messages API subnet",
     }
     assert {name for name, spec in SPECS.items() if spec.required} == set(in_words)

@@ -18,6 +18,7 @@ LEGACY = {**COMMON, "engine": "autopush-legacy"}
 PROCESSOR = {
     "log_processing": "processor",
     "private_subnet_ids": ("subnet-0123456789abcdef2", "subnet-0123456789abcdef3"),
+    "private_route_table_ids": ("rtb-0123456789abcdef0",),
     "messages_api_subnet_id": "subnet-0123456789abcdef2",
 }
 HOSTNAMES = {
@@ -46,6 +47,7 @@ VARIANTS: dict[str, Options] = {
         **PROCESSOR,
         reuse_tables=True,
         processor_code_bucket="my-processor-code",
+        existing_s3_endpoint=True,  # the VPC's own: no endpoint, no route tables asked
     ),
     # autopush-rs: the stack builds the images; then with TLS, SSH, given images, no replica.
     "rs": Options(**COMMON, engine="autopush-rs"),

@@ -339,6 +339,7 @@ def account_offer(region: str | None = None) -> AccountOffer:
             "vpc_id": network.vpc_id,
             "subnet_ids": "\n".join(network.public_subnet_ids),
             "private_subnet_ids": "\n".join(network.private_subnet_ids),
+            "private_route_table_ids": "\n".join(network.private_route_table_ids),
             "messages_api_subnet_id": (network.private_subnet_ids or ("",))[0],
             "processor_code_bucket": network.code_bucket,
         }

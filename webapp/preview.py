@@ -31,6 +31,7 @@ from pushstack import artifacts, diagram, lint, processor_zip, render, summary
 from pushstack.options import REGIONS, Options
 from pushstack.template import build_template
 from pushstack.template.images import first_create_note, image_sources_note
+from pushstack.template.processor import s3_access_note
 from pushstack.template.store import redis_note
 from webapp import costs, store
 from webapp.forms import share_query
@@ -93,6 +94,7 @@ def show(preview_id: str):
         create_time=first_create_note(options),
         image_sources=image_sources_note(options),
         redis=redis_note(options),
+        s3_access=s3_access_note(options),
         template_name=render.template_filename(options, "json"),
         yaml_name=render.template_filename(options, "yaml"),
         parameters_name=render.parameters_filename(options),

@@ -368,6 +368,13 @@ def _repository(w: _Walker, props: dict) -> Priced:
     return f"{gb:g} GB of images", gb * w.usd("ecr:storage")
 
 
+def _vpc_endpoint(w: _Walker, props: dict) -> Priced:
+    """A gateway endpoint (S3, DynamoDB) costs nothing; an interface endpoint is not priced."""
+    if w.value(props.get("VpcEndpointType", "Gateway")) != "Gateway":
+        raise _NoPrice("vpc:interface-endpoint")
+    return "gateway endpoint (no charge)", 0.0
+
+
 def _log_group(w: _Walker, props: dict) -> Priced:
     gb = w.a.cloudwatch_logs_gb
     return f"{gb:g} GB of logs a month", gb * (w.usd("logs:ingest") + w.usd("logs:storage"))
@@ -391,6 +398,7 @@ PRICERS: dict[str, Callable[..., Priced]] = {
     "AWS::CodeBuild::Project": _build_project,
     "AWS::ECR::Repository": _repository,
     "AWS::Logs::LogGroup": _log_group,
+    "AWS::EC2::VPCEndpoint": _vpc_endpoint,
 }
 
 

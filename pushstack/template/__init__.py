@@ -20,7 +20,13 @@ from pushstack.template.network import security_groups
 from pushstack.template.nodes import node_role, push_nodes
 from pushstack.template.outputs import outputs
 from pushstack.template.parameters import parameter_groups, parameters
-from pushstack.template.processor import messages_api, processor, processor_settings, redis
+from pushstack.template.processor import (
+    messages_api,
+    processor,
+    processor_settings,
+    redis,
+    s3_endpoint,
+)
 from pushstack.template.store import auth_key_secret, push_store
 from pushstack.template.tables import (
     crypto_key_secret,
@@ -59,12 +65,14 @@ def build_template(opts: Options) -> Template:
     security_groups(t, opts)
     if opts.rs:
         push_store(t, opts)
-        images(t, opts)
+    images(t, opts)
     if opts.firehose:
         log_bucket(t, opts)
         log_delivery_stream(t)
     if opts.processor:
         redis(t)
+        if opts.s3_endpoint:
+            s3_endpoint(t)
         processor(t)
         processor_settings(t)
         messages_api(t, opts)

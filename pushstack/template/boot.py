@@ -30,7 +30,7 @@ sysctl --system >/dev/null
 retry() {
   local n=1
   until "$@"; do
-    [ "$n" -lt "${RETRIES:-5}" ] || { echo "boot: $n tries failed: $1 $2" >&2; return 1; }
+    [ "$n" -lt "${RETRIES:-5}" ] || { echo "boot: $n tries failed: $1 ${2:-}" >&2; return 1; }
     sleep $((n * n * 5)); n=$((n + 1))
   done
 }
@@ -39,17 +39,19 @@ systemctl enable --now docker
 TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
 PRIVATE_IP=$(curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/local-ipv4)
 umask 077
+# The AWS CLI's region below.
+export AWS_DEFAULT_REGION=$REGION
 # All below, health included, must end within the group's signal timeout.
 deadline=$((SECONDS + WAIT_SECONDS))
 # The keys go from Secrets Manager into a root-only file, never into a log; no
 # key, no start.
-secret() { retry aws secretsmanager get-secret-value --region "$REGION" --secret-id "$1" --query SecretString --output text; }
+secret() { retry aws secretsmanager get-secret-value --secret-id "$1" --query SecretString --output text; }
 if [ -n "${SECRET_ID:-}" ]; then KEY=$(secret "$SECRET_ID") || fail "cannot read the crypto key"; fi
 if [ -n "${AUTH_SECRET_ID:-}" ]; then AUTH_KEY=$(secret "$AUTH_SECRET_ID") || fail "cannot read the auth key"; fi
 # What the stack creates while the nodes boot: waited for here, not in
 # CloudFormation, so that the nodes boot meanwhile.
 if [ -n "${ENDPOINT_HOSTNAME_PARAMETER:-}" ]; then
-  until ENDPOINT_HOSTNAME=$(aws ssm get-parameter --region "$REGION" --name "$ENDPOINT_HOSTNAME_PARAMETER" --query Parameter.Value --output text 2>/dev/null); do
+  until ENDPOINT_HOSTNAME=$(aws ssm get-parameter --name "$ENDPOINT_HOSTNAME_PARAMETER" --query Parameter.Value --output text 2>/dev/null); do
     [ "$SECONDS" -lt "$deadline" ] || fail "no endpoint host name in $ENDPOINT_HOSTNAME_PARAMETER"
     sleep 10
   done
@@ -59,7 +61,7 @@ fi
 # generated name has capitals, so the nodes hand out and serve the lowercase one.
 if [ -n "${ENDPOINT_HOSTNAME:-}" ]; then ENDPOINT_HOSTNAME=${ENDPOINT_HOSTNAME,,}; fi
 # The primary's address of an ElastiCache replication group (it survives a failover).
-address() { aws elasticache describe-replication-groups --region "$REGION" --replication-group-id "$1" --query 'ReplicationGroups[0].NodeGroups[0].PrimaryEndpoint.[Address,Port]' --output text; }
+address() { aws elasticache describe-replication-groups --replication-group-id "$1" --query 'ReplicationGroups[0].NodeGroups[0].PrimaryEndpoint.[Address,Port]' --output text; }
 if [ -n "${REDIS_GROUP_ID:-}" ]; then
   # Redis's address, once the group has one (it is created while the nodes boot).
   until REDIS=$(address "$REDIS_GROUP_ID" 2>/dev/null) && [ -n "$REDIS" ] && [ "$REDIS" != None ]; do
@@ -81,11 +83,26 @@ fi
   if [ -n "${AUTH_KEY:-}" ]; then echo "$AUTH_ENV=[$AUTH_KEY]"; fi
 } > /etc/push.env
 registry=${IMAGE%%/*}
+ecr() { [[ $registry == *.dkr.ecr.*.amazonaws.com ]]; }
+# An image kept outside ECR runs from its copy in the stack's repository (MIRROR):
+# the first node to boot on it copies it there, every later one pulls the copy.
+if [ -n "${MIRROR:-}" ] && ! ecr; then
+  SOURCE=$IMAGE; tag=${IMAGE//[\\/:@]/-}
+  [ ${#tag} -le 128 ] || tag=${IMAGE##*:}
+  IMAGE=$MIRROR:$tag; registry=${MIRROR%%/*}
+fi
 login() { aws ecr get-login-password --region "$(echo "$registry" | cut -d. -f4)" | docker login -u AWS --password-stdin "$registry"; }
-case "$registry" in
-  *.dkr.ecr.*.amazonaws.com*) retry login >/dev/null || fail "cannot log in to $registry" ;;
-esac
-retry docker pull -q "$IMAGE" >/dev/null || fail "cannot pull $IMAGE"
+if ecr; then retry login >/dev/null || fail "cannot log in to $registry"; fi
+pull() { docker pull -q "$1" >/dev/null; }
+# Copied by another node meanwhile: its copy stands (the tags are immutable).
+copy() { docker push -q "$IMAGE" >/dev/null || pull "$IMAGE"; }
+if [ -z "${SOURCE:-}" ]; then
+  retry pull "$IMAGE" || fail "cannot pull $IMAGE"
+elif ! pull "$IMAGE"; then
+  retry pull "$SOURCE" || fail "cannot pull $SOURCE"
+  docker tag "$SOURCE" "$IMAGE"
+  retry copy || fail "cannot copy $SOURCE to $MIRROR"
+fi
 docker run -d --name push --restart always --network host --ulimit nofile=1000000:1000000 \\
   --log-driver journald --env-file /etc/push.env "$IMAGE" $COMMAND
 # Healthy by the load balancer's own rule: a status from 200 to HEALTHY_MAX.

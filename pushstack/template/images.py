@@ -22,10 +22,12 @@ from troposphere.cloudformation import CustomResource
 from pushstack.options import AUTOPUSH_RS_COMMIT, AUTOPUSH_RS_VERSION, Options
 from pushstack.template.common import (
     LAMBDA_RUNTIME,
+    STACK_UUID,
     STACK_UUID_SHORT,
     allow,
     arn,
     assume_role_policy,
+    carried,
     role,
     skip_checks,
 )
@@ -44,6 +46,9 @@ PROJECT_ARN = Sub(
     "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/autopush-rs-build-${Id}",
     Id=STACK_UUID_SHORT,
 )
+# Lowercase, as ECR wants, and the stack's own.
+RS_REPOSITORY = Sub("autopush-rs-${Id}", Id=STACK_UUID_SHORT)
+COPIES_REPOSITORY = Sub("autopush-${Uuid}", Uuid=STACK_UUID)
 IMAGES_KEPT = 5  # per program: the current release and a few earlier ones to roll back to
 
 
@@ -81,14 +86,19 @@ def image_sources_note(opts: Options) -> str:
         where = "The push nodes pull the autoconnect and autoendpoint images you gave."
     else:
         where = (
-            f"The push nodes pull {opts.autopush_image} at every boot, from Docker Hub unless "
-            "it names another registry: Docker Hub's anonymous pull limit or a removed tag "
-            "would stop new nodes."
+            f"The push nodes run {opts.autopush_image} from the stack's own ECR repository: "
+            "the first node to boot copies it there from its registry (Docker Hub unless "
+            "it names another), every later node pulls the copy. Docker Hub's pull limits "
+            "or a removed tag then touch only a stack's first boot (an image already in ECR "
+            "is pulled where it is)."
         )
     if opts.processor:
         where += (
-            f" The Messages API nodes pull {opts.messages_api_image}: their subnet needs a "
-            "route to the internet (a NAT gateway) for it."
+            f" The Messages API nodes copy and pull {opts.messages_api_image} the same "
+            "way. Their subnet needs a route out: a NAT gateway (the first copy comes from "
+            "Docker Hub), or, once copied, VPC endpoints for ECR (ecr.api, ecr.dkr), "
+            "CloudFormation and ElastiCache, with the S3 gateway endpoint on its route "
+            "table (image layers and Amazon Linux packages come from S3)."
         )
     return where
 
@@ -102,7 +112,9 @@ def built_image(program: str) -> str:
     return "${ImageRepository.RepositoryUri}:" + image_tag(program)
 
 
-def image_repository(t: Template) -> None:
+def image_repository(t: Template, name: Sub = RS_REPOSITORY, lifecycle: bool = True) -> None:
+    """The stack's ECR repository: autopush-rs's built images, or the copies of the
+    legacy engine's (and the Messages API's) images."""
     rules = [
         {
             "rulePriority": 1,
@@ -130,22 +142,23 @@ def image_repository(t: Template) -> None:
             for index, program in enumerate(PROGRAMS)
         ),
     ]
+    # A copy is made once per image the stack runs: nothing to expire.
+    extra = {}
+    if lifecycle:
+        extra["LifecyclePolicy"] = ecr.LifecyclePolicy(
+            LifecyclePolicyText=json.dumps({"rules": rules}, separators=(",", ":"))
+        )
     t.add_resource(
         ecr.Repository(
             "ImageRepository",
-            # Lowercase, as ECR wants, and the stack's own.
-            RepositoryName=Sub("autopush-rs-${Id}", Id=STACK_UUID_SHORT),
+            RepositoryName=name,
             ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),
             ImageTagMutability="IMMUTABLE",
             EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="AES256"),
-            LifecyclePolicy=ecr.LifecyclePolicy(
-                LifecyclePolicyText=json.dumps({"rules": rules}, separators=(",", ":"))
-            ),
-            # Built images are rebuilt on demand: a delete removes them with the repository.
+            **extra,
+            # Built or copied again on demand: a delete removes them with the repository.
             EmptyOnDelete=True,
-            Metadata=skip_checks(
-                ("CKV_AWS_136", "Encrypted with ECR's AWS managed key; no CMK to manage.")
-            ),
+            Metadata=skip_checks(("CKV_AWS_136", "AWS managed key; no CMK to manage.")),
         )
     )
 
@@ -198,9 +211,7 @@ def build_project(t: Template) -> None:
         logs.LogGroup(
             "ImageBuildLogGroup",
             RetentionInDays=90,
-            Metadata=skip_checks(
-                ("CKV_AWS_158", "CloudWatch Logs' own encryption; no CMK to manage.")
-            ),
+            Metadata=skip_checks(("CKV_AWS_158", "Logs' own encryption; no CMK to manage.")),
         )
     )
     repository_arn = GetAtt("ImageRepository", "Arn")
@@ -262,7 +273,7 @@ def build_project(t: Template) -> None:
             ),
             Metadata={
                 **skip_checks(
-                    ("CKV_AWS_147", "Encrypted with the AWS managed key; no CMK to manage."),
+                    ("CKV_AWS_147", "AWS managed key; no CMK to manage."),
                     ("CKV_AWS_316", "docker build needs a privileged build container."),
                 ),
                 # CodeBuild is missing in a few regions: there the options refuse a
@@ -329,9 +340,7 @@ def build_trigger(t: Template) -> None:
         logs.LogGroup(
             "ImageBuildStarterLogGroup",
             RetentionInDays=90,
-            Metadata=skip_checks(
-                ("CKV_AWS_158", "CloudWatch Logs' own encryption; no CMK to manage.")
-            ),
+            Metadata=skip_checks(("CKV_AWS_158", "Logs' own encryption; no CMK to manage.")),
         )
     )
     t.add_resource(
@@ -354,14 +363,14 @@ def build_trigger(t: Template) -> None:
             Description="Starts the autopush-rs image build for CloudFormation",
             Runtime=LAMBDA_RUNTIME,
             Handler="index.handler",
-            Code=awslambda.Code(ZipFile=STARTER_CODE),
+            Code=awslambda.Code(ZipFile=carried(STARTER_CODE)),
             Role=GetAtt("ImageBuildStarterRole", "Arn"),
             Timeout=60,
             LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref("ImageBuildStarterLogGroup")),
             Metadata=skip_checks(
                 (
                     "CKV_AWS_115",
-                    "Reserved concurrency would fail in accounts with a low concurrency limit.",
+                    "Would fail in accounts with a low concurrency limit.",
                 ),
                 ("CKV_AWS_116", "Invoked by CloudFormation, which reports a failure."),
                 ("CKV_AWS_117", "Needs only CodeBuild's API and the CloudFormation response URL."),
@@ -383,8 +392,21 @@ def build_trigger(t: Template) -> None:
     )
 
 
+def copies_images(opts: Options) -> bool:
+    """Whether the nodes run copies, in the stack's repository, of images kept elsewhere
+    (the legacy engine's and the Messages API's, on Docker Hub by default)."""
+    return not opts.rs
+
+
+# The boot script's setting naming the repository that holds the copies.
+MIRROR = "${ImageRepository.RepositoryUri}"
+
+
 def images(t: Template, opts: Options) -> None:
-    """The repository, the build and its trigger, unless the operator gave the images."""
+    """The repository, the build and its trigger, unless the operator gave the images;
+    for the legacy engine, the repository its nodes copy their images into, once."""
+    if copies_images(opts):
+        image_repository(t, COPIES_REPOSITORY, lifecycle=False)
     if not opts.builds_images:
         return
     image_repository(t)
@@ -392,8 +414,31 @@ def images(t: Template, opts: Options) -> None:
     build_trigger(t)
 
 
+PULL_ACTIONS = [
+    ecr_actions.BatchGetImage,
+    ecr_actions.GetDownloadUrlForLayer,
+    ecr_actions.BatchCheckLayerAvailability,
+]
+
+
+# Pulls from the account's repositories (AWS managed, to keep the template small).
+PULL_POLICY = "AmazonEC2ContainerRegistryPullOnly"
+
+
 def node_pull_statements(opts: Options) -> list:
-    """What a node needs to pull autopush-rs's images from ECR."""
+    """What a node needs to pull its images from ECR; for copies (with PULL_POLICY), to
+    push them once."""
+    if copies_images(opts):
+        # The first node to boot on an image copies it in; its tags are immutable, so
+        # no node can replace a copy another node pulls.
+        push = [
+            ecr_actions.BatchCheckLayerAvailability,
+            ecr_actions.InitiateLayerUpload,
+            ecr_actions.UploadLayerPart,
+            ecr_actions.CompleteLayerUpload,
+            ecr_actions.PutImage,
+        ]
+        return [allow(push, [GetAtt("ImageRepository", "Arn")])]
     if opts.builds_images:
         repositories = [GetAtt("ImageRepository", "Arn")]
     else:
@@ -402,12 +447,5 @@ def node_pull_statements(opts: Options) -> list:
         repositories = [arn("ecr", "repository/*")]
     return [
         allow([ecr_actions.GetAuthorizationToken], ["*"]),
-        allow(
-            [
-                ecr_actions.BatchGetImage,
-                ecr_actions.GetDownloadUrlForLayer,
-                ecr_actions.BatchCheckLayerAvailability,
-            ],
-            repositories,
-        ),
+        allow(PULL_ACTIONS, repositories),
     ]

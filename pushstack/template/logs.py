@@ -81,10 +81,10 @@ def log_bucket(t: Template, opts: Options) -> None:
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
             Metadata=skip_checks(
-                ("CKV_AWS_18", "Access logging needs a second bucket; the operator can add one."),
+                ("CKV_AWS_18", "Needs a second bucket: the operator's choice."),
                 ("CKV_AWS_145", "SSE-S3 encryption; no CMK to manage."),
-                ("CKV2_AWS_62", "Only the processor is notified, when log processing is chosen."),
-                ("CKV2_AWS_61", "Logs are kept until the operator decides otherwise."),
+                ("CKV2_AWS_62", "Only the processor is notified."),
+                ("CKV2_AWS_61", "Kept until the operator decides."),
             ),
             **extra,
         )

@@ -72,7 +72,7 @@ def security_groups(t: Template, opts: Options) -> None:
             skip_checks(("CKV2_AWS_5", "Attached to the push nodes' launch templates.")),
         )
     )
-    public = "A public push service: clients connect from anywhere."
+    public = "A public service: clients connect from anywhere."
     t.add_resource(
         load_balancer_security_group(
             "ConnectionLoadBalancerSecurityGroup", "WebSocket", opts, why=public
@@ -138,9 +138,9 @@ def load_balancer(
         ),
     ]
     checks = [
-        ("CKV_AWS_91", "Access logs need a log bucket the operator chooses; off by default."),
-        ("CKV_AWS_150", "Deleting the stack must be able to delete its load balancers."),
-        ("CKV2_AWS_28", "A WAF is the operator's choice and costs extra."),
+        ("CKV_AWS_91", "Access logs need a bucket the operator chooses."),
+        ("CKV_AWS_150", "A stack delete must delete it."),
+        ("CKV2_AWS_28", "A WAF is the operator's choice."),
     ]
     if not opts.tls:
         checks.append(("CKV2_AWS_20", "No certificate given: the operator chose plain HTTP."))

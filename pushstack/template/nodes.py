@@ -36,7 +36,12 @@ from pushstack.template.common import (
     session_manager_statements,
     skip_checks,
 )
-from pushstack.template.images import built_image, node_pull_statements
+from pushstack.template.images import (
+    MIRROR,
+    PULL_POLICY,
+    built_image,
+    node_pull_statements,
+)
 from pushstack.template.logs import LOG_STREAM_ARN, LOG_STREAM_NAME
 from pushstack.template.network import dns_record, load_balancer
 from pushstack.template.store import STORE_ARN, STORE_GROUP_ID
@@ -61,6 +66,7 @@ def node_role(t: Template, opts: Options) -> None:
             # the only resource it takes, and it reveals table names, not their items.
             allow([ddb.ListTables], ["*"]),
             allow([sm_actions.GetSecretValue], [Ref("CryptoKeySecret")]),
+            *node_pull_statements(opts),
         ]
     if not opts.endpoint_hostname:
         statements.append(
@@ -78,6 +84,7 @@ def node_role(t: Template, opts: Options) -> None:
             assume_role_policy("ec2.amazonaws.com"),
             "autopush",
             [*statements, *session_manager_statements()],
+            managed=[] if opts.rs else [PULL_POLICY],
         )
     )
     t.add_resource(iam.InstanceProfile("PushNodeInstanceProfile", Roles=[Ref("PushNodeRole")]))
@@ -125,8 +132,7 @@ def launch_template(
             Metadata=skip_checks(
                 (
                     "CKV_AWS_88",
-                    "Nodes pull their image and reach AWS from public subnets; their "
-                    "security groups admit only their load balancer (and SSH when asked).",
+                    "Nodes reach AWS; only their load balancer (and SSH) gets in.",
                 )
             ),
         )
@@ -257,7 +263,7 @@ def legacy_nodes(t: Template, opts: Options, subnets, boot_settings: dict) -> No
             env,
             secret=True,
             variables=names,
-            settings=boot_settings,
+            settings={**boot_settings, "MIRROR": MIRROR},
         )
         launch_template(t, group, opts, NODE_GROUPS[group.name], script, "PushNodeInstanceProfile")
         # autopush needs its tables; its Firehose sender dies on its first failed

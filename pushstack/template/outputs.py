@@ -18,7 +18,7 @@ def outputs(t: Template, opts: Options) -> None:
             public_url(opts, "websocket_hostname", "ConnectionLoadBalancer", "wss", "ws"),
         ),
         "EndpointURL": (
-            "Base URL of the push endpoints (application servers send here)",
+            "Base URL of the push endpoints (for application servers)",
             public_url(opts, "endpoint_hostname", "EndpointLoadBalancer", "https", "http"),
         ),
         "CryptoKeySecretArn": (
@@ -50,7 +50,7 @@ def outputs(t: Template, opts: Options) -> None:
         values["ProcessorFunctionName"] = ("Push processor Lambda", Ref("ProcessorFunction"))
         values["RedisGroupId"] = ("ElastiCache Redis replication group id", REDIS_GROUP_ID)
         values["ProcessorFailureQueueURL"] = (
-            "SQS queue of the log events the processor failed on",
+            "Queue of the log events the processor failed on",
             Ref("ProcessorFailureQueue"),
         )
         values["MessagesApiURL"] = (

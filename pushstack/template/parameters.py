@@ -94,6 +94,7 @@ def parameter_groups(t: Template, opts: Options) -> None:
         "Endpoint nodes": [p for p in t.parameters if p.startswith("Endpoint")],
         "Log processing": [
             "PrivateSubnetIds",
+            "PrivateRouteTableIds",
             "ProcessorCodeBucket",
             "ProcessorCodeKey",
             "RedisNodeType",

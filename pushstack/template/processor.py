@@ -12,6 +12,7 @@ from troposphere import (
     GetAtt,
     If,
     Ref,
+    Split,
     Sub,
     Template,
     awslambda,
@@ -35,10 +36,12 @@ from pushstack.template.common import (
     STACK_UUID_SHORT,
     allow,
     assume_role_policy,
+    carried,
     role,
     session_manager_statements,
     skip_checks,
 )
+from pushstack.template.images import MIRROR, PULL_POLICY, node_pull_statements
 from pushstack.template.logs import created_bucket_arn, log_bucket_arn
 from pushstack.template.network import (
     dns_record,
@@ -67,9 +70,7 @@ def lambda_log_group(t: Template, logical_id: str) -> None:
         logs.LogGroup(
             logical_id,
             RetentionInDays=90,
-            Metadata=skip_checks(
-                ("CKV_AWS_158", "CloudWatch Logs' own encryption; no CMK to manage.")
-            ),
+            Metadata=skip_checks(("CKV_AWS_158", "Logs' own encryption; no CMK to manage.")),
         )
     )
 
@@ -78,12 +79,11 @@ def lambda_checks(*extra: tuple[str, str]) -> dict:
     return skip_checks(
         (
             "CKV_AWS_115",
-            "Reserved concurrency would fail in accounts with a low concurrency limit.",
+            "Would fail in accounts with a low concurrency limit.",
         ),
         (
             "CKV_AWS_116",
-            "The processor's failures go to an on-failure destination (a queue); the "
-            "settings writer's to CloudFormation.",
+            "Failures: to a queue (processor), to CloudFormation (settings).",
         ),
         *extra,
     )
@@ -100,7 +100,7 @@ def redis(t: Template) -> None:
             "ProcessorSecurityGroup",
             "Push processor Lambda",
             [],
-            skip_checks(("CKV2_AWS_5", "Attached to the processor Lambda's VPC configuration.")),
+            skip_checks(("CKV2_AWS_5", "Attached to the processor Lambda.")),
         )
     )
     # The rules apart from the group, so that Redis (the longest to create) need
@@ -157,6 +157,41 @@ def redis(t: Template) -> None:
     )
 
 
+def s3_endpoint(t: Template) -> None:
+    """The processor's way to S3 from its private subnets (its settings and the logs), and
+    the Messages API nodes' to their image layers and packages: a gateway endpoint on the
+    given route tables. No policy: every subnet using those tables reaches S3 through it."""
+    t.add_resource(
+        ec2.VPCEndpoint(
+            "S3Endpoint",
+            VpcId=Ref("VpcId"),
+            ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
+            VpcEndpointType="Gateway",
+            RouteTableIds=Split(",", Ref("PrivateRouteTableIds")),
+        )
+    )
+
+
+def s3_access_note(opts: Options) -> str:
+    """How the processor reaches S3 from its private subnets, in words for the preview."""
+    if not opts.processor:
+        return ""
+    if opts.s3_endpoint:
+        return (
+            "The processor reads its settings and the logs from S3 in its private subnets: "
+            "the stack adds an S3 gateway endpoint (free) to the route tables "
+            f"{', '.join(opts.private_route_table_ids) or 'you give'}, so every subnet using "
+            "them reaches S3 through it. If one already has an S3 gateway endpoint, the "
+            'create fails: tick "S3 endpoint exists already" instead.'
+        )
+    return (
+        "You said the VPC already has an S3 gateway endpoint: the stack creates none. It "
+        "must be on the private subnets' route tables (or those subnets need a NAT "
+        "gateway): without a way to S3, each processor invocation waits out its 5-minute "
+        "timeout, is tried twice more, and its log event lands in the failure queue."
+    )
+
+
 def processor_code_bucket(t: Template):
     """The bucket of the processor's zip: the one given, or pushstack's artifacts bucket."""
     t.add_condition("UseArtifactsBucket", Equals(Ref("ProcessorCodeBucket"), ""))
@@ -184,7 +219,7 @@ def processor(t: Template) -> None:
     t.add_resource(
         awslambda.Function(
             "ProcessorFunction",
-            Description="Push processor: turns push logs into Push Messages API data",
+            Description="Push processor: push logs to Messages API data",
             Runtime=LAMBDA_RUNTIME,
             Handler=PROCESSOR_HANDLER,
             Code=awslambda.Code(S3Bucket=processor_code_bucket(t), S3Key=Ref("ProcessorCodeKey")),
@@ -200,7 +235,7 @@ def processor(t: Template) -> None:
             Metadata=lambda_checks(
                 (
                     "CKV_AWS_50",
-                    "X-Ray tracing is left to the operator (extra cost and permissions).",
+                    "Left to the operator (extra cost).",
                 ),
             ),
         )
@@ -299,19 +334,19 @@ def processor_settings(t: Template) -> None:
     t.add_resource(
         awslambda.Function(
             "SettingsWriterFunction",
-            Description="Writes the push processor's settings object into the log bucket",
+            Description="Writes the push processor's settings",
             Runtime=LAMBDA_RUNTIME,
             Handler="index.handler",
-            Code=awslambda.Code(ZipFile=SETTINGS_WRITER_CODE),
+            Code=awslambda.Code(ZipFile=carried(SETTINGS_WRITER_CODE)),
             Role=GetAtt("SettingsWriterRole", "Arn"),
             Timeout=60,
             LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref("SettingsWriterLogGroup")),
             Metadata=lambda_checks(
                 (
                     "CKV_AWS_117",
-                    "Needs only S3, ElastiCache's API and the CloudFormation response URL.",
+                    "Reaches only AWS APIs and CloudFormation.",
                 ),
-                ("CKV_AWS_50", "Runs once per stack operation; tracing adds nothing."),
+                ("CKV_AWS_50", "Runs once per stack operation."),
             ),
         )
     )
@@ -365,8 +400,10 @@ def messages_api(t: Template, opts: Options) -> None:
             # its botocore is too old for IMDSv2).
             [
                 allow([ec_actions.DescribeReplicationGroups], [REDIS_GROUP_ARN]),
+                *node_pull_statements(opts),
                 *session_manager_statements(),
             ],
+            managed=[PULL_POLICY],
         )
     )
     t.add_resource(
@@ -391,7 +428,7 @@ def messages_api(t: Template, opts: Options) -> None:
         env,
         secret=False,
         variables={"RedisGroupId": REDIS_GROUP_ID},
-        settings={"REDIS_GROUP_ID": "${RedisGroupId}"},
+        settings={"REDIS_GROUP_ID": "${RedisGroupId}", "MIRROR": MIRROR},
     )
     launch_template(
         t,

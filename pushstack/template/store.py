@@ -93,7 +93,7 @@ def push_store(t: Template, opts: Options) -> None:
                     "autopush-rs's Redis client has no TLS (1.83.1): rediss:// fails.",
                 ),
                 ("CKV_AWS_31", "ElastiCache AUTH needs TLS, which autopush-rs cannot use."),
-                ("CKV_AWS_191", "Encrypted with the AWS managed key; no CMK to manage."),
+                ("CKV_AWS_191", "AWS managed key; no CMK to manage."),
             ),
             **RETAIN,
         )
@@ -113,7 +113,7 @@ def auth_key_secret(t: Template) -> None:
             # Tokens already given to clients stay valid across redeployments.
             **RETAIN,
             Metadata=skip_checks(
-                ("CKV_AWS_149", "Encrypted with the account's AWS managed key; no CMK to manage."),
+                ("CKV_AWS_149", "AWS managed key; no CMK to manage."),
                 ("CKV2_AWS_57", "A new auth key invalidates every client's tokens."),
             ),
         )

@@ -19,8 +19,8 @@ def crypto_key_secret(t: Template) -> secretsmanager.Secret:
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
             Metadata=skip_checks(
-                ("CKV_AWS_149", "Encrypted with the account's AWS managed key; no CMK to manage."),
-                ("CKV2_AWS_57", "Rotating a Fernet key is a redeploy with a new key first."),
+                ("CKV_AWS_149", "AWS managed key; no CMK to manage."),
+                ("CKV2_AWS_57", "Rotated by a redeploy with a new key."),
             ),
         )
     )
@@ -49,9 +49,7 @@ def table(logical_id: str, table: str, keys: list[tuple[str, str]]) -> ddb_res.T
         ),
         DeletionPolicy="Retain",
         UpdateReplacePolicy="Retain",
-        Metadata=skip_checks(
-            ("CKV_AWS_119", "Encrypted with the AWS managed DynamoDB key; no CMK to manage.")
-        ),
+        Metadata=skip_checks(("CKV_AWS_119", "AWS managed key; no CMK to manage.")),
     )
 
 
