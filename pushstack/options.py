@@ -323,8 +323,7 @@ _SPEC_LIST = [
         "comma-separated, newest first",
         max_items=CRYPTO_KEYS_MAX,
         max_items_why="a CloudFormation parameter value holds at most 4,096 bytes",
-        parameter_help="Fernet key(s), comma-separated, newest first. Keep it: upgrades "
-        "need it.",
+        parameter_help="Fernet key(s), comma-separated, newest first. Keep it: upgrades need it.",
     ),
     Spec(
         "table_prefix",

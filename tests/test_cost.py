@@ -90,7 +90,9 @@ def test_the_rust_engines_valkey_store_is_priced_as_valkey_not_redis(region, nod
 
 
 def test_the_processors_redis_cache_stays_priced_as_redis_oss():
-    line = next(x for x in cost.for_options(VARIANTS["processor"]).lines if x.logical_id == "RedisGroup")
+    line = next(
+        x for x in cost.for_options(VARIANTS["processor"]).lines if x.logical_id == "RedisGroup"
+    )
     assert line.monthly_usd == pytest.approx(730 * price("elasticache:cache.t3.micro"), abs=0.01)
     assert "(Redis OSS)" in line.what
 
