@@ -41,8 +41,8 @@ class VcpuQuota:
         return None if self.value is None else int(self.value)
 
     def verdict(self, desired: int, maximum: int) -> str:
-        """ "enough" for the maximums, "desired" for the desired sizes only, "short" for
-        not even those, "unknown" without a value."""
+        """Whether the quota allows the maximums ("enough"), the desired sizes only
+        ("desired"), not even those ("short"), or is not known ("unknown")."""
         if self.value is None:
             return "unknown"
         if self.value >= maximum:
