@@ -412,3 +412,33 @@ def test_an_ami_check_that_fails_is_said_on_the_change_set_page(client, cloud):
     assert "cannot tell whether the update also replaces every node" in problem
     assert 'id="no-node-replacement"' not in page
     assert "Apply these changes" in page_text(response)
+
+
+def test_every_browser_shares_one_read_per_interval(sandbox_server, monkeypatch):
+    """Reloads and other browsers within ACCOUNT_CHECKS_SECONDS cost no more AWS calls."""
+    from pushstack.cloud import preflight
+
+    shared = create_app(
+        {
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "checks-shared",
+            "TARGET": "sandbox",
+            "SANDBOX_URL": sandbox_server.url,
+            "ACCOUNT_CHECKS_SECONDS": 60,
+        }
+    )
+    calls = []
+    for name in ("vcpu_quota", "current_ami"):
+        real = getattr(preflight, name)
+
+        def counted(*args, _real=real, _name=name):
+            calls.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(preflight, name, counted)
+    for browser in (shared.test_client() for _ in range(3)):
+        path = preview(browser)
+        for _ in range(2):
+            assert 'id="vcpu-quota"' in browser.get(path).get_data(as_text=True)
+    assert sorted(calls) == ["current_ami", "vcpu_quota"]
