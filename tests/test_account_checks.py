@@ -497,3 +497,20 @@ def test_an_ami_that_cannot_be_checked_leaves_the_rest_and_says_so():
     assert "could not be checked: Access denied" in view.rollout.problem
     assert "ssm:GetParameters" in view.rollout.problem
     assert view.problem == ""  # the diff itself is whole
+
+
+def test_a_launch_template_aws_lists_without_details_still_rolls_its_group():
+    from pushstack.cloud import rollout
+    from pushstack.cloud.views import Change
+
+    template = _template()
+    listed = (
+        Change("Modify", "EndpointLaunchTemplate", "AWS::EC2::LaunchTemplate", "False"),
+        Change("Add", "MessagesApiNodes", "AWS::AutoScaling::AutoScalingGroup"),
+    )
+    (group,) = rollout.groups(listed, template)
+    assert group.logical_id == "EndpointNodes" and group.replaced and not group.clients
+    assert group.reasons == ("its launch template, which the change set lists as modified",)
+    replaced = Change("Modify", "ConnectionNodes", "AWS::AutoScaling::AutoScalingGroup", "True")
+    (group,) = rollout.groups((replaced,), template)
+    assert group.reasons == ("the group itself is replaced by a new one",) and group.clients

@@ -208,7 +208,7 @@ def groups(
         if launch is not None and launch.action == "Modify":
             data = _data_reasons(launch, skip_image=reads_ami)
             if not data and not reads_ami:  # AWS's word only, no property named
-                data = ["its launch template (a new version)"]
+                data = ["its launch template, which the change set lists as modified"]
             reasons += data
         if reads_ami:
             reasons.append(f"a new AMI: {ami.deployed} → {ami.current}")
