@@ -514,3 +514,48 @@ def test_a_launch_template_aws_lists_without_details_still_rolls_its_group():
     replaced = Change("Modify", "ConnectionNodes", "AWS::AutoScaling::AutoScalingGroup", "True")
     (group,) = rollout.groups((replaced,), template)
     assert group.reasons == ("the group itself is replaced by a new one",) and group.clients
+
+
+def test_following_the_public_ami_again_names_the_ami_the_nodes_move_to():
+    pinned, following = _template(ami_id=OLD_AMI), _template()
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    with Stubber(cfn) as cfn_stub, Stubber(ssm) as ssm_stub:
+        stack = {
+            "StackName": "push",
+            "StackId": STACK,
+            "CreationTime": "2026-11-27T12:00:00Z",
+            "StackStatus": "CREATE_COMPLETE",
+            "Parameters": _parameters(pinned, AmiId=OLD_AMI),
+        }
+        cfn_stub.add_response("describe_stacks", {"Stacks": [stack]})
+        cfn_stub.add_response("get_template", {"TemplateBody": json.dumps(pinned)})
+        cfn_stub.add_response("get_template", {"TemplateBody": json.dumps(following)})
+        ssm_stub.add_response(
+            "get_parameters",
+            {"Parameters": [{"Name": AMI_PARAMETER, "Type": "String", "Value": NEW_AMI}]},
+            {"Names": [AMI_PARAMETER]},
+        )
+        reply = {
+            "ChangeSetId": CHANGE_SET,
+            "StackId": STACK,
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "Parameters": [p for p in _parameters(following) if p["ParameterKey"] != "LatestAmiId"]
+            + [{"ParameterKey": "LatestAmiId", "ParameterValue": AMI_PARAMETER}],
+            "Changes": [],
+        }
+        clients = {"cloudformation": cfn, "ssm": ssm}
+
+        def call(service, operation, **kwargs):
+            return getattr(clients[service], operation)(**kwargs)
+
+        view = changesets.describe(call, reply, "us-east-1", kept_policies(pinned))
+        ssm_stub.assert_no_pending_responses()
+    rollout = view.rollout
+    assert rollout.ami.deployed == "" and not rollout.ami.new
+    reason = f"the AMI (ImageId): {OLD_AMI} → {NEW_AMI} (what {AMI_PARAMETER} names today)"
+    assert {group.logical_id: group.reasons for group in rollout.replaced} == {
+        "ConnectionNodes": (reason,),
+        "EndpointNodes": (reason,),
+    }

@@ -111,14 +111,12 @@ def _parameter(entries, name: str) -> Mapping:
 def ami_update(
     call: Callable, stack: Mapping, reply: Mapping, new_template: Mapping, region: str
 ) -> AmiUpdate | None:
-    """The AMI check of the change set's template's SSM-typed AMI parameter, when it has one
-    the deployed stack has too; a ``CloudError`` when the parameter cannot be read."""
+    """The AMI check of the change set's template's SSM-typed AMI parameter, when it has
+    one; a ``CloudError`` when the SSM parameter cannot be read."""
     for name, spec in (new_template.get("Parameters") or {}).items():
         if str((spec or {}).get("Type", "")) != AMI_TYPE:
             continue
         deployed_entry = _parameter(stack.get("Parameters"), name)
-        if not deployed_entry:
-            return None  # the stack pinned its AMI until now: the template diff says it
         candidates = (
             _parameter(reply.get("Parameters"), name).get("ParameterValue"),
             deployed_entry.get("ParameterValue"),
@@ -127,6 +125,8 @@ def ami_update(
         ssm_name = next((str(v) for v in candidates if v and str(v).startswith("/")), "")
         if not ssm_name:
             return None
+        # A stack that pinned its AMI until now has no such parameter: deployed is "", the
+        # template diff shows its ImageId going to the AMI named today.
         value = str(deployed_entry.get("ParameterValue") or "")
         deployed = str(deployed_entry.get("ResolvedValue") or "") or (
             "" if value.startswith("/") else value
@@ -152,7 +152,7 @@ def _batch(group: Mapping) -> int:
         return 0
 
 
-def _data_reasons(change: Change, skip_image: bool) -> list[str]:
+def _data_reasons(change: Change, skip_image: bool, ami: AmiUpdate | None = None) -> list[str]:
     reasons, seen = [], set()
     for prop in change.properties:
         parts = prop.path.split(".")
@@ -165,6 +165,8 @@ def _data_reasons(change: Change, skip_image: bool) -> list[str]:
         words = TEMPLATE_DATA.get(key, key)
         if key == "InstanceType" and prop.old and prop.new:
             words += f" ({prop.old} → {prop.new})"
+        elif key == "ImageId" and ami and prop.old and prop.new == ami.ssm_name:
+            words += f": {prop.old} → {ami.current} (what {ami.ssm_name} names today)"
         elif key == "ImageId" and prop.old and prop.new:
             words += f": {prop.old} → {prop.new}"
         elif prop.causes:
@@ -206,7 +208,7 @@ def groups(
             reasons.append("the group itself is replaced by a new one")
         launch = by_id.get(template_id)
         if launch is not None and launch.action == "Modify":
-            data = _data_reasons(launch, skip_image=reads_ami)
+            data = _data_reasons(launch, skip_image=reads_ami, ami=ami)
             if not data and not reads_ami:  # AWS's word only, no property named
                 data = ["its launch template, which the change set lists as modified"]
             reasons += data
