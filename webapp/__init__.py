@@ -58,6 +58,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(verify.bp)
     app.register_blueprint(drift.bp)
+    from webapp import checks
+
+    app.register_blueprint(checks.bp)
     app.after_request(_security_headers)
     return app
 

@@ -138,6 +138,8 @@ class CloudAccess:
         self.choices = SharedCache(config["ACCOUNT_CHOICES_SECONDS"], max_entries=50)
         # Whether a stack is pushstack's (or unknown: cached as the error), by region and name.
         self.ownership = SharedCache(config["OWNERSHIP_SECONDS"])
+        # The account's vCPU quota, today's AMI, a failure queue's depth (webapp.checks).
+        self.checks = SharedCache(config["ACCOUNT_CHECKS_SECONDS"], max_entries=500)
 
     def target(self) -> Target:
         """The target, resolved once; a failure is remembered for a short while, so
@@ -215,6 +217,13 @@ class CloudAccess:
             (cloud.region, name), lambda: cloud.owned(name), keep_for=lambda _: known
         )
 
+    def checked(self, what: str, region: str | None, fetch: Callable[[Cloud], object]):
+        """``fetch(cloud)`` of the region, asked at most once per ``ACCOUNT_CHECKS_SECONDS``
+        for every browser (its failure too); ``what`` names it within the region."""
+        cloud = self.cloud(region)
+        key = ("check", what, *self._progress_key(cloud.region, ""))
+        return self.checks.get(key, lambda: fetch(cloud))
+
     def _progress_key(self, region: str, name: str) -> tuple:
         """A stack's key, with its target: processes share the cache through files, and two
         wizards of one user (an AWS one and a sandbox one) must not read each other's."""
@@ -265,6 +274,7 @@ def init_app(app) -> None:
     app.config.setdefault("ACCOUNT_CHOICES_SECONDS", 60.0)
     app.config.setdefault("OWNERSHIP_SECONDS", 5.0)
     app.config.setdefault("OWNERSHIP_KNOWN_SECONDS", 60.0)
+    app.config.setdefault("ACCOUNT_CHECKS_SECONDS", 30.0)
     app.extensions["pushstack_cloud"] = CloudAccess(app.config)
     app.context_processor(_header)
 

@@ -29,11 +29,11 @@ from troposphere import Template
 
 from pushstack import artifacts, diagram, lint, processor_zip, render, summary
 from pushstack.options import REGIONS, Options
-from pushstack.template import build_template
+from pushstack.template import AMI_PARAMETER, build_template
 from pushstack.template.images import first_create_note, image_sources_note
 from pushstack.template.processor import s3_access_note
 from pushstack.template.store import redis_note
-from webapp import costs, store
+from webapp import checks, costs, store
 from webapp.forms import share_query
 from webapp.preview_cache import Background, Busy, ShapeCache, shape_key
 from webapp.preview_files import PreviewFiles
@@ -95,6 +95,9 @@ def show(preview_id: str):
         image_sources=image_sources_note(options),
         redis=redis_note(options),
         s3_access=s3_access_note(options),
+        quota=checks.vcpu_quota(options),
+        ami=checks.current_ami(options),
+        ami_parameter=AMI_PARAMETER,
         template_name=render.template_filename(options, "json"),
         yaml_name=render.template_filename(options, "yaml"),
         parameters_name=render.parameters_filename(options),

@@ -43,7 +43,7 @@ from pushstack.options import (
     generate_table_prefix,
 )
 from pushstack.template import build_template
-from webapp import costs, store
+from webapp import checks, costs, store
 from webapp.cloud import get_access
 from webapp.forms import CHOICES_EXPLAINED, share_query, unknown_network
 from webapp.limits import RATE_LIMITED
@@ -357,10 +357,12 @@ def show(name: str):
     except CloudError as exc:
         problems.append(exc)
     target = access.target()
+    deleted = stack.status == "DELETE_COMPLETE"
     return (
         render_template(
             "stack.html",
             stack=stack,
+            failure_queue=None if deleted else checks.failure_queue(stack.output_values, region),
             progress=progress,
             resources=resources,
             problems=problems,
@@ -390,7 +392,11 @@ def api(name: str):
         progress = get_access().watch(ref, region)
     except CloudError as exc:
         return _api_error(name, exc)
-    response = jsonify(progress.as_dict())
+    data = progress.as_dict()
+    # The processor's failure queue: its depth (or why it could not be read); null without.
+    queue = None if progress.status == "DELETE_COMPLETE" else progress.outputs
+    data["failure_queue"] = checks.failure_queue_json(checks.failure_queue(queue or {}, region))
+    response = jsonify(data)
     response.headers.update(_NO_STORE)
     return response
 

@@ -46,6 +46,15 @@ Interface (the web pages and scripts use only this)::
                                   logical_id, resource_type, physical_id, status, properties:
                                   [PropertyDrift(path, expected, actual, difference).words]])
     cloud.last_drift(name)     -> DriftView of the last detection, or None (never checked)
+    cloud.change_set(...).rollout -> pushstack.cloud.rollout.Rollout(groups: [GroupRollout(
+                                  logical_id, what, clients, replaced, reasons, fewer, batch)],
+                                  ami: AmiUpdate(parameter, ssm_name, deployed, current).new,
+                                  problem): the node groups an update replaces, and why
+    preflight.vcpu_quota(cloud) -> VcpuQuota(region, value, note).verdict(desired, maximum)
+                                  (Service Quotas ec2 L-1216C47A; value None in the sandbox)
+    preflight.current_ami(cloud, ssm_name) -> CurrentAmi(region, parameter, ami_id)
+    queues.failure_queue(cloud, url) -> FailureQueue(url, waiting, in_flight,
+                                  retention_days).depth (the output ProcessorFailureQueueURL)
     cloud.delete(name, retain=())                # retain: logical ids (only after DELETE_FAILED)
     cloud.continue_update_rollback(name, skip=())
     cloud.account_choices()    -> AccountChoices(vpcs, subnets (public, internet: where

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from pushstack import changes as diff
-from pushstack.cloud import templates
+from pushstack.cloud import rollout, templates
 from pushstack.cloud.changes import danger
 from pushstack.cloud.errors import CloudError
 from pushstack.cloud.views import Change, ChangeSetView
@@ -80,7 +80,9 @@ def _compared(call, view: ChangeSetView, reply, aws_changes, region, kept) -> Ch
         | templates.secret_parameters(new_template)
         | SECRET_PARAMETERS
     )
-    old_values = diff.parameter_values(old_template, _given(stack.get("Parameters")))
+    # The deployed side with the AMI the stack resolved (AWS's ResolvedValue), as the sandbox
+    # reports it: pinning that AMI changes no node; a new one shows in the rollout.
+    old_values = diff.parameter_values(old_template, _given(stack.get("Parameters"), True))
     new_values = diff.parameter_values(new_template, _given(reply.get("Parameters")))
     diff.align_resolved(old_values, new_values, new_template)
     parameters = diff.parameter_changes(
@@ -103,12 +105,15 @@ def _compared(call, view: ChangeSetView, reply, aws_changes, region, kept) -> Ch
         merged.append(_merge(change, found.pop(logical_id, None), kept))
     # What AWS left out (the sandbox lists nothing for new values only).
     merged += [_merge({}, resource, kept) for resource in found.values()]
-    return replace(view, changes=tuple(merged), parameters=parameters)
+    nodes = rollout.of_change_set(call, merged, stack, reply, new_template, region)
+    return replace(view, changes=tuple(merged), parameters=parameters, rollout=nodes)
 
 
-def _given(parameters) -> dict[str, str]:
+def _given(parameters, resolved: bool = False) -> dict[str, str]:
     return {
-        item["ParameterKey"]: str(item.get("ParameterValue", ""))
+        item["ParameterKey"]: str(
+            (resolved and item.get("ResolvedValue")) or item.get("ParameterValue", "")
+        )
         for item in parameters or ()
         if "ParameterKey" in item
     }

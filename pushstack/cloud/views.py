@@ -186,6 +186,9 @@ class ChangeSetView:
     stack_id: str = ""
     # Why the properties could not be compared (a template that could not be read).
     problem: str = ""
+    # The node groups the update replaces and why (pushstack.cloud.rollout.Rollout), once
+    # the templates were compared; None before.
+    rollout: object | None = None
 
     @property
     def ready(self) -> bool:
