@@ -163,6 +163,7 @@ def processor_stack(sandbox):
         subnet_ids=network.public_subnet_ids,
         private_subnet_ids=network.private_subnet_ids,
         messages_api_subnet_id=network.private_subnet_ids[0],
+        private_route_table_ids=network.private_route_table_ids,
         processor_code_bucket="",
         processor_code_key=processor_zip.zip_key(),
     )

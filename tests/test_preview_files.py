@@ -55,11 +55,13 @@ def run(tmp_path, forms):
     return log.read_text().split()
 
 
-def test_two_processes_render_a_shape_once_between_them(tmp_path):
+# The workers use the session's sandbox (sandbox_target): one started by a forked worker
+# would outlive it, since a forked process ends without its exit handlers.
+def test_two_processes_render_a_shape_once_between_them(tmp_path, sandbox_target):
     assert run(tmp_path, [VALID_FORM, {**VALID_FORM, "stack_name": "other"}]) == ["render"]
 
 
-def test_different_shapes_are_each_rendered_once(tmp_path):
+def test_different_shapes_are_each_rendered_once(tmp_path, sandbox_target):
     forms = [VALID_FORM, PROCESSOR_FORM, VALID_FORM, PROCESSOR_FORM]
     assert run(tmp_path, forms) == ["render", "render"]
 
