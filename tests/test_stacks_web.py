@@ -108,6 +108,12 @@ def test_form_offers_the_sandbox_network_and_names_the_target(client, cloud):
     # Their route table, where the processor's S3 gateway endpoint goes.
     assert network.private_route_table_ids
     assert values["private_route_table_ids"].split() == list(network.private_route_table_ids)
+    # ...and offered with the subnets each routes, as in an account (no sandbox pre-fill).
+    for table in network.private_route_table_ids:
+        routes = re.search(rf'<li data-vpc="{network.vpc_id}"><code>{table}</code>(.*?)</li>', page)
+        assert routes, table
+        for subnet_id in network.private_subnet_ids:
+            assert subnet_id in routes.group(1)
     # The account's choices are offered, and typing stays possible (a datalist, not a select).
     assert re.search(r'<input[^>]*id="vpc_id"[^>]*list="vpc_id-choices"', page)
     assert f'<option value="{network.vpc_id}"' in page

@@ -325,6 +325,11 @@ def account_offer(region: str | None = None) -> AccountOffer:
             [(s.subnet_id, subnet_label(s), s.vpc_id) for s in private_first],
             f"{where}, in the VPC above: pick one or type an id.",
         ),
+        "private_route_table_ids": (
+            _route_table_choices(private_first),
+            f"{where}, in the VPC above: each with the subnets it routes (tick those of "
+            "the private subnets above):",
+        ),
         "key_name": ([(k, k) for k in choices.key_pairs], f"{where}: pick one or type a name."),
         "certificate_arn": (
             [(c.arn, f"{c.domain} {c.status}".strip()) for c in choices.certificates],
@@ -378,6 +383,27 @@ class WithChoices:
         return self.inner(field, list=list_id, **kwargs) + Markup(
             '<datalist id="{0}">{1}</datalist><p class="help account-hint" id="{0}-hint">{2}</p>'
         ).format(list_id, options, self.hint)
+
+
+def _route_table_choices(subnets) -> list[tuple[str, str, str]]:
+    """(route table, the subnets it routes, VPC), in the order of ``subnets`` (private
+    first), for the processor's S3 gateway endpoint."""
+    routed: dict[tuple[str, str], list] = {}
+    for subnet in subnets:
+        if subnet.route_table:
+            routed.setdefault((subnet.route_table, subnet.vpc_id), []).append(subnet)
+    return [
+        (
+            table,
+            "routes " + ", ".join(f"{s.subnet_id} ({s.zone}, {_kind(s)})" for s in members),
+            vpc,
+        )
+        for (table, vpc), members in routed.items()
+    ]
+
+
+def _kind(subnet) -> str:
+    return "public" if subnet.public else "private"
 
 
 def _vpc_attribute(vpc: list[str]) -> Markup:

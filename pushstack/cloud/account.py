@@ -38,6 +38,7 @@ def choices(call: Call, pages: Pages) -> AccountChoices:
             cidr=item.get("CidrBlock", ""),
             name=_name_tag(item),
             internet=internet_route(item, tables),
+            route_table=(route_table(item, tables) or {}).get("RouteTableId", ""),
         )
         for item in pages("ec2", "describe_subnets", "Subnets")
     ]
@@ -94,11 +95,8 @@ def is_public(subnet: Mapping, tables: list[Mapping]) -> bool:
     return internet_route(subnet, tables) == "internet gateway"
 
 
-def internet_route(subnet: Mapping, tables: list[Mapping]) -> str:
-    """Where the subnet's route table (its own, else the VPC's main one) sends 0.0.0.0/0:
-    "internet gateway" (a public subnet), "NAT gateway", "other" (an appliance, a
-    peering...) or "" (no way out). Without any route table readable, the subnet's
-    public-IP default stands in: "internet gateway" or ""."""
+def route_table(subnet: Mapping, tables: list[Mapping]) -> Mapping | None:
+    """The subnet's route table: its own, else the VPC's main one (None if unreadable)."""
     own = main = None
     for table in tables:
         for association in table.get("Associations") or ():
@@ -106,7 +104,15 @@ def internet_route(subnet: Mapping, tables: list[Mapping]) -> str:
                 own = table
             if association.get("Main") and table.get("VpcId") == subnet.get("VpcId"):
                 main = table
-    table = own or main
+    return own or main
+
+
+def internet_route(subnet: Mapping, tables: list[Mapping]) -> str:
+    """Where the subnet's route table (its own, else the VPC's main one) sends 0.0.0.0/0:
+    "internet gateway" (a public subnet), "NAT gateway", "other" (an appliance, a
+    peering...) or "" (no way out). Without any route table readable, the subnet's
+    public-IP default stands in: "internet gateway" or ""."""
+    table = route_table(subnet, tables)
     if table is None:
         return "internet gateway" if subnet.get("MapPublicIpOnLaunch") else ""
     for route in table.get("Routes") or ():

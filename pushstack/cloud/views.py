@@ -241,6 +241,8 @@ class Subnet:
     name: str = ""
     # Where 0.0.0.0/0 goes: "internet gateway" (public), "NAT gateway", "other", "" (nowhere).
     internet: str = ""
+    # Its route table: its own, else the VPC's main one ("" when none is readable).
+    route_table: str = ""
 
 
 @dataclass(frozen=True)
