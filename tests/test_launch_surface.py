@@ -129,6 +129,26 @@ def test_aws_calls_per_client_and_minute_are_bounded(make, aws_calls, with_cooki
     assert "Wait a minute" in page.get_data(as_text=True)
 
 
+def test_fresh_session_cookies_do_not_lift_the_bound_of_an_address(make, aws_calls):
+    """The bound was per browser session, and a session cookie is free: a script that
+    took a new one every few calls was never refused. Its address is bounded too."""
+    app = make(AWS_CALLS_PER_MINUTE=10)
+    statuses = []
+    for round_number in range(20):
+        client = app.test_client()
+        assert client.get("/signin").status_code == 200  # a new session, no AWS call
+        for number in range(5):  # fewer calls than one session may make
+            response = client.get(f"/api/stacks/fresh-{round_number}-{number}")
+            statuses.append(response.status_code)
+    assert len(aws_calls) <= 40, len(aws_calls)  # 4 times a session's bound
+    assert statuses[-1] == 429
+    assert "AWS calls in a minute" in response.get_json()["error"]
+    assert "this address" in response.get_json()["error"]
+    # Another address is not held up by this one.
+    other = app.test_client().get("/api/stacks/x", environ_base={"REMOTE_ADDR": "127.0.0.9"})
+    assert other.status_code == 404
+
+
 def _tagged_vpcs(sandbox_url, region):
     from pushstack import sandbox
 
