@@ -129,6 +129,26 @@ def test_aws_calls_per_client_and_minute_are_bounded(make, aws_calls, with_cooki
     assert "Wait a minute" in page.get_data(as_text=True)
 
 
+def test_fresh_session_cookies_do_not_lift_the_bound_of_an_address(make, aws_calls):
+    """The bound was per browser session, and a session cookie is free: a script that
+    took a new one every few calls was never refused. Its address is bounded too."""
+    app = make(AWS_CALLS_PER_MINUTE=10)
+    statuses = []
+    for round_number in range(20):
+        client = app.test_client()
+        assert client.get("/signin").status_code == 200  # a new session, no AWS call
+        for number in range(5):  # fewer calls than one session may make
+            response = client.get(f"/api/stacks/fresh-{round_number}-{number}")
+            statuses.append(response.status_code)
+    assert len(aws_calls) <= 40, len(aws_calls)  # 4 times a session's bound
+    assert statuses[-1] == 429
+    assert "AWS calls in a minute" in response.get_json()["error"]
+    assert "this address" in response.get_json()["error"]
+    # Another address is not held up by this one.
+    other = app.test_client().get("/api/stacks/x", environ_base={"REMOTE_ADDR": "127.0.0.9"})
+    assert other.status_code == 404
+
+
 def _tagged_vpcs(sandbox_url, region):
     from pushstack import sandbox
 
@@ -254,7 +274,25 @@ def test_flasks_exception_log_keeps_no_whole_token(make, monkeypatch, caplog):
     [
         ('"GET /preview/AbCdEfGh1234567890_-xyz HTTP/1.1"', '"GET /preview/AbCdEfGh... HTTP/1.1"'),
         ("/preview/AbCdEfGh.1234567890", "/preview/AbCdEfGh..."),
-        ("/preview/%41bCdEfGh1234567890/x", "/preview/%41bCdEf.../x"),
+        ("/preview/%41bCdEfGh1234567890/x", "/preview/%41bCdEf..."),
+        # Werkzeug answers "//" with a 308 to the merged path: the line keeps the request's.
+        (
+            '"GET /preview//AbCdEfGh1234567890_-xyz/parameters.json HTTP/1.1"',
+            '"GET /preview//AbCdEfGh.../parameters.json HTTP/1.1"',
+        ),
+        ("GET //preview///AbCdEfGh1234567890 x", "GET //preview///AbCdEfGh... x"),
+        # A token cut by a slash, or in capitals: the rest is still the token's.
+        ("/preview/AbCd/EfGh1234567890_-xyz/template.json", "/preview/AbCd/EfG.../template.json"),
+        ("/PREVIEW/AbCdEfGh1234567890", "/PREVIEW/AbCdEfGh..."),
+        ("/Preview/AbCdEfGh1234567890?download=1", "/Preview/AbCdEfGh...?..."),
+        # Percent-encoded (a raw request line): %2F is a slash, %70 a "p".
+        ("GET /preview%2FAbCdEfGh1234567890 x", "GET /preview%2FAbCdEfGh... x"),
+        ("GET /%70review/AbCdEfGh1234567890#x", "GET /%70review/AbCdEfGh...#x"),
+        (
+            "/preview/AbCdEfGh1234567890/template.readable.yaml",
+            "/preview/AbCdEfGh.../template.readable.yaml",
+        ),
+        ("'/preview/AbCdEfGh1234567890/processor.zip'", "'/preview/AbCdEfGh.../processor.zip'"),
         ("GET /?stack_name=a&crypto_key=b", "GET /?..."),
         (
             "key Kxq0Ulq7R9dVqzYqjY3bq6cdc8cJ2ZbC2KfVh6m3m0Q= in a message",
@@ -273,6 +311,44 @@ def test_one_redaction_for_every_log_line(line, kept):
         "anything.at.all", logging.INFO, __file__, 1, "%s", (line,), None
     )
     assert record.getMessage() == kept
+
+
+def test_the_access_log_of_a_doubled_slash_keeps_no_whole_token(make, tmp_path):
+    """``GET /preview//<token>/parameters.json`` is answered with a 308 to the merged path
+    (the same browser gets its own address back), and gunicorn's access line, in the
+    format gunicorn.conf.py sets, kept the whole token."""
+    import datetime
+    import runpy
+    import types
+    from pathlib import Path
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    client = make().test_client()
+    path = _preview(client)
+    token = path.rsplit("/", 1)[1]
+    response = client.get(path.replace("/preview/", "/preview//") + "/parameters.json")
+    assert response.status_code == 308
+    assert response.headers["Location"].endswith(path + "/parameters.json")
+    assert response.headers["Cache-Control"] == "no-store"
+    served = runpy.run_path(str(Path(__file__).parent.parent / "gunicorn.conf.py"))
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    config.set("access_log_format", served["access_log_format"])
+    logger = Logger(config)
+    answer = types.SimpleNamespace(
+        status="308 PERMANENT REDIRECT", sent=0, headers=list(response.headers.items())
+    )
+    environ = dict(response.request.environ, RAW_URI=response.request.environ["PATH_INFO"])
+    asked = list(response.request.headers.items())
+    logger.access(answer, asked, environ, datetime.timedelta(microseconds=900))
+    for handler in logger.access_log.handlers:
+        handler.flush()
+    line = (tmp_path / "access.log").read_text()
+    assert '"GET /preview//' in line and " 308 " in line
+    assert token[:8] in line
+    assert token[8:] not in line and token[8:20] not in line
 
 
 # Item 5: a Host the wizard does not answer to learns nothing of the target.

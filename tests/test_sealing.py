@@ -69,6 +69,11 @@ FAMOUS = [
     "To be, or not to be, that is the question: Whether 'tis nobler in the mind",
     "thequickbrownfoxjumpsoverthelazydogthequickbrownfoxjumpsoverthelazydog",
     "Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3",
+    # zxcvbn prices every capital of a CamelCase phrase: lower-cased, it is plain words.
+    "ThisIsMySuperSecretKeyForThePushstackWizardPleaseDontGuessIt2026",
+    "THISISMYSUPERSECRETKEYFORTHEPUSHSTACKWIZARDPLEASEDONTGUESSIT2026",
+    # Words cut letter by letter: without its separators, the same phrase.
+    "t-h-i-s-i-s-m-y-s-u-p-e-r-s-e-c-r-e-t-k-e-y-f-o-r-t-h-e-w-i-z-a-r-d",
 ]
 
 
@@ -167,3 +172,51 @@ def test_commands_on_the_pages_quote_every_value():
     for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"):
         command = _removal_command(kind, "odd name;$(id)")
         assert any(word.endswith("odd name;$(id)") for word in shlex.split(command)), kind
+
+
+# Values already quoted where they are made (webapp.stacks, pushstack.cloud.target).
+QUOTED_WHERE_MADE = {"target.cli_environment", "where", "endpoint_flag", "item.command"}
+
+
+def test_every_value_in_a_command_of_a_template_goes_through_the_shell_filter():
+    """``pushstack verify {{ stack.name }} --region ...`` printed its values unquoted."""
+    import re
+    from pathlib import Path
+
+    templates = Path(__file__).parent.parent / "templates"
+    unquoted, commands = [], 0
+    for template in sorted(templates.glob("*.html")):
+        for code in re.findall(r"<code[^>]*>(.*?)</code>", template.read_text(), re.S):
+            words = re.sub(r"\{\{\s*target\.cli_environment\s*\}\}", "", code).split()
+            if not words or words[0] not in ("aws", "pushstack"):
+                continue
+            commands += 1
+            for value in re.findall(r"\{\{(.*?)\}\}", code, re.S):
+                value = value.strip()
+                if value not in QUOTED_WHERE_MADE and not re.search(r"\|\s*shell$", value):
+                    unquoted.append(f"{template.name}: {{{{ {value} }}}}")
+    assert commands >= 4
+    assert unquoted == []
+
+
+def test_the_verify_command_on_the_stack_page_quotes_its_values(monkeypatch):
+    import html
+    import re
+    import shlex
+    import types
+
+    from flask import render_template
+
+    from webapp import verify
+
+    monkeypatch.setattr(verify, "is_sandbox", lambda: False)
+    app = make_app()
+    stack = types.SimpleNamespace(name="odd name;$(id)", status="CREATE_COMPLETE")
+    target = types.SimpleNamespace(region="eu-west-1")
+    with app.test_request_context("/stacks/x"):
+        page = render_template("_verify.html", stack=stack, region=None, target=target)
+    found = re.search(r"<code>(pushstack verify .*?)</code>", page, re.S)
+    assert found, "the verify command is shown"
+    words = shlex.split(html.unescape(found.group(1)))
+    assert words[:4] == ["pushstack", "verify", "odd name;$(id)", "--region"]
+    assert words[4] == "eu-west-1"

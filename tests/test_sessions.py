@@ -124,3 +124,49 @@ def test_a_state_folder_others_can_write_to_is_refused_at_start(tmp_path):
     folder.chmod(0o777)
     with pytest.raises(RuntimeError, match="PUSHSTACK_STATE_DIR"):
         create_app({"SECRET_KEY": SECRET, "STATE_DIR": str(folder)})
+
+
+# Wrong bearer tokens on /api/ count like wrong sign-in tokens (same counters).
+
+API = "/api/stacks/never-made"
+
+
+def bearer(token: str, address: str = "127.0.0.1") -> dict:
+    return {
+        "headers": {"Authorization": f"Bearer {token}"},
+        "environ_base": {"REMOTE_ADDR": address},
+    }
+
+
+def test_wrong_bearer_tokens_are_bounded_per_address_then_even_the_right_one_waits(app, caplog):
+    """Bearer guesses were never counted: a script could try tokens without end."""
+    caplog.set_level("WARNING")
+    client = app.test_client()
+    assert client.get(API, **bearer(TOKEN)).status_code == 404  # the right one opens
+    for number in range(10):
+        wrong = client.get(API, **bearer(f"guess-{number}-Zq8vN2kP4rT6wY1x"))
+        assert wrong.status_code == 401
+    refused = client.get(API, **bearer(TOKEN))
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "60"
+    assert (
+        "Too many wrong access tokens from this address (10 in a minute)"
+        in (refused.get_json()["error"])
+    )
+    assert "Wrong access token" in caplog.text and "Bearer" in caplog.text
+    assert "guess-" not in caplog.text and TOKEN not in caplog.text
+    # The same counters as the sign-in form: a guesser gains nothing by switching.
+    assert sign_in(app.test_client()).status_code == 429
+    # No token at all is no guess; another address is not held up by this one.
+    assert app.test_client().get(API, environ_base={"REMOTE_ADDR": "127.0.0.3"}).status_code == 401
+    assert app.test_client().get(API, **bearer(TOKEN, "127.0.0.2")).status_code == 404
+
+
+def test_wrong_bearer_tokens_are_bounded_overall(app):
+    app.config["SIGNIN_ATTEMPTS_PER_MINUTE_OVERALL"] = 6
+    for number in range(6):
+        wrong = app.test_client().get(API, **bearer("nope", f"127.0.0.{number + 2}"))
+        assert wrong.status_code == 401
+    refused = app.test_client().get(API, **bearer(TOKEN, "127.0.1.1"))
+    assert refused.status_code == 429
+    assert "from all addresses together" in refused.get_json()["error"]

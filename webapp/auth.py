@@ -172,8 +172,20 @@ def _access():
     if not token or request.endpoint in _OPEN_ENDPOINTS or signed_in():
         return None
     if request.path.startswith("/api/"):
-        if _bearer_matches(token):
-            return None
+        given = _bearer()
+        if given is not None:
+            # Counted with the sign-in form's wrong tokens (issue 16: guesses were free
+            # here); past the bound even the right token waits, unseen.
+            too_many = _too_many_attempts("try again")
+            if too_many:
+                response = jsonify(
+                    error=too_many,
+                    advice="Check the token the script sends: PUSHSTACK_ACCESS_TOKEN of the wizard.",
+                )
+                return response, 429, {"Retry-After": str(shared.WINDOW_SECONDS)}
+            if hmac.compare_digest(given.encode(), token.encode()):
+                return None
+            _count_wrong_token("an Authorization: Bearer header")
         response = jsonify(error="Give the access token as 'Authorization: Bearer <token>'.")
         return response, 401, {"WWW-Authenticate": 'Bearer realm="pushstack"'}
     target = request.full_path.rstrip("?") if request.method == "GET" else None
@@ -193,11 +205,12 @@ def signed_in() -> bool:
     return g.signed_in
 
 
-def _bearer_matches(token: str) -> bool:
+def _bearer() -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None when there is none."""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+        return None
+    return given.strip()
 
 
 def _fingerprint(token: str) -> str:
@@ -227,9 +240,7 @@ def check_token():
     if not form.validate_on_submit():
         return render_template("signin.html", form=form, wrong=False), 400
     if not hmac.compare_digest((form.token.data or "").strip().encode(), token.encode()):
-        shared.hit(_FAILED + (request.remote_addr or "?"))
-        shared.hit(_FAILED + "overall")
-        log.warning("Wrong access token from %s", request.remote_addr)
+        _count_wrong_token("the sign-in form")
         form.token.data = ""
         return render_template("signin.html", form=form, wrong=True), 401
     # A new session: nothing of a session planted before sign-in carries over.
@@ -254,10 +265,18 @@ def signout():
 _FAILED = "failed sign-in "
 
 
-def _too_many_attempts() -> str | None:
-    """Why this sign-in attempt is refused unseen (the right token included, or the
-    refusal would not slow a guesser down): too many wrong tokens from this address, or
-    from everywhere (a guesser with many addresses), in the current minute."""
+def _count_wrong_token(where: str) -> None:
+    """One wrong access token, from the sign-in form or a bearer header: per address and
+    overall, the same counters for both. The log names the address, never the token."""
+    shared.hit(_FAILED + (request.remote_addr or "?"))
+    shared.hit(_FAILED + "overall")
+    log.warning("Wrong access token in %s from %s", where, request.remote_addr)
+
+
+def _too_many_attempts(then: str = "sign in again") -> str | None:
+    """Why this attempt (sign-in form or bearer token) is refused unseen (the right token
+    included, or the refusal would not slow a guesser down): too many wrong tokens from
+    this address, or from everywhere (a guesser with many addresses), in the current minute."""
     config = current_app.config
     per_client = int(config["SIGNIN_ATTEMPTS_PER_MINUTE"] or 0)
     overall = int(config["SIGNIN_ATTEMPTS_PER_MINUTE_OVERALL"] or 0)
@@ -266,12 +285,12 @@ def _too_many_attempts() -> str | None:
     if per_client and mine >= per_client:
         return (
             f"Too many wrong access tokens from this address ({per_client} in a minute). "
-            "Wait a minute, then sign in again."
+            f"Wait a minute, then {then}."
         )
     if overall and everyone >= overall:
         return (
             f"Too many wrong access tokens for this wizard ({overall} in a minute, from all "
-            "addresses together). Wait a minute, then sign in again."
+            f"addresses together). Wait a minute, then {then}."
         )
     return None
 

@@ -16,15 +16,26 @@ import traceback
 
 from pushstack.cloud.errors import scrub
 
-# Whatever follows /preview/ (the token, percent-encoded or not): its first 8 characters.
-_PREVIEW_TOKEN = re.compile(r"(/preview/[^\s/?#\"'<>]{0,8})[^\s/?#\"'<>]*")
+# Whatever follows /preview/ keeps its first 8 characters, up to the next space, quote,
+# "?" or "#": the token, whole or cut by slashes, and what follows it (a file name of the
+# preview's own is put back). Any case, any number of slashes (Werkzeug answers "//" with
+# a 308 and the access line keeps the path as asked), percent-encoded or not (a raw
+# request line): "/PREVIEW//<token>", "/%70review%2F<token>" all reach the token.
+_SLASH = r"(?:/|%2f)"
+_WORD = "".join(f"(?:{char}|%{ord(char):02x})" for char in "preview")
+_END = r"\s?#\"'<>"
+_FILES = r"findings|parameters\.json|processor\.zip|template\.(?:json|yaml|readable\.yaml)"
+_PREVIEW_TOKEN = re.compile(
+    rf"({_SLASH}+{_WORD}{_SLASH}+[^{_END}]{{0,8}})[^{_END}]*?(/(?:{_FILES}))?(?=[{_END}]|$)",
+    re.IGNORECASE,
+)
 _QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']+")
 _installed = False
 
 
 def redact(text: str) -> str:
     """A log line without sealed previews, query strings or crypto keys."""
-    return scrub(_QUERY.sub(r"\1?...", _PREVIEW_TOKEN.sub(r"\1...", text)))
+    return scrub(_QUERY.sub(r"\1?...", _PREVIEW_TOKEN.sub(r"\1...\2", text)))
 
 
 def install() -> None:

@@ -213,20 +213,39 @@ SEPARATOR_CHOICES = 33  # space and punctuation
 
 
 def estimated_bits(text: str, per_char: float) -> float:
-    """Bits an attacker who guesses words and patterns first must cover: the cheaper of
-    zxcvbn reading the whole text (repeats, sequences) and reading it word by word
-    (zxcvbn misses words between spaces; a separator costs its choice once, then a bit
-    each time it comes again)."""
-    total, separators = 0.0, set()
+    """Bits an attacker who guesses words and patterns first must cover: the cheapest of
+    zxcvbn's readings of the text as given and lower-cased plus where its capitals go
+    (zxcvbn reads much of a CamelCase phrase, "ThisIsMy...", as random letters), each
+    read whole (repeats, sequences), word by word (zxcvbn misses words between
+    separators) and with its separators taken out ("t-h-i-s..."). A separator costs its
+    choice once, then a bit each time it comes again."""
+    bits = _readings_bits(text, per_char)
+    lowered = text.lower()
+    if lowered != text:
+        # Where the capitals go, guessed by one who knows the words: a bit for each
+        # capital (or each small letter, in capitals), one for which of the two.
+        upper = sum(char.isupper() for char in text)
+        case_bits = min(upper, sum(char.islower() for char in text)) + 1
+        bits = min(bits, _readings_bits(lowered, per_char) + case_bits)
+    return bits
+
+
+def _readings_bits(text: str, per_char: float) -> float:
+    words, separator_bits, separators = [], 0.0, set()
     for index, part in enumerate(re.split(r"([^A-Za-z0-9]+)", text)):
         if not part:
             continue
         if index % 2:  # the separator between two words
-            total += 1 if part in separators else math.log2(SEPARATOR_CHOICES) * len(part)
+            separator_bits += 1 if part in separators else math.log2(SEPARATOR_CHOICES) * len(part)
             separators.add(part)
         else:
-            total += _pattern_bits(part, per_char)
-    return min(total, _pattern_bits(text, per_char))
+            words.append(part)
+    whole = _pattern_bits(text, per_char)
+    if not separators:
+        return whole
+    word_by_word = sum(_pattern_bits(word, per_char) for word in words)
+    joined = _pattern_bits("".join(words), per_char)
+    return min(whole, separator_bits + min(word_by_word, joined))
 
 
 def _pattern_bits(text: str, per_char: float) -> float:
