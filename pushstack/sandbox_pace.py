@@ -27,7 +27,7 @@ SPEED_UP = 15.0
 # AWS, would take a minute), so that every stack shape is up in 20 to 40 s...
 LONGEST_SECONDS = 15.0
 # ...nor, at any pace, this long: the wizard takes an operation whose last event is more
-# than 30 s old for one the sandbox abandoned (pushstack.cloud.client).
+# than 30 s old for one the sandbox abandoned (pushstack.cloud.watching).
 SILENCE_SECONDS = 25.0
 
 

@@ -146,10 +146,10 @@ def test_a_change_set_runs_only_on_its_own_pushstack_stack(client, cloud, cfn, m
     assert response.status_code == 403
     assert f"belongs to another stack than {mine}" in page_text(response)
     # One made on a pushstack stack by something else (another name and description).
-    from pushstack.cloud import client as cloud_client
+    from pushstack.cloud import changesets
 
-    monkeypatch.setattr(cloud_client, "CHANGE_SET_PREFIX", "someone-else-")
-    monkeypatch.setattr(cloud_client, "CHANGE_SET_DESCRIPTION", "Made by hand")
+    monkeypatch.setattr(changesets, "CHANGE_SET_PREFIX", "someone-else-")
+    monkeypatch.setattr(changesets, "CHANGE_SET_DESCRIPTION", "Made by hand")
     made_elsewhere = cloud.create_change_set(
         mine, wanted_mine, keep_crypto_key=True, acknowledged=("CAPABILITY_IAM",)
     )

@@ -648,7 +648,7 @@ def test_a_launch_the_sandbox_abandons_half_way_can_be_deleted(client, cloud, mo
     """A hosted zone that does not exist: the sandbox makes the stack, then fails and
     leaves it CREATE_IN_PROGRESS for good. The launch page says what is wrong and links
     to the stack; its page offers the delete, which says what it keeps, and deletes."""
-    from pushstack.cloud import client as cloud_client
+    from pushstack.cloud import watching
 
     network = cloud.sandbox_network()
     name = new_name("zone")
@@ -669,7 +669,7 @@ def test_a_launch_the_sandbox_abandons_half_way_can_be_deleted(client, cloud, mo
         rf'id="left-behind".*href="/stacks/{name}"', response.get_data(as_text=True), re.S
     )
 
-    monkeypatch.setattr(cloud_client, "SANDBOX_STUCK_SECONDS", 0.0)  # abandoned at once
+    monkeypatch.setattr(watching, "SANDBOX_STUCK_SECONDS", 0.0)  # abandoned at once
     with client.application.app_context():
         get_access().changed(name)
     page = client.get(f"/stacks/{name}")
@@ -911,7 +911,7 @@ def test_update_acknowledgement_names_the_capabilities_it_grants(client):
 
 
 def test_a_create_the_sandbox_abandoned_is_deleted_then_launched_again(client, cloud, monkeypatch):
-    from pushstack.cloud import client as cloud_client
+    from pushstack.cloud import watching
 
     network = cloud.sandbox_network()
     name = new_name("abandon")
@@ -925,7 +925,7 @@ def test_a_create_the_sandbox_abandoned_is_deleted_then_launched_again(client, c
         autopush_image="mozilla/autopush:1.56.0",
     )
     assert client.post(path + "/launch", data={"acknowledge": "y"}).status_code == 422
-    monkeypatch.setattr(cloud_client, "SANDBOX_STUCK_SECONDS", 0.0)  # abandoned at once
+    monkeypatch.setattr(watching, "SANDBOX_STUCK_SECONDS", 0.0)  # abandoned at once
     with client.application.app_context():
         get_access().changed(name)
     page = client.get(f"/stacks/{name}")

@@ -1,5 +1,7 @@
-"""A change set as a reviewer reads it: AWS's list of resource changes, completed by a
-diff of the deployed template against the change set's (``pushstack.changes``).
+"""Updates through change sets: ``ChangeSets``, the part of ``Cloud`` that makes, reads,
+runs and discards them (pushstack's own only), and ``describe``, a change set as a
+reviewer reads it: AWS's list of resource changes, completed by a diff of the deployed
+template against the change set's (``pushstack.changes``).
 
 AWS's DescribeChangeSet leaves out which parameters change and, for a resource
 that reads a changed parameter, what changes in it; the sandbox (moto 5.2.5)
@@ -11,19 +13,28 @@ GetTemplate of the change set (which the sandbox answers through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from pushstack import changes as diff
+from pushstack import render
 from pushstack.cloud import rollout, templates
-from pushstack.cloud.changes import danger
+from pushstack.cloud.changes import danger, kept_policies
 from pushstack.cloud.errors import CloudError
+from pushstack.cloud.ownership import (
+    CHANGE_SET_DESCRIPTION,
+    CHANGE_SET_PREFIX,
+    require_change_set,
+    stack_tags,
+)
 from pushstack.cloud.views import Change, ChangeSetView
-from pushstack.options import CRYPTO_KEY_REVISION, SPECS
+from pushstack.options import CRYPTO_KEY_REVISION, SPECS, Options
 
 SECRET_PARAMETERS = {
     spec.parameter for spec in SPECS.values() if spec.kind == "secret" and spec.parameter
 }
+_KEY_PARAMETERS = (SPECS["crypto_key"].parameter, CRYPTO_KEY_REVISION.parameter)
 
 
 def describe(call: Callable, reply: Mapping, region: str, kept: Mapping) -> ChangeSetView:
@@ -156,3 +167,104 @@ def _merge(change: Mapping, resource: diff.ResourceDiff | None, kept: Mapping) -
         predicted=predicted,
         properties=properties,
     )
+
+
+class ChangeSets:
+    """Updating a stack through a change set: made, read, run or discarded, each only
+    pushstack's own. A part of ``Cloud`` (pushstack.cloud.client), whose ``_describe``,
+    ``_call``, uploads and template cache it uses."""
+
+    def create_change_set(
+        self,
+        name: str,
+        options: Options,
+        *,
+        keep_crypto_key: bool,
+        acknowledged: Iterable[str],
+    ) -> str:
+        """A change set updating stack ``name`` to these options; returns its id.
+
+        Every non-secret value is given explicitly; with ``keep_crypto_key`` the
+        key and its revision keep their previous values, else ``options.crypto_key``
+        replaces them.
+        """
+        stack = self._describe(name)
+        # The stack's own name and region, whatever the form said.
+        options = replace(options, stack_name=stack["StackName"], region=self.region)
+        if not keep_crypto_key and not options.crypto_key:
+            raise CloudError(
+                "No new crypto key was given.",
+                "Keep the current key, or give the new key list (newest first).",
+                "ValidationError",
+            )
+        template = templates.build(options)
+        capabilities = self._check_capabilities(template.to_dict(), acknowledged)
+        if self.target.is_sandbox:
+            self.sandbox_network()
+        self._upload_processor_code(options)
+        values = render.parameter_values(options, template)
+        parameters = []
+        for key in template.parameters:
+            if keep_crypto_key and key in _KEY_PARAMETERS:
+                parameters.append({"ParameterKey": key, "UsePreviousValue": True})
+            elif key in values:
+                parameters.append({"ParameterKey": key, "ParameterValue": values[key]})
+        change_set_name = f"{CHANGE_SET_PREFIX}{int(time.time() * 1000)}"
+        reply = self._call(
+            "cloudformation",
+            "create_change_set",
+            StackName=stack["StackName"],  # the sandbox finds an update's stack by name only
+            ChangeSetName=change_set_name,
+            ChangeSetType="UPDATE",
+            **self._template_argument(stack["StackName"], render.to_json(template, indent=2)),
+            Parameters=parameters,
+            Capabilities=capabilities,
+            Tags=[{"Key": k, "Value": v} for k, v in stack_tags(stack).items()],
+            Description=CHANGE_SET_DESCRIPTION,
+        )
+        return reply["Id"]
+
+    def _own_change_set(self, change_set_id: str, stack_name: str) -> tuple[dict, dict]:
+        """DescribeChangeSet's answer and the stack's, once both are known to be pushstack's
+        and the change set belongs to ``stack_name`` (the stack the address names)."""
+        stack = self._describe(stack_name)
+        reply = self._call("cloudformation", "describe_change_set", ChangeSetName=change_set_id)
+        require_change_set(reply, stack)
+        return reply, stack
+
+    def change_set(self, change_set_id: str, stack_name: str) -> ChangeSetView:
+        """The change set pushstack made for its stack ``stack_name``: its status, the
+        parameters and resource properties it changes, whether each change replaces its
+        resource, data at risk flagged from the deployed template's deletion policies."""
+        reply, stack = self._own_change_set(change_set_id, stack_name)
+        kept = kept_policies(self._template_of(stack))
+        return describe(self._call, reply, self.region, kept)
+
+    def delete_change_set(self, change_set_id: str, stack_name: str) -> None:
+        """Discard pushstack's change set of ``stack_name`` (the stack is left as it is)."""
+        reply, _stack = self._own_change_set(change_set_id, stack_name)
+        self._call("cloudformation", "delete_change_set", ChangeSetName=reply["ChangeSetId"])
+
+    def execute_change_set(self, change_set_id: str, stack_name: str) -> None:
+        """Run a change set pushstack made for its stack ``stack_name``; refuses any other."""
+        reply, _stack = self._own_change_set(change_set_id, stack_name)
+        self._call("cloudformation", "execute_change_set", ChangeSetName=reply["ChangeSetId"])
+        # The sandbox keeps LastUpdatedTime across updates: forget the templates read before.
+        with self._lock:
+            self._templates.clear()
+
+    def change_set_templates(
+        self, change_set_id: str, stack_name: str
+    ) -> tuple[dict, dict, dict, dict]:
+        """The stack's template and parameter values, then the change set's (secrets masked),
+        of pushstack's change set of ``stack_name``."""
+        reply, stack = self._own_change_set(change_set_id, stack_name)
+        after = self._call(
+            "cloudformation",
+            "get_template",
+            ChangeSetName=change_set_id,
+            StackName=reply["StackId"],
+        )
+        current = self._parameters(stack)
+        new_values = {**current, **self._parameters(reply)}
+        return self._template_of(stack), current, templates.parse(after["TemplateBody"]), new_values

@@ -1,65 +1,54 @@
-"""``Cloud``: every CloudFormation, S3, EC2 and ACM call pushstack makes."""
+"""``Cloud``: every CloudFormation, S3, EC2 and ACM call pushstack makes.
+
+This module holds the calls themselves, launching, reading stacks, drift, delete and
+the account's choices; ``Cloud`` takes the rest from its parts: ``Uploads``
+(pushstack.cloud.uploads: the artifacts bucket), ``Watching`` (pushstack.cloud.watching:
+events and progress) and ``ChangeSets`` (pushstack.cloud.changesets: updates).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import shlex
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
-from pushstack import artifacts, render
-from pushstack.cloud import account, changesets, drift, templates
+from pushstack import render
+from pushstack.cloud import account, drift, templates
 from pushstack.cloud import events as ev
-from pushstack.cloud.changes import kept_policies as _kept_policies
+from pushstack.cloud.changesets import ChangeSets
 from pushstack.cloud.errors import CloudError, translate
 from pushstack.cloud.ownership import (
-    CHANGE_SET_DESCRIPTION,
-    CHANGE_SET_PREFIX,
     LAUNCH_ID_TAG,
     LAUNCHED_BY,
     LAUNCHED_BY_TAG,
     is_pushstacks,
-    require_change_set,
     require_stack,
 )
 from pushstack.cloud.ownership import stack_tags as _stack_tags
 from pushstack.cloud.target import Target
+from pushstack.cloud.uploads import Uploads
 from pushstack.cloud.views import (
     MASK,
     AccountChoices,
-    ChangeSetView,
-    Event,
-    Failure,
     Output,
-    Progress,
     ResourceView,
     StackSummary,
     StackView,
 )
-from pushstack.options import CRYPTO_KEY_REVISION, LEGACY, RS, SPECS, Options
+from pushstack.cloud.watching import STACKS_REMEMBERED, Watching, _Watch
+from pushstack.options import LEGACY, RS, SPECS, Options
 
-EVENT_PAGES = 20  # pages of DescribeStackEvents read at most to find an operation's start
-STACKS_REMEMBERED = 256
 SANDBOX_SEED_SECONDS = 30.0  # how long a seeded sandbox network is trusted before re-checking
-SANDBOX_STUCK_SECONDS = 30.0  # an operation the sandbox left in progress longer is abandoned
 _SECRET_PARAMETERS = {
     spec.parameter for spec in SPECS.values() if spec.kind == "secret" and spec.parameter
 }
-_KEY_PARAMETERS = (SPECS["crypto_key"].parameter, CRYPTO_KEY_REVISION.parameter)
 _SANDBOX_NETWORKS: dict[tuple[str, str], tuple[float, object]] = {}
 _SANDBOX_LOCK = threading.Lock()
-
-
-def build_template(options: Options):
-    """The stack's template (imported on use: reading stacks needs no troposphere model)."""
-    from pushstack.template import build_template as build
-
-    return build(options)
 
 
 def _token(launch_id: str) -> str:
@@ -74,21 +63,12 @@ def _time(value) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
-@dataclasses.dataclass
-class _Watch:
-    """What this process has read of one stack's events."""
-
-    events: list[Event] = dataclasses.field(default_factory=list)
-    template_for: str = ""  # event id of the operation start the template was read for
-    total: int = 0
-    running: dict | None = None  # DescribeStacks' answer while an operation runs
-
-
-class Cloud:
+class Cloud(Uploads, Watching, ChangeSets):
     """The AWS calls of one target and region.
 
     Keep one per process and target: it remembers the events it has read, so
     watching a stack reads only the new ones. Safe to share between threads.
+    Its parts (``Uploads``, ``Watching``, ``ChangeSets``) keep their state here.
     """
 
     def __init__(self, target: Target, region: str | None = None, before_call=None):
@@ -156,10 +136,6 @@ class Cloud:
     def account_id(self) -> str:
         return self.target.account_id
 
-    @property
-    def artifacts_bucket(self) -> str:
-        return artifacts.bucket_name(self.account_id, self.region)
-
     # -- sandbox -------------------------------------------------------------
 
     def sandbox_network(self, seed: bool = True):
@@ -184,124 +160,6 @@ class Cloud:
             if network is not None:
                 _SANDBOX_NETWORKS[key] = (time.monotonic(), network)
             return network
-
-    # -- artifacts -----------------------------------------------------------
-
-    def _ensure_artifacts_bucket(self) -> str:
-        """The artifacts bucket, created (encrypted, not public) when missing."""
-        bucket = self.artifacts_bucket
-        if self._artifacts_ready:
-            return bucket
-        try:
-            self._client("s3").head_bucket(Bucket=bucket, ExpectedBucketOwner=self.account_id)
-        except Exception as exc:
-            error = translate(exc, "HeadBucket", self.target.endpoint_url)
-            if error.code not in ("404", "NoSuchBucket", "NotFound"):
-                if error.code in ("403", "AccessDenied"):
-                    raise CloudError(
-                        f"The artifacts bucket {bucket} exists but belongs to another account "
-                        "or may not be read.",
-                        "Allow s3:GetBucketLocation and s3:PutObject on it, or delete it.",
-                        error.code,
-                    ) from exc
-                raise error from exc
-            location = (
-                {}
-                if self.region == "us-east-1"
-                else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
-            )
-            try:
-                self._client("s3").create_bucket(Bucket=bucket, **location)
-            except Exception as create_exc:
-                error = translate(create_exc, "CreateBucket", self.target.endpoint_url)
-                if error.code not in ("BucketAlreadyOwnedByYou",):
-                    raise error from create_exc
-            self._call(
-                "s3",
-                "put_public_access_block",
-                Bucket=bucket,
-                PublicAccessBlockConfiguration={
-                    "BlockPublicAcls": True,
-                    "IgnorePublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "RestrictPublicBuckets": True,
-                },
-            )
-            self._call(
-                "s3",
-                "put_bucket_encryption",
-                Bucket=bucket,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-                },
-            )
-        self._artifacts_ready = True
-        return bucket
-
-    def _upload(self, key: str, body: bytes, content_type: str) -> str:
-        """Put one object in the artifacts bucket; returns its URL for CloudFormation."""
-        for attempt in (1, 2):
-            bucket = self._ensure_artifacts_bucket()
-            try:
-                self._call(
-                    "s3",
-                    "put_object",
-                    Bucket=bucket,
-                    Key=key,
-                    Body=body,
-                    ContentType=content_type,
-                    ServerSideEncryption="AES256",
-                )
-            except CloudError as error:
-                if error.code != "NoSuchBucket" or attempt == 2:
-                    raise
-                self._artifacts_ready = False  # deleted since this process checked: again
-            else:
-                break
-        return artifacts.object_url(bucket, self.region, key)
-
-    def _template_argument(self, name: str, body: str) -> dict[str, str]:
-        """TemplateBody when it fits inline, else TemplateURL of an uploaded copy."""
-        data = body.encode()
-        if len(data) <= render.INLINE_TEMPLATE_LIMIT:
-            return {"TemplateBody": body}
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        key = f"{artifacts.TEMPLATE_KEY_PREFIX}{name}/{digest}.json"
-        return {"TemplateURL": self._upload(key, data, "application/json")}
-
-    def _upload_processor_code(self, options: Options) -> None:
-        """Upload the processor's zip, built by pushstack, when the stack takes its code
-        from the artifacts bucket (the code bucket left empty, or naming that bucket)."""
-        if not options.processor:
-            return
-        bucket = getattr(options, "processor_code_bucket", None)
-        if bucket and bucket != self.artifacts_bucket:
-            return  # the user's own bucket and zip
-        from pushstack import processor_zip
-
-        try:
-            data, key = processor_zip.zip_bytes(), processor_zip.zip_key()
-        except processor_zip.ProcessorZipError as exc:
-            raise CloudError(
-                f"The processor's code could not be built: {exc}.",
-                "Give the bucket and key of a processor zip you uploaded yourself.",
-            ) from exc
-        wanted = getattr(options, "processor_code_key", "") or key
-        if wanted != key:
-            # Another key in the artifacts bucket (typed, or from an older share link):
-            # the stack would look for a zip that may not be there.
-            try:
-                self._call("s3", "head_object", Bucket=self._ensure_artifacts_bucket(), Key=wanted)
-            except CloudError as error:
-                raise CloudError(
-                    f"The processor's code key {wanted} is not in the artifacts bucket "
-                    f"{self.artifacts_bucket}.",
-                    f"Set the processor code key to {key} (pushstack's own zip, uploaded at "
-                    "launch), or upload your zip to that key first.",
-                    error.code,
-                ) from error
-            return
-        self._upload(key, data, "application/zip")
 
     # -- templates -------------------------------------------------------------
 
@@ -366,7 +224,7 @@ class Cloud:
                 f"The stack is for {options.region}, but this connection is to {self.region}.",
                 "Launch it through the Cloud of its own region.",
             )
-        template = build_template(options)
+        template = templates.build(options)
         template_dict = template.to_dict()
         capabilities = self._check_capabilities(template_dict, acknowledged)
         missing = render.missing_parameters(options, template)
@@ -662,128 +520,6 @@ class Cloud:
             rows.values(), key=lambda row: (order.get(row.logical_id, len(order)), row.logical_id)
         )
 
-    # -- progress ----------------------------------------------------------------
-
-    def _read_events(self, stack_id: str) -> list[Event]:
-        """The current operation's events, oldest first, reading only pages not seen before."""
-        with self._lock:
-            watch = self._watches.get(stack_id)
-            known = list(watch.events) if watch else []
-        newest_known = known[-1].event_id if known else None
-        fresh: list[Event] = []
-        for page, item in enumerate(
-            self._pages(
-                "cloudformation",
-                "describe_stack_events",
-                "StackEvents",
-                limit=EVENT_PAGES,
-                StackName=stack_id,
-            )
-        ):
-            event = ev.event_from_api(item)
-            if event.event_id == newest_known:
-                break
-            fresh.append(event)
-            if not known and ev.is_operation_start(event, newest=page == 0):
-                break
-        combined = ev.current_operation(known + fresh[::-1])
-        with self._lock:
-            watch = self._watches.setdefault(stack_id, _Watch())
-            watch.events = combined
-            self._watches.move_to_end(stack_id)
-            while len(self._watches) > STACKS_REMEMBERED:
-                self._watches.popitem(last=False)
-        return combined
-
-    def _total(self, stack: Mapping, operation: list[Event]) -> int:
-        """Resources of the stack's template (Conditions resolved), read once per operation."""
-        stack_id = stack["StackId"]
-        start = operation[0].event_id if operation else ""
-        with self._lock:
-            watch = self._watches.setdefault(stack_id, _Watch())
-            if watch.template_for == start and watch.total:
-                return watch.total
-        try:
-            template = self._deployed_template(stack_id, self._version(stack))
-        except CloudError:
-            return 0
-        total = len(templates.resources(template, self._parameters(stack)))
-        with self._lock:
-            watch.template_for, watch.total = start, total
-        return total
-
-    def progress(self, name: str) -> Progress:
-        """Status, done of total, the current operation's events, outputs and failure.
-
-        While an operation runs, a poll reads only the new events: the stack is described
-        again when its own events say its status moved (at the end, for the outputs).
-        """
-        with self._lock:
-            stack_id = name if name.startswith("arn:") else self._stack_ids.get(name, "")
-            watch = self._watches.get(stack_id)
-            running = watch.running if watch else None
-        if running is None:
-            stack = self._describe(name)
-            operation = self._read_events(stack["StackId"])
-        else:
-            operation = self._read_events(running["StackId"])
-            moved = ev.stack_status(operation) not in (None, running["StackStatus"])
-            stack = self._describe(name) if moved else running
-            if stack["StackId"] != running["StackId"]:  # the name is another stack's now
-                operation = self._read_events(stack["StackId"])
-        status = stack["StackStatus"]
-        with self._lock:
-            watch = self._watches.setdefault(stack["StackId"], _Watch())
-            watch.running = None if ev.is_finished(status) else stack
-        total = self._total(stack, operation)
-        finished = ev.is_finished(status)
-        done = ev.done_count(operation)
-        if finished and status in ev.SUCCESS_STATUSES:
-            done = total
-        failure = ev.failure(operation)
-        if failure is None and status.endswith(("FAILED", "ROLLBACK_COMPLETE")):
-            failure = Failure(stack["StackName"], stack.get("StackStatusReason") or status)
-        if not finished and self._sandbox_stuck(operation):
-            finished = True
-            failure = failure or Failure(
-                stack["StackName"],
-                "The sandbox stopped half-way: it could not process part of the template "
-                "(it finishes every operation at once, so this one will not finish). "
-                "Delete the stack.",
-            )
-        not_emulated = ()
-        if self.target.is_sandbox and finished and status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
-            rows = self._resource_rows(stack)
-            not_emulated = tuple(row.logical_id for row in rows if not row.emulated)
-        return Progress(
-            name=stack["StackName"],
-            stack_id=stack["StackId"],
-            status=status,
-            reason=stack.get("StackStatusReason") or "",
-            done=min(done, total) if total else done,
-            total=max(total, done),
-            events=tuple(operation),
-            outputs={
-                item["OutputKey"]: str(item.get("OutputValue", ""))
-                for item in stack.get("Outputs") or ()
-            },
-            failure=failure,
-            finished=finished,
-            blocking=ev.blocking_resources(operation) if status == "DELETE_FAILED" else (),
-            not_emulated=not_emulated,
-        )
-
-    def _sandbox_stuck(self, operation: list[Event]) -> bool:
-        """The sandbox completes operations within the call that starts them, or, paced
-        (``pushstack.sandbox_pace``), adds an event at least every 20 s: one still in
-        progress with no event for longer was abandoned on an error, and will never end."""
-        if not self.target.is_sandbox or not operation:
-            return False
-        newest = operation[-1].timestamp
-        if newest.tzinfo is None:
-            newest = newest.replace(tzinfo=UTC)
-        return (datetime.now(UTC) - newest).total_seconds() > SANDBOX_STUCK_SECONDS
-
     # -- the stacks list and the update form -------------------------------------
 
     def list_stacks(self) -> list[StackSummary]:
@@ -850,103 +586,6 @@ class Cloud:
             else:
                 values[spec.name] = value
         return values
-
-    # -- change sets -------------------------------------------------------------
-
-    def create_change_set(
-        self,
-        name: str,
-        options: Options,
-        *,
-        keep_crypto_key: bool,
-        acknowledged: Iterable[str],
-    ) -> str:
-        """A change set updating stack ``name`` to these options; returns its id.
-
-        Every non-secret value is given explicitly; with ``keep_crypto_key`` the
-        key and its revision keep their previous values, else ``options.crypto_key``
-        replaces them.
-        """
-        stack = self._describe(name)
-        # The stack's own name and region, whatever the form said.
-        options = dataclasses.replace(options, stack_name=stack["StackName"], region=self.region)
-        if not keep_crypto_key and not options.crypto_key:
-            raise CloudError(
-                "No new crypto key was given.",
-                "Keep the current key, or give the new key list (newest first).",
-                "ValidationError",
-            )
-        template = build_template(options)
-        capabilities = self._check_capabilities(template.to_dict(), acknowledged)
-        if self.target.is_sandbox:
-            self.sandbox_network()
-        self._upload_processor_code(options)
-        values = render.parameter_values(options, template)
-        parameters = []
-        for key in template.parameters:
-            if keep_crypto_key and key in _KEY_PARAMETERS:
-                parameters.append({"ParameterKey": key, "UsePreviousValue": True})
-            elif key in values:
-                parameters.append({"ParameterKey": key, "ParameterValue": values[key]})
-        change_set_name = f"{CHANGE_SET_PREFIX}{int(time.time() * 1000)}"
-        reply = self._call(
-            "cloudformation",
-            "create_change_set",
-            StackName=stack["StackName"],  # the sandbox finds an update's stack by name only
-            ChangeSetName=change_set_name,
-            ChangeSetType="UPDATE",
-            **self._template_argument(stack["StackName"], render.to_json(template, indent=2)),
-            Parameters=parameters,
-            Capabilities=capabilities,
-            Tags=[{"Key": k, "Value": v} for k, v in _stack_tags(stack).items()],
-            Description=CHANGE_SET_DESCRIPTION,
-        )
-        return reply["Id"]
-
-    def _own_change_set(self, change_set_id: str, stack_name: str) -> tuple[dict, dict]:
-        """DescribeChangeSet's answer and the stack's, once both are known to be pushstack's
-        and the change set belongs to ``stack_name`` (the stack the address names)."""
-        stack = self._describe(stack_name)
-        reply = self._call("cloudformation", "describe_change_set", ChangeSetName=change_set_id)
-        require_change_set(reply, stack)
-        return reply, stack
-
-    def change_set(self, change_set_id: str, stack_name: str) -> ChangeSetView:
-        """The change set pushstack made for its stack ``stack_name``: its status, the
-        parameters and resource properties it changes, whether each change replaces its
-        resource, data at risk flagged from the deployed template's deletion policies."""
-        reply, stack = self._own_change_set(change_set_id, stack_name)
-        kept = _kept_policies(self._template_of(stack))
-        return changesets.describe(self._call, reply, self.region, kept)
-
-    def delete_change_set(self, change_set_id: str, stack_name: str) -> None:
-        """Discard pushstack's change set of ``stack_name`` (the stack is left as it is)."""
-        reply, _stack = self._own_change_set(change_set_id, stack_name)
-        self._call("cloudformation", "delete_change_set", ChangeSetName=reply["ChangeSetId"])
-
-    def execute_change_set(self, change_set_id: str, stack_name: str) -> None:
-        """Run a change set pushstack made for its stack ``stack_name``; refuses any other."""
-        reply, _stack = self._own_change_set(change_set_id, stack_name)
-        self._call("cloudformation", "execute_change_set", ChangeSetName=reply["ChangeSetId"])
-        # The sandbox keeps LastUpdatedTime across updates: forget the templates read before.
-        with self._lock:
-            self._templates.clear()
-
-    def change_set_templates(
-        self, change_set_id: str, stack_name: str
-    ) -> tuple[dict, dict, dict, dict]:
-        """The stack's template and parameter values, then the change set's (secrets masked),
-        of pushstack's change set of ``stack_name``."""
-        reply, stack = self._own_change_set(change_set_id, stack_name)
-        after = self._call(
-            "cloudformation",
-            "get_template",
-            ChangeSetName=change_set_id,
-            StackName=reply["StackId"],
-        )
-        current = self._parameters(stack)
-        new_values = {**current, **self._parameters(reply)}
-        return self._template_of(stack), current, templates.parse(after["TemplateBody"]), new_values
 
     # -- drift (pushstack.cloud.drift) ---------------------------------------------
 

@@ -1,4 +1,5 @@
-"""What a deployed template says: its resources (with Conditions resolved), outputs, secrets."""
+"""What a deployed template says: its resources (with Conditions resolved), outputs, secrets;
+and ``build``, the template of a launch or an update."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 from collections.abc import Mapping
 
 import yaml
+
+from pushstack.options import Options
 
 IAM_TYPES = {
     "AWS::IAM::Role": "RoleName",
@@ -17,6 +20,13 @@ IAM_TYPES = {
     "AWS::IAM::AccessKey": None,
     "AWS::IAM::UserToGroupAddition": None,
 }
+
+
+def build(options: Options):
+    """The stack's template (imported on use: reading stacks needs no troposphere model)."""
+    from pushstack.template import build_template
+
+    return build_template(options)
 
 
 class _Loader(yaml.SafeLoader):
