@@ -146,7 +146,7 @@ def test_status_page_follows_an_operation_live_and_backs_off(page, served, monke
             return dataclasses.replace(done_stack, status="CREATE_IN_PROGRESS", outputs=())
         return done_stack
 
-    def progress(ref):
+    def progress(ref, previous=None):
         if running["left"] > 0:
             running["left"] -= 1
             return dataclasses.replace(

@@ -3,6 +3,7 @@ through botocore's Stubber) read into progress a user can follow."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -207,6 +208,36 @@ def test_while_an_operation_runs_a_poll_costs_one_events_call(cloud, stub):
     # Ended: the next poll asks for the stack's status first again.
     expect_poll(stub, "CREATE_COMPLETE", CREATE, template=False)
     assert cloud.progress(STACK).finished
+
+
+def test_a_process_given_anothers_progress_reads_only_what_is_new(cloud, stub):
+    """Worker processes share progress (webapp.shared_progress): the one asking AWS this
+    time takes the last answer as read, so it makes one events call, not a DescribeStacks,
+    the whole event log and GetTemplate of its own."""
+    expect_poll(stub, "CREATE_IN_PROGRESS", CREATE[:6])
+    first = cloud.progress(STACK)
+    other = another_process()
+    with Stubber(other._client("cloudformation")) as stubber:
+        stubber.add_response(
+            "describe_stack_events", events_reply(CREATE[5:8]), {"StackName": STACK_ID}
+        )
+        later = other.progress(STACK, previous=first)
+        stubber.assert_no_pending_responses()
+    assert (later.done, later.total, later.finished) == (3, 4, False)
+    assert [e.event_id for e in later.events] == [item["EventId"] for item in CREATE[:8]]
+    # An ended answer is no head start: that process asks for the stack itself.
+    third = another_process()
+    with Stubber(third._client("cloudformation")) as stubber:
+        expect_poll(stubber, "CREATE_IN_PROGRESS", CREATE[:8])
+        third.progress(STACK, previous=dataclasses.replace(later, finished=True))
+        stubber.assert_no_pending_responses()
+
+
+def another_process() -> Cloud:
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    return Cloud(Target("aws", "us-east-1", "123456789012", None, session))
 
 
 def test_a_failure_names_the_resource_that_failed_not_the_cancelled_ones(cloud, stub):

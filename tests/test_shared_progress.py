@@ -113,6 +113,21 @@ def test_forget_makes_every_process_ask_again(tmp_path):
     assert third.get(KEY, lambda: progress("UPDATE_IN_PROGRESS")).status == "UPDATE_IN_PROGRESS"
 
 
+def test_the_process_asking_next_is_given_the_last_answer_however_old(tmp_path):
+    """The fetch of the process whose turn it is gets the last answer any process wrote
+    (Cloud.progress then reads only the events that are new since)."""
+    clock = [1000.0]
+    first = SharedCache(2, store=ProgressFiles(tmp_path / "progress", clock=lambda: clock[0]))
+    given = []
+    first.get(KEY, lambda previous: given.append(previous) or progress(), with_stale=True)
+    assert given == [None]  # nobody asked before
+    clock[0] += 5  # past the interval: another process's turn
+    other = SharedCache(2, store=ProgressFiles(tmp_path / "progress", clock=lambda: clock[0]))
+    later = progress("CREATE_COMPLETE")
+    assert other.get(KEY, lambda previous: given.append(previous) or later, with_stale=True) == later
+    assert given[1] == progress()
+
+
 def test_a_folder_others_can_open_is_not_used(tmp_path):
     folder = tmp_path / "open"
     folder.mkdir(mode=0o777)

@@ -246,7 +246,9 @@ def test_many_watchers_make_one_events_call_per_interval(client, app, cloud, mon
     launch(client, name)
     calls = []
     original = cloud.progress
-    monkeypatch.setattr(cloud, "progress", lambda ref: calls.append(ref) or original(ref))
+    monkeypatch.setattr(
+        cloud, "progress", lambda ref, **given: calls.append(ref) or original(ref, **given)
+    )
     with app.app_context():
         get_access().changed(name)
     answers = []
@@ -335,7 +337,9 @@ def test_watching_a_finished_stack_reads_it_once_per_finished_period(
     launch(client, name)
     calls = []
     original = cloud.progress
-    monkeypatch.setattr(cloud, "progress", lambda ref: calls.append(ref) or original(ref))
+    monkeypatch.setattr(
+        cloud, "progress", lambda ref, **given: calls.append(ref) or original(ref, **given)
+    )
     monkeypatch.setitem(app.config, "PROGRESS_FINISHED_SECONDS", 60.0)
     with app.app_context():
         access = get_access()
@@ -408,7 +412,7 @@ def test_a_failure_is_pinned_at_the_top(client, cloud, monkeypatch):
         failure=Failure("ConnectionNodes", "Received 0 SUCCESS signal(s) out of 2"),
         finished=True,
     )
-    monkeypatch.setattr(cloud, "progress", lambda ref: failed)
+    monkeypatch.setattr(cloud, "progress", lambda ref, **given: failed)
     monkeypatch.setattr(
         cloud, "stack", lambda ref: _replace(real, status="ROLLBACK_COMPLETE", outputs=())
     )

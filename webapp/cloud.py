@@ -39,6 +39,16 @@ class _Entry:
     lifetime: float = 0.0
 
 
+def _given_stale(fetch: Callable[..., object], mine: object) -> Callable[..., object]:
+    """``fetch`` for a store that may hand it a newer stale value than this process's."""
+
+    def fetch_since(stale: object = None) -> object:
+        return fetch(stale if stale is not None else mine)
+
+    fetch_since.takes_stale = True
+    return fetch_since
+
+
 class SharedCache:
     """Values by key, fetched at most once per ``interval`` however many threads ask.
 
@@ -58,15 +68,25 @@ class SharedCache:
         self._guard = threading.Lock()
 
     def get(
-        self, key, fetch: Callable[[], object], keep_for: Callable[[object], float] | None = None
+        self,
+        key,
+        fetch: Callable[..., object],
+        keep_for: Callable[[object], float] | None = None,
+        *,
+        with_stale: bool = False,
     ):
         """The value of ``key``, fetched when older than ``interval`` (or, for a value,
-        than ``keep_for(value)`` seconds: e.g. longer for an operation that ended)."""
+        than ``keep_for(value)`` seconds: e.g. longer for an operation that ended).
+        With ``with_stale``, ``fetch`` is given the last value any process fetched (None
+        if there is none), so it can ask AWS only for what is new since."""
         entry = self._fresh(key)
         if entry is None:
             with self._lock_for(key):
                 entry = self._fresh(key)  # another thread may have fetched it meanwhile
                 if entry is None:
+                    if with_stale:
+                        mine = self._entries.get(key)
+                        fetch = _given_stale(fetch, mine.value if mine else None)
                     entry = self._fetch(key, fetch, keep_for)
         if entry.error is not None:
             raise entry.error
@@ -192,10 +212,13 @@ class CloudAccess:
         and the stack page checks against the stack's own status."""
         cloud = self.cloud(region)
         finished = float(self._config["PROGRESS_FINISHED_SECONDS"])
+        # Any process's last answer goes with the fetch: the process asking AWS this time
+        # then reads only the events that are new since, whichever process read the rest.
         return self.progress.get(
             self._progress_key(cloud.region, name),
-            lambda: cloud.progress(name),
+            lambda previous: cloud.progress(name, previous=previous),
             keep_for=lambda progress: finished if progress.finished else 0.0,
+            with_stale=True,
         )
 
     def changed(self, name: str, region: str | None = None) -> None:

@@ -83,12 +83,21 @@ class Watching:
             watch.template_for, watch.total = start, total
         return total
 
-    def progress(self, name: str) -> Progress:
+    def progress(self, name: str, previous: Progress | None = None) -> Progress:
         """Status, done of total, the current operation's events, outputs and failure.
 
         While an operation runs, a poll reads only the new events: the stack is described
         again when its own events say its status moved (at the end, for the outputs).
+        ``previous``, an earlier answer for this stack (another process's), counts as read:
+        a process that did not watch the operation from its start then also reads only
+        what is new since.
         """
+        if (
+            previous is not None
+            and not previous.finished
+            and name in (previous.name, previous.stack_id)
+        ):
+            self._take_over(previous)
         with self._lock:
             stack_id = name if name.startswith("arn:") else self._stack_ids.get(name, "")
             watch = self._watches.get(stack_id)
@@ -143,6 +152,28 @@ class Watching:
             blocking=ev.blocking_resources(operation) if status == "DELETE_FAILED" else (),
             not_emulated=not_emulated,
         )
+
+    def _take_over(self, previous: Progress) -> None:
+        """What ``previous`` read of a running operation, as if this process had read it,
+        unless this process knows the operation better (more of its events)."""
+        events = list(previous.events)
+        with self._lock:
+            watch = self._watches.setdefault(previous.stack_id, _Watch())
+            if watch.running is not None and len(watch.events) >= len(events):
+                return
+            watch.events = events
+            if events and previous.total:
+                watch.template_for, watch.total = events[0].event_id, previous.total
+            watch.running = {
+                "StackName": previous.name,
+                "StackId": previous.stack_id,
+                "StackStatus": previous.status,
+                "StackStatusReason": previous.reason,
+                "Outputs": [
+                    {"OutputKey": k, "OutputValue": v} for k, v in previous.outputs.items()
+                ],
+            }
+            self._stack_ids[previous.name] = previous.stack_id
 
     def _sandbox_stuck(self, operation: list[Event]) -> bool:
         """The sandbox completes operations within the call that starts them, or, paced
