@@ -271,3 +271,31 @@ def test_a_pushstack_stack_is_known_a_minute_a_foreign_one_seconds(sandbox_serve
     finally:
         del cloud.owned
     assert asked.count(name) <= 1 and asked.count(foreign) == 3
+
+
+def test_worker_processes_share_whether_a_stack_is_pushstacks(sandbox_server, cfn, tmp_path):
+    """Two wizards sharing the progress folder (as gunicorn's workers do) ask AWS once
+    between them whether a stack is pushstack's; an unknown name is shared too."""
+    config = {
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SECRET_KEY": "ownership-shared",
+        "TARGET": "sandbox",
+        "SANDBOX_URL": sandbox_server.url,
+        "PROGRESS_SHARED_DIR": str(tmp_path / "shared"),
+    }
+    first, second = create_app(config), create_app(config)
+    name = new_name("shared")
+    launch(first.test_client(), name)
+    foreign = foreign_stack(cfn)
+    asked = []
+    for app in (first, second):
+        with app.app_context():
+            cloud = get_access().cloud()
+        owned = cloud.owned
+        cloud.owned = lambda stack, owned=owned: asked.append(stack) or owned(stack)
+    for app in (first, second, first, second):
+        client = app.test_client()
+        assert client.get(f"/api/stacks/{name}").status_code == 200
+        assert client.get(f"/api/stacks/{foreign}").status_code == 403
+    assert asked.count(name) <= 1 and asked.count(foreign) == 1

@@ -156,8 +156,14 @@ class CloudAccess:
             config["PROGRESS_INTERVAL_SECONDS"], store=ProgressFiles(shared) if shared else None
         )
         self.choices = SharedCache(config["ACCOUNT_CHOICES_SECONDS"], max_entries=50)
-        # Whether a stack is pushstack's (or unknown: cached as the error), by region and name.
-        self.ownership = SharedCache(config["OWNERSHIP_SECONDS"])
+        # Whether a stack is pushstack's (or unknown: cached as the error), by target, region
+        # and name; shared by the processes like progress (the answer is the stack's id).
+        self.ownership = SharedCache(
+            config["OWNERSHIP_SECONDS"],
+            store=ProgressFiles(Path(shared) / "ownership", encode=str, decode=str)
+            if shared
+            else None,
+        )
         # The account's vCPU quota, today's AMI, a failure queue's depth (webapp.checks).
         self.checks = SharedCache(config["ACCOUNT_CHECKS_SECONDS"], max_entries=500)
 
@@ -226,18 +232,20 @@ class CloudAccess:
         known) after starting an operation on it."""
         region = region or self.target().region
         self.progress.forget(self._progress_key(region, name))
-        self.ownership.forget((region, name))
+        self.ownership.forget(("owner", *self._progress_key(region, name)))
 
     def owned(self, name: str, region: str | None = None) -> str:
         """The id of pushstack's stack ``name``; a ``CloudError`` for an unknown or foreign
         one. Cached ``OWNERSHIP_SECONDS``, answers and errors alike (issue 16 items 2, 4);
         a stack found to be pushstack's ``OWNERSHIP_KNOWN_SECONDS`` (its tags are set when
-        it is made, and every change checks again, uncached), so watching it costs a
-        worker one DescribeStacks a minute, not twelve."""
+        it is made, and every change checks again, uncached), so watching it costs the
+        wizard one DescribeStacks a minute, however many processes and viewers."""
         cloud = self.cloud(region)
         known = float(self._config["OWNERSHIP_KNOWN_SECONDS"])
         return self.ownership.get(
-            (cloud.region, name), lambda: cloud.owned(name), keep_for=lambda _: known
+            ("owner", *self._progress_key(cloud.region, name)),
+            lambda: cloud.owned(name),
+            keep_for=lambda _: known,
         )
 
     def checked(self, what: str, region: str | None, fetch: Callable[[Cloud], object]):

@@ -55,9 +55,11 @@ def decode(data: dict) -> Progress:
 class ProgressFiles:
     """Progress by key in ``folder``: fetched once per lifetime by whichever process asks first."""
 
-    def __init__(self, folder: str | Path, clock=time.time):
+    def __init__(self, folder: str | Path, clock=time.time, *, encode=encode, decode=decode):
         self.folder = Path(folder)
         self._clock = clock
+        # How a value is written and read back (a Progress by default; any JSON value).
+        self._encode, self._decode = encode, decode
         self._usable: bool | None = None
 
     def usable(self) -> bool:
@@ -91,9 +93,9 @@ class ProgressFiles:
                 if 0 <= age < data["lifetime"]:
                     if data.get("error"):
                         return None, CloudError(**data["error"]), age, data["lifetime"]
-                    return decode(data["value"]), None, age, data["lifetime"]
+                    return self._decode(data["value"]), None, age, data["lifetime"]
                 if data.get("value"):
-                    stale = decode(data["value"])
+                    stale = self._decode(data["value"])
             value = error = None
             try:
                 # A fetch that takes it gets the last answer, however old (what is new since).
@@ -111,7 +113,7 @@ class ProgressFiles:
                     "code": error.code,
                 }
             else:
-                record["value"] = encode(value)
+                record["value"] = self._encode(value)
             partial = path.with_suffix(f".{os.getpid()}.tmp")
             partial.write_text(json.dumps(record))
             partial.replace(path)
