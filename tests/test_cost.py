@@ -192,8 +192,14 @@ def test_resource_types_of_the_rust_engine_are_priced_from_the_template():
     assert usd["RedisGroup"] == pytest.approx(
         2 * 730 * price("elasticache:cache.t3.small"), abs=0.01
     )
-    assert usd["Build"] == pytest.approx(
-        a.build_minutes * price("codebuild:BUILD_GENERAL1_MEDIUM"), abs=0.01
+    # A build runs at the first create and at each new release, not every month.
+    assert usd["Build"] == 0
+    line = next(x for x in est.lines if x.logical_id == "Build")
+    one = a.build_minutes * price("codebuild:BUILD_GENERAL1_MEDIUM")
+    assert f"${one:.2f}" in line.what and "at the first create and at each new release" in line.what
+    monthly = cost.estimate(template, {}, "us-east-1", a.with_values({"builds_a_month": 2}))
+    assert next(x for x in monthly.lines if x.logical_id == "Build").monthly_usd == pytest.approx(
+        2 * one, abs=0.01
     )
     assert usd["Images"] == pytest.approx(a.image_gb * price("ecr:storage"), abs=0.01)
     assert usd["BuildTrigger"] == 0  # runs only when the stack changes

@@ -817,11 +817,13 @@ def test_endpoint_nodes_log_deliveries_at_debug_level_for_the_processor(variant)
 
 
 def test_nodes_get_a_public_ip_whatever_the_subnet_default(variant):
+    """Push nodes sit in public subnets; the Messages API nodes in a private one, where a
+    public address costs money and leads nowhere (their way out is a NAT gateway)."""
     _, t = variant
-    for lt in resources_of(t, "AWS::EC2::LaunchTemplate").values():
+    for name, lt in resources_of(t, "AWS::EC2::LaunchTemplate").items():
         data = lt["Properties"]["LaunchTemplateData"]
         [interface] = data["NetworkInterfaces"]
-        assert interface["AssociatePublicIpAddress"] is True
+        assert interface["AssociatePublicIpAddress"] is (name != "MessagesApiLaunchTemplate")
         assert interface["DeviceIndex"] == 0
         assert "SecurityGroupIds" not in data  # they are the interface's groups
         assert interface["Groups"]

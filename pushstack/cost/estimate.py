@@ -33,7 +33,8 @@ class Assumptions:
     lambda_seconds: float = 1  # average run time of one invocation
     cloudwatch_logs_gb: float = 0.5  # per log group, per month
     nat_gb: float = 10
-    build_minutes: float = 30  # image builds, per project and month
+    build_minutes: float = 30  # one image build
+    builds_a_month: float = 0  # builds run at the first create and at each new release only
     image_gb: float = 1  # per container repository
     queue_requests_million: float = 1
 
@@ -53,8 +54,9 @@ class Assumptions:
             f"Each Lambda function: {a.lambda_invocations:,.0f} runs a month of "
             f"{a.lambda_seconds:g} s each; one that only serves a custom resource runs only "
             "when the stack changes.",
-            f"NAT gateways: {a.nat_gb:g} GB a month; image builds: {a.build_minutes:g} build "
-            f"minutes a month, {a.image_gb:g} GB per image repository; queues: "
+            f"NAT gateways: {a.nat_gb:g} GB a month; image builds: {a.build_minutes:g} minutes "
+            f"each, {a.builds_a_month:g} a month (one runs at the first create and at each new "
+            f"release), {a.image_gb:g} GB per image repository; queues: "
             f"{a.queue_requests_million:g} million requests a month.",
         ]
 
@@ -359,8 +361,13 @@ def _queue(w: _Walker, props: dict) -> Priced:
 
 def _build_project(w: _Walker, props: dict) -> Priced:
     compute = w.value((props.get("Environment") or {}).get("ComputeType"))
-    minutes = w.a.build_minutes
-    return f"{minutes:g} build minutes on {compute}", minutes * w.usd(f"codebuild:{compute}")
+    minutes, builds = w.a.build_minutes, w.a.builds_a_month
+    one = minutes * w.usd(f"codebuild:{compute}")
+    return (
+        f"{builds:g} builds a month: one of {minutes:g} minutes on {compute}, "
+        f"${one:.2f}, runs at the first create and at each new release",
+        builds * one,
+    )
 
 
 def _repository(w: _Walker, props: dict) -> Priced:

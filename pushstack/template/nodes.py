@@ -91,7 +91,13 @@ def node_role(t: Template, opts: Options) -> None:
 
 
 def launch_template(
-    t: Template, group: NodeGroup, opts: Options, security_groups: list, script, profile: str
+    t: Template,
+    group: NodeGroup,
+    opts: Options,
+    security_groups: list,
+    script,
+    profile: str,
+    public_ip: bool = True,
 ) -> None:
     data = {
         "ImageId": Ref("AmiId" if opts.ami_id else "LatestAmiId"),
@@ -102,7 +108,7 @@ def launch_template(
         "NetworkInterfaces": [
             ec2.NetworkInterfaces(
                 DeviceIndex=0,
-                AssociatePublicIpAddress=True,
+                AssociatePublicIpAddress=public_ip,
                 Groups=[Ref(sg) for sg in security_groups],
                 DeleteOnTermination=True,
             )

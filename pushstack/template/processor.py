@@ -437,5 +437,8 @@ def messages_api(t: Template, opts: Options) -> None:
         ["MessagesApiNodeSecurityGroup"],
         script,
         "MessagesApiInstanceProfile",
+        # A private subnet: its way out is a NAT gateway (or endpoints); a public address
+        # would cost money and lead nowhere.
+        public_ip=False,
     )
     auto_scaling_group(t, MESSAGES_API, [Ref("MessagesApiSubnetId")])
