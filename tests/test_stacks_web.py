@@ -1033,3 +1033,40 @@ def test_ids_the_account_does_not_know_can_still_be_typed(client):
 
 def page_text_of(body: str) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+
+
+def test_outputs_show_only_once_the_operation_completed(client, cloud, monkeypatch):
+    """The sandbox returns every output at once, during the create and the delete too;
+    AWS gives them only once the stack completes: page and API wait for a success."""
+    name = new_name("outs")
+    launch(client, name, log_processing="processor")
+    real, finished = cloud.stack(name), cloud.progress(name)
+    websocket = real.output_values["WebSocketURL"]
+    for status in ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "ROLLBACK_COMPLETE"):
+        ended = not status.endswith("_IN_PROGRESS")
+        now = _replace(finished, status=status, done=0, finished=ended)
+        monkeypatch.setattr(cloud, "progress", lambda ref, now=now, **given: now)
+        monkeypatch.setattr(
+            cloud, "stack", lambda ref, status=status: _replace(real, status=status)
+        )
+        with client.application.app_context():
+            get_access().changed(name)
+        page = client.get(f"/stacks/{name}")
+        assert page.status_code == 200
+        body = page.get_data(as_text=True)
+        assert websocket not in body, status
+        assert 'id="output-' not in body and 'id="failure-queue"' not in body, status
+        assert 'id="outputs-pending"' in body, status
+        data = client.get(f"/api/stacks/{name}").get_json()
+        assert data["status"] == status
+        assert data["outputs"] == {} and data["failure_queue"] is None, status
+    for status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
+        now = _replace(finished, status=status)
+        monkeypatch.setattr(cloud, "progress", lambda ref, now=now, **given: now)
+        monkeypatch.setattr(
+            cloud, "stack", lambda ref, status=status: _replace(real, status=status)
+        )
+        with client.application.app_context():
+            get_access().changed(name)
+        assert websocket in client.get(f"/stacks/{name}").get_data(as_text=True), status
+        assert client.get(f"/api/stacks/{name}").get_json()["outputs"]["WebSocketURL"] == websocket

@@ -357,12 +357,11 @@ def show(name: str):
     except CloudError as exc:
         problems.append(exc)
     target = access.target()
-    deleted = stack.status == "DELETE_COMPLETE"
     return (
         render_template(
             "stack.html",
             stack=stack,
-            failure_queue=None if deleted else checks.failure_queue(stack.output_values, region),
+            failure_queue=checks.failure_queue(stack.shown_output_values, region),
             progress=progress,
             resources=resources,
             problems=problems,
@@ -394,7 +393,7 @@ def api(name: str):
         return _api_error(name, exc)
     data = progress.as_dict()
     # The processor's failure queue: its depth (or why it could not be read); null without.
-    queue = None if progress.status == "DELETE_COMPLETE" else progress.outputs
+    queue = progress.shown_outputs  # none until the operation finished successfully
     data["failure_queue"] = checks.failure_queue_json(checks.failure_queue(queue or {}, region))
     response = jsonify(data)
     response.headers.update(_NO_STORE)
