@@ -1070,3 +1070,32 @@ def test_outputs_show_only_once_the_operation_completed(client, cloud, monkeypat
             get_access().changed(name)
         assert websocket in client.get(f"/stacks/{name}").get_data(as_text=True), status
         assert client.get(f"/api/stacks/{name}").get_json()["outputs"]["WebSocketURL"] == websocket
+
+
+def test_the_kept_failure_queue_has_its_removal_command(client, cloud):
+    """A processor stack keeps its failure queue on delete: the stack page, the delete
+    page and the deleted stack's page name it with the command that removes it."""
+    name = new_name("keptq")
+    location = launch(client, name, log_processing="processor")
+    url = cloud.stack_outputs(name)["ProcessorFailureQueueURL"]
+    command = f"aws sqs delete-queue --queue-url {url} --region us-east-1 --endpoint-url"
+    page = client.get(location).get_data(as_text=True)
+    assert re.search(
+        r'<pre id="remove-ProcessorFailureQueue"><code>[^<]*' + re.escape(command), page
+    )
+    assert 'data-copy="remove-ProcessorFailureQueue"' in page
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
+    assert response.status_code == 303
+    deleted = client.get(response.headers["Location"])
+    text = page_text(deleted)
+    assert "This stack is deleted" in text
+    assert "failure queue ProcessorFailureQueue" in text
+    assert command in text
+    sqs = cloud.target.client("sqs")
+    queue_name = url.rsplit("/", 1)[1]
+    assert [queue_name] == [  # kept, as the page says; and the command removes it
+        found.rsplit("/", 1)[1]
+        for found in sqs.list_queues(QueueNamePrefix=queue_name)["QueueUrls"]
+    ]
+    sqs.delete_queue(QueueUrl=url)
+    assert not sqs.list_queues(QueueNamePrefix=queue_name).get("QueueUrls")

@@ -70,6 +70,7 @@ CHANGE_SET_ID = re.compile(r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:[0-9]{12}:
 # What the template keeps on delete (DeletionPolicy Retain), in the user's words.
 RETAINED_TYPES = {
     "AWS::DynamoDB::Table": "DynamoDB table",
+    "AWS::SQS::Queue": "failure queue",
     "AWS::SecretsManager::Secret": "crypto key secret",
     "AWS::S3::Bucket": "log bucket",
 }
@@ -709,6 +710,8 @@ def _removal_command(resource_type: str, physical_id: str) -> str:
         return f"aws elasticache delete-cache-subnet-group --cache-subnet-group-name {quoted}"
     if resource_type == "AWS::EC2::SecurityGroup":
         return f"aws ec2 delete-security-group --group-id {quoted}"
+    if resource_type == "AWS::SQS::Queue":  # its physical id is its URL
+        return f"aws sqs delete-queue --queue-url {quoted}"
     if resource_type == "AWS::SecretsManager::Secret":
         return f"aws secretsmanager delete-secret --secret-id {quoted} --recovery-window-in-days 7"
     return ""
