@@ -200,16 +200,28 @@ def acknowledgement(facts: dict, target) -> str:
     """The launch checkbox's words: what this stack keeps on delete (only what it has),
     and money only where it costs money (not in the sandbox)."""
     kinds = {what for _, what in facts["retained"]}
+    sandbox = target is not None and target.is_sandbox
     kept = [
         words
         for kind, words in (
             ("DynamoDB table", "its DynamoDB tables"),
             ("crypto key secret", "its crypto key's secret"),
+            ("auth key secret", "its auth key's secret (AuthKeySecret)"),
             ("log bucket", "its log bucket"),
+            ("failure queue", "its failure queue"),
+            (
+                RETAINED_IDS["PushStore"],
+                "its Valkey store PushStore with its data, subnet group and security group "
+                + (
+                    "(in AWS the store is charged for until you remove it)"
+                    if sandbox
+                    else "(AWS charges for the store until you remove it)"
+                ),
+            ),
         )
         if kind in kinds
     ]
-    if target is not None and target.is_sandbox:
+    if sandbox:
         text = "I understand: launching creates IAM roles and resources (in the sandbox, "
         text += "on this machine: nothing real, nothing charged)"
     else:
@@ -373,9 +385,7 @@ def show(name: str):
             relaunch_url=_relaunch_url(),
             api_url=url_for("stacks.api", name=name, **_ref_args(ref, name, region)),
             rollback_form=_rollback_form(resources),
-            endpoint_flag=(
-                f" --endpoint-url {shlex.quote(target.endpoint_url)}" if target.endpoint_url else ""
-            ),
+            endpoint_flag=_endpoint_flag(target),
             discarded=request.args.get("discarded") == "1",
         ),
         200,
@@ -617,7 +627,10 @@ def delete(name: str):
                 blocking=blocking,
                 deleted=[r for r in resources if r.logical_id not in kept],
                 retained=retained,
+                store_kept=any(item["logical_id"] == "PushStore" for item in retained),
                 relaunch=relaunch,
+                target=access.target(),
+                endpoint_flag=_endpoint_flag(access.target()),
             ),
             (200 if request.method == "GET" else 422),
             _NO_STORE,
@@ -690,6 +703,11 @@ def retained_resources(resources, stack=None) -> list[dict]:
             }
         )
     return kept
+
+
+def _endpoint_flag(target) -> str:
+    """What an ``aws`` command needs at its end to reach the target (the sandbox's endpoint)."""
+    return f" --endpoint-url {shlex.quote(target.endpoint_url)}" if target.endpoint_url else ""
 
 
 def _removal_command(resource_type: str, physical_id: str) -> str:
