@@ -103,6 +103,23 @@ RECOVERY = {
 }
 
 
+# Whether a change replaces its resource, in the same words for AWS's resource-level
+# answer (True/False/Conditional) and the properties' (Always/Never/Conditionally).
+REPLACEMENT_WORDS = {
+    "True": "Yes",
+    "Always": "Yes",
+    "False": "No",
+    "Never": "No",
+    "Conditional": "Conditional",
+    "Conditionally": "Conditional",
+}
+
+
+@bp.app_template_filter("replacement_word")
+def replacement_word(value: str) -> str:
+    return REPLACEMENT_WORDS.get(str(value or ""), str(value or ""))
+
+
 @bp.app_template_filter("type_name")
 def type_name(resource_type: str) -> Markup:
     """A resource type that may wrap only after its ``::`` (never inside a word)."""
@@ -551,7 +568,7 @@ def change_set(name: str):
         cloud = get_access().cloud(region)
         view = cloud.change_set(change_set_id, name)
     except CloudError as exc:
-        return _error_page(f"Changes to {name}", exc, name=name, region=region)
+        return _error_page(f"Changes to {name}", _change_set_gone(exc), name=name, region=region)
     form = ExecuteForm(data={"change_set_id": change_set_id})
     risks = [UPDATE_RISKS[code] for code in request.args.getlist("risk") if code in UPDATE_RISKS]
     extras = costs.change_set_context(cloud, name, change_set_id) if not view.pending else {}
@@ -578,7 +595,7 @@ def execute(name: str):
     try:
         access.cloud(region).execute_change_set(change_set_id, name)
     except CloudError as exc:
-        return _error_page(f"Update of {name}", exc, name=name, region=region)
+        return _error_page(f"Update of {name}", _change_set_gone(exc), name=name, region=region)
     access.changed(name, region)
     return redirect(stack_url(name, region), code=303)
 
@@ -594,7 +611,7 @@ def discard(name: str):
     try:
         get_access().cloud(region).delete_change_set(change_set_id, name)
     except CloudError as exc:
-        return _error_page(f"Changes to {name}", exc, name=name, region=region)
+        return _error_page(f"Changes to {name}", _change_set_gone(exc), name=name, region=region)
     return redirect(url_for("stacks.show", name=name, discarded="1", **_region_args(region)), 303)
 
 
@@ -841,6 +858,18 @@ def _age(when: datetime | None, now: datetime) -> str:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''} ago"
     return "just now"
+
+
+def _change_set_gone(exc: CloudError) -> CloudError:
+    """A change set AWS no longer knows (the stack's guard found the stack): in words,
+    instead of AWS's "Stack with id ...changeSet... does not exist"."""
+    if exc.code in ("ChangeSetNotFound", "ChangeSetNotFoundException") or _is_not_found(exc):
+        return CloudError(
+            "This change set no longer exists: it was discarded or executed.",
+            "Open the stack to see its state; Update this stack makes a new change set.",
+            "NotFound",
+        )
+    return exc
 
 
 def _not_found(message: str) -> CloudError:
