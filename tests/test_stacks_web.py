@@ -1099,3 +1099,31 @@ def test_the_kept_failure_queue_has_its_removal_command(client, cloud):
     ]
     sqs.delete_queue(QueueUrl=url)
     assert not sqs.list_queues(QueueNamePrefix=queue_name).get("QueueUrls")
+
+
+def test_the_stacks_list_says_when_each_stack_last_changed(client, cloud, monkeypatch):
+    """Last change: the last update's time, else the creation's (never an empty cell)."""
+    from datetime import UTC, datetime, timedelta
+
+    from pushstack.cloud import StackSummary
+
+    now = datetime.now(UTC)
+    listed = [
+        StackSummary(
+            "updated",
+            "id-1",
+            "UPDATE_COMPLETE",
+            now - timedelta(days=2),
+            now - timedelta(minutes=5),
+        ),
+        StackSummary("created", "id-2", "CREATE_COMPLETE", now - timedelta(hours=3)),
+    ]
+    monkeypatch.setattr(cloud, "list_stacks", lambda: listed)
+    page = client.get("/stacks").get_data(as_text=True)
+    cells = [
+        re.sub(r"<[^>]+>|\s+", " ", row).split()
+        for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S)
+    ]
+    rows = {" ".join(cell) for cell in cells}
+    assert "updated UPDATE_COMPLETE 2 days ago 5 minutes ago" in rows, rows
+    assert "created CREATE_COMPLETE 3 hours ago 3 hours ago" in rows, rows
