@@ -106,8 +106,11 @@ def test_a_taken_table_prefix_is_caught_on_the_preview_with_one_click_ways_out(c
 
     # A launch anyway: the error page offers the same two ways out, and no launch.
     failed = client.post(path + "/launch", data={"acknowledge": "y"})
-    assert failed.status_code in (409, 422, 502)
+    assert failed.status_code == 409  # refused before any change: a conflict, not a 502
     text = page_text(failed)
+    assert "Nothing was launched" in text
+    assert 'id="reuse-tables"' in failed.get_data(as_text=True)
+    assert 'id="new-prefix"' in failed.get_data(as_text=True)
     assert "Tables with the table prefix" in text and "Launch the stack" not in text
     assert 'id="back-to-form"' in failed.get_data(as_text=True)
 
@@ -276,3 +279,31 @@ def test_autopush_rs_says_what_a_delete_keeps_and_that_the_store_costs(client, c
     )
     for logical_id in ("PushStore", "StoreSubnetGroup", "StoreSecurityGroup"):
         assert f'data-copy="remove-{logical_id}"' in body, logical_id
+
+
+def test_reuse_is_offered_only_when_both_tables_exist(client, cloud):
+    """With one of the two tables left, reusing them would fail: the page says which one
+    is missing and offers only another prefix; a reuse posted anyway changes nothing."""
+    first = new_name("half")
+    launch(client, first)
+    prefix = cloud.stack(first).parameters["TablePrefix"]
+    dynamodb = cloud.target.client("dynamodb", "us-east-1")
+    router = next(t for t in all_tables(dynamodb) if t.startswith(prefix) and "router" in t)
+    message = next(t for t in all_tables(dynamodb) if t.startswith(prefix) and "message" in t)
+    dynamodb.delete_table(TableName=message)
+    path = preview(client, stack_name=new_name("again"), table_prefix=prefix)
+    page = client.get(path)
+    body, text = page.get_data(as_text=True), page_text(page)
+    assert f"Tables with the table prefix {prefix} already exist" in text and router in text
+    assert 'id="reuse-tables"' not in body and 'id="new-prefix"' in body
+    assert f"They cannot be reused: {message} does not exist" in text
+
+    failed = client.post(path + "/launch", data={"acknowledge": "y"})
+    assert failed.status_code == 409
+    failed_body = failed.get_data(as_text=True)
+    assert "Nothing was launched" in page_text(failed)
+    assert 'id="reuse-tables"' not in failed_body and 'id="new-prefix"' in failed_body
+
+    refused = client.post(path + "/table-prefix", data={"choice": "reuse"})
+    assert refused.status_code == 303
+    assert urlsplit(refused.headers["Location"]).path == path  # the same preview, no reuse

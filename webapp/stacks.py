@@ -295,6 +295,8 @@ def table_prefix(preview_id: str):
     if not form.validate_on_submit() or form.choice.data not in ("reuse", "new"):
         return redirect(url_for("preview.show", preview_id=preview_id), code=303)
     if form.choice.data == "reuse":
+        if len(taken_tables(options)) < 2:  # reusing needs both tables: the preview says which
+            return redirect(url_for("preview.show", preview_id=preview_id, _anchor="launch"), 303)
         changed = dataclasses.replace(options, reuse_tables=True)
     else:
         changed = dataclasses.replace(options, table_prefix=generate_table_prefix())
@@ -886,7 +888,9 @@ def _http_status(exc: CloudError) -> int:
         return 403
     if code == "NotFound" or _is_not_found(exc):
         return 404
-    if code == "AlreadyExistsException" or code == "TokenAlreadyExistsException":
+    if code in ("AlreadyExistsException", "TokenAlreadyExistsException"):
+        return 409
+    if code == "ResourceInUseException":  # kept tables take the names: refused, nothing made
         return 409
     if code in ("ValidationError", "InsufficientCapabilitiesException", "InvalidParameterValue"):
         return 422
