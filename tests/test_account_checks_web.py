@@ -285,6 +285,24 @@ def test_the_stack_page_and_api_show_the_failure_queue_depth(client, cloud):
     function = cloud.stack_outputs(name)["ProcessorFunctionName"]
     assert f"aws lambda invoke --function-name {function} --invocation-type Event" in text
     assert client.get(f"/api/stacks/{name}").get_json()["failure_queue"]["depth"] == 2
+    # Each command a block of its own with a copy button, whole: the sandbox's credentials
+    # and endpoint, every value shell-quoted, the delete's receipt handle a variable.
+    sandbox = cloud.target
+    for step, command in (
+        ("queue-receive", f"aws sqs receive-message --queue-url {url}"),
+        ("queue-invoke", f"aws lambda invoke --function-name {function}"),
+        (
+            "queue-delete",
+            f'aws sqs delete-message --queue-url {url} --receipt-handle "$RECEIPT_HANDLE"',
+        ),
+    ):
+        block = element_text(page, step)
+        assert block.startswith(sandbox.cli_environment + command), block
+        assert block.endswith(
+            f"--endpoint-url {sandbox.endpoint_url}"
+            + (" /dev/null" if step == "queue-invoke" else "")
+        ), block
+        assert f'data-copy="{step}"' in page
 
     # Access denied: words on the page and in the API, the rest of the page as ever.
     with Stubber(cloud._client("sqs")) as stub:

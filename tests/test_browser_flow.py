@@ -244,7 +244,7 @@ def test_change_set_shows_the_parameter_and_property_diff_then_discards(page, se
     expect(row).to_contain_text("2")
     expect(row.locator("td").nth(1)).to_have_text("3")
     expect(page.locator("#parameter-CryptoKey")).to_contain_text("kept")
-    expect(page.locator("#change-ConnectionNodes")).to_contain_text("False (predicted)")
+    expect(page.locator("#change-ConnectionNodes")).to_contain_text("No (predicted)")
     properties = page.get_by_role("table", name="What changes in ConnectionNodes")
     capacity = properties.locator("tr.property", has_text="DesiredCapacity").first
     expect(capacity).to_contain_text("2 → 3")

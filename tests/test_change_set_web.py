@@ -38,7 +38,7 @@ def test_change_set_shows_parameters_and_properties_that_change(client, cloud):
     assert re.search(r"ConnectionDesiredCapacity\s+2\s+3", text), text[:3000]
     assert re.search(r"CryptoKey\s+kept", text)
     row = row_text(page, "change-ConnectionNodes")
-    assert "Modify" in row and "False (predicted)" in row
+    assert "Modify" in row and "No (predicted)" in row and "False" not in row
     assert re.search(
         r"DesiredCapacity\s+reads ConnectionDesiredCapacity\s+2 → 3\s+No \(predicted\)", text
     )
@@ -60,7 +60,11 @@ def test_change_set_predicts_a_table_replacement_and_a_new_key_is_replaced(clien
     assert new_key not in page
     assert re.search(r"CryptoKey\s+replaced", text)
     row = row_text(page, "change-RouterTable")
-    assert "True (predicted)" in row and "Replaces the DynamoDB table RouterTable" in row
+    assert (
+        "Yes (predicted)" in row
+        and "True" not in row
+        and "Replaces the DynamoDB table RouterTable" in row
+    )
     assert re.search(
         r"TableName\s+reads TablePrefix\s+\S+_router → autopush_other_router\s+Yes", text
     )
@@ -80,6 +84,10 @@ def test_discard_deletes_the_change_set_and_leaves_the_stack(client, cloud):
     assert cloud.stack(name).parameters["ConnectionDesiredCapacity"] == "2"
     gone = client.get(f"/stacks/{name}/change-set?id={change_set_id}")
     assert gone.status_code == 404
+    text = page_text(gone)
+    assert "This change set no longer exists: it was discarded or executed." in text
+    assert "Stack with id" not in text and "Check the name and the region" not in text
+    assert f'href="/stacks/{name}"' in gone.get_data(as_text=True)  # back to the stack
     # Discard is a POST with a valid change set id, as execute is.
     assert client.get(f"/stacks/{name}/change-set/discard").status_code == 405
     bad = client.post(f"/stacks/{name}/change-set/discard", data={"change_set_id": "x"})

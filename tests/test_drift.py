@@ -351,3 +351,17 @@ def test_the_stack_page_offers_the_check_in_an_aws_account(cloud):
         )
     assert 'action="/stacks/push-prod/drift"' in page and 'name="csrf_token"' in page
     assert "Check for changes made outside pushstack" in page
+
+
+def test_the_sandbox_note_is_true_and_says_what_the_readme_says():
+    """The sandbox's resources can be changed by any program on the machine (the page's
+    own clean-up commands do), and moto answers DetectStackDrift with an internal error."""
+    from pathlib import Path
+
+    from pushstack.cloud.drift import SANDBOX_NOTE
+
+    readme = " ".join(Path(__file__).parent.parent.joinpath("README.md").read_text().split())
+    assert "anyway" not in SANDBOX_NOTE and "has no DetectStackDrift" not in SANDBOX_NOTE
+    assert "moto 5.2.5 answers DetectStackDrift with an internal error" in SANDBOX_NOTE
+    assert "moto 5.2.5 answers DetectStackDrift with an internal error" in readme
+    assert "can still change outside pushstack" in SANDBOX_NOTE

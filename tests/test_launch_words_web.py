@@ -2,6 +2,7 @@
 acknowledgement names, a taken table prefix, a failed launch, the typed name a delete
 asks for, clean-up commands that work pasted, the stacks list, type names."""
 
+import dataclasses
 import html
 import re
 from urllib.parse import urlsplit
@@ -105,8 +106,11 @@ def test_a_taken_table_prefix_is_caught_on_the_preview_with_one_click_ways_out(c
 
     # A launch anyway: the error page offers the same two ways out, and no launch.
     failed = client.post(path + "/launch", data={"acknowledge": "y"})
-    assert failed.status_code in (409, 422, 502)
+    assert failed.status_code == 409  # refused before any change: a conflict, not a 502
     text = page_text(failed)
+    assert "Nothing was launched" in text
+    assert 'id="reuse-tables"' in failed.get_data(as_text=True)
+    assert 'id="new-prefix"' in failed.get_data(as_text=True)
     assert "Tables with the table prefix" in text and "Launch the stack" not in text
     assert 'id="back-to-form"' in failed.get_data(as_text=True)
 
@@ -182,7 +186,8 @@ def test_sandbox_clean_up_commands_work_when_pasted(client, cloud, sandbox_url):
     commands = [
         html.unescape(command)
         for command in re.findall(
-            r"<pre><code>(.*?)</code></pre>", retained[: retained.index("</section>")]
+            r"<pre id=\"remove-[^\"]*\"><code>(.*?)</code></pre>",
+            retained[: retained.index("</section>")],
         )
     ]
     assert len(commands) == 3, commands  # two tables and the log bucket (no secret emulated)
@@ -205,3 +210,100 @@ def test_sandbox_clean_up_commands_work_when_pasted(client, cloud, sandbox_url):
     assert not any(
         table in tables for table in re.findall(r"--table-name (\S+)", " ".join(commands))
     )
+
+
+def test_autopush_rs_says_what_a_delete_keeps_and_that_the_store_costs(client, cloud, monkeypatch):
+    """autopush-rs keeps its Valkey store (billed), the store's subnet group and security
+    group and the auth key secret: the acknowledgement, the delete page and the stack page
+    say so, with the commands that remove them, and speak of no table prefix."""
+    from pushstack.cloud import Target
+    from webapp.stacks import acknowledgement
+
+    name = new_name("rs")
+    path = preview(client, stack_name=name, engine="autopush-rs")
+    text = page_text(client.get(path))
+    label = text[text.index("I understand: launching") :]
+    label = label[: label.index("Turn on termination")]
+    for kept in ("crypto key's secret", "AuthKeySecret", "Valkey store PushStore"):
+        assert kept in label, label
+    assert "subnet group and security group" in label
+    assert "in AWS the store is charged for until you remove it" in label
+    assert "would keep costing in AWS (its nodes' hours) until you remove it" in text
+    aws = Target("aws", "us-east-1", "123456789012", None, None)
+    rs_facts = {
+        "retained": [
+            ("PushStore", "push store (ElastiCache for Valkey)"),
+            ("AuthKeySecret", "auth key secret"),
+        ]
+    }
+    assert "(AWS charges for the store until you remove it)" in acknowledgement(rs_facts, aws)
+
+    response = client.post(path + "/launch", data={"acknowledge": "y"})
+    assert response.status_code == 303, page_text(response)[:1500]
+    stack_page = client.get(response.headers["Location"])
+    stack_text = page_text(stack_page)
+    assert "table prefix" not in stack_text
+    next_steps = stack_page.get_data(as_text=True)
+    assert "Keep the crypto key</strong>: the subscriptions live in the Valkey store" in next_steps
+    assert not re.search(r"</strong>\s+:", next_steps)  # no stray space before a colon
+    assert "the form cannot reuse a kept store" in stack_text
+
+    delete = client.get(f"/stacks/{name}/delete")
+    body = delete.get_data(as_text=True)
+    delete_text = page_text(delete)
+    assert "table prefix" not in delete_text
+    assert "The Valkey store PushStore and its data (every subscription) are kept" in delete_text
+    assert "The form cannot reuse a kept store" in delete_text
+    # The sandbox does not create the store: said, with nothing to remove.
+    assert re.search(r"PushStore\s*</code>\s*<span[^>]*>not emulated in the sandbox", body)
+    assert cloud.target.cli_environment + "aws ec2 delete-security-group" in delete_text
+    # Where the store exists (AWS), its command, with the others', each with a copy button.
+    real = cloud.resources(name)
+    ids = {"PushStore": "push-store-x", "StoreSubnetGroup": "store-subnets-x"}
+    faked = [
+        dataclasses.replace(r, physical_id=ids[r.logical_id], emulated=True)
+        if r.logical_id in ids
+        else r
+        for r in real
+    ]
+    monkeypatch.setattr(cloud, "resources", lambda ref: faked)
+    delete = client.get(f"/stacks/{name}/delete")
+    body, delete_text = delete.get_data(as_text=True), page_text(delete)
+    assert (
+        "aws elasticache delete-replication-group --replication-group-id push-store-x"
+        in delete_text
+    )
+    assert (
+        "aws elasticache delete-cache-subnet-group --cache-subnet-group-name store-subnets-x"
+        in delete_text
+    )
+    for logical_id in ("PushStore", "StoreSubnetGroup", "StoreSecurityGroup"):
+        assert f'data-copy="remove-{logical_id}"' in body, logical_id
+
+
+def test_reuse_is_offered_only_when_both_tables_exist(client, cloud):
+    """With one of the two tables left, reusing them would fail: the page says which one
+    is missing and offers only another prefix; a reuse posted anyway changes nothing."""
+    first = new_name("half")
+    launch(client, first)
+    prefix = cloud.stack(first).parameters["TablePrefix"]
+    dynamodb = cloud.target.client("dynamodb", "us-east-1")
+    router = next(t for t in all_tables(dynamodb) if t.startswith(prefix) and "router" in t)
+    message = next(t for t in all_tables(dynamodb) if t.startswith(prefix) and "message" in t)
+    dynamodb.delete_table(TableName=message)
+    path = preview(client, stack_name=new_name("again"), table_prefix=prefix)
+    page = client.get(path)
+    body, text = page.get_data(as_text=True), page_text(page)
+    assert f"Tables with the table prefix {prefix} already exist" in text and router in text
+    assert 'id="reuse-tables"' not in body and 'id="new-prefix"' in body
+    assert f"They cannot be reused: {message} does not exist" in text
+
+    failed = client.post(path + "/launch", data={"acknowledge": "y"})
+    assert failed.status_code == 409
+    failed_body = failed.get_data(as_text=True)
+    assert "Nothing was launched" in page_text(failed)
+    assert 'id="reuse-tables"' not in failed_body and 'id="new-prefix"' in failed_body
+
+    refused = client.post(path + "/table-prefix", data={"choice": "reuse"})
+    assert refused.status_code == 303
+    assert urlsplit(refused.headers["Location"]).path == path  # the same preview, no reuse

@@ -1033,3 +1033,97 @@ def test_ids_the_account_does_not_know_can_still_be_typed(client):
 
 def page_text_of(body: str) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+
+
+def test_outputs_show_only_once_the_operation_completed(client, cloud, monkeypatch):
+    """The sandbox returns every output at once, during the create and the delete too;
+    AWS gives them only once the stack completes: page and API wait for a success."""
+    name = new_name("outs")
+    launch(client, name, log_processing="processor")
+    real, finished = cloud.stack(name), cloud.progress(name)
+    websocket = real.output_values["WebSocketURL"]
+    for status in ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "ROLLBACK_COMPLETE"):
+        ended = not status.endswith("_IN_PROGRESS")
+        now = _replace(finished, status=status, done=0, finished=ended)
+        monkeypatch.setattr(cloud, "progress", lambda ref, now=now, **given: now)
+        monkeypatch.setattr(
+            cloud, "stack", lambda ref, status=status: _replace(real, status=status)
+        )
+        with client.application.app_context():
+            get_access().changed(name)
+        page = client.get(f"/stacks/{name}")
+        assert page.status_code == 200
+        body = page.get_data(as_text=True)
+        assert websocket not in body, status
+        assert 'id="output-' not in body and 'id="failure-queue"' not in body, status
+        assert 'id="outputs-pending"' in body, status
+        data = client.get(f"/api/stacks/{name}").get_json()
+        assert data["status"] == status
+        assert data["outputs"] == {} and data["failure_queue"] is None, status
+    for status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
+        now = _replace(finished, status=status)
+        monkeypatch.setattr(cloud, "progress", lambda ref, now=now, **given: now)
+        monkeypatch.setattr(
+            cloud, "stack", lambda ref, status=status: _replace(real, status=status)
+        )
+        with client.application.app_context():
+            get_access().changed(name)
+        assert websocket in client.get(f"/stacks/{name}").get_data(as_text=True), status
+        assert client.get(f"/api/stacks/{name}").get_json()["outputs"]["WebSocketURL"] == websocket
+
+
+def test_the_kept_failure_queue_has_its_removal_command(client, cloud):
+    """A processor stack keeps its failure queue on delete: the stack page, the delete
+    page and the deleted stack's page name it with the command that removes it."""
+    name = new_name("keptq")
+    location = launch(client, name, log_processing="processor")
+    url = cloud.stack_outputs(name)["ProcessorFailureQueueURL"]
+    command = f"aws sqs delete-queue --queue-url {url} --region us-east-1 --endpoint-url"
+    page = client.get(location).get_data(as_text=True)
+    assert re.search(
+        r'<pre id="remove-ProcessorFailureQueue"><code>[^<]*' + re.escape(command), page
+    )
+    assert 'data-copy="remove-ProcessorFailureQueue"' in page
+    response = client.post(f"/stacks/{name}/delete", data={"confirm_name": name})
+    assert response.status_code == 303
+    deleted = client.get(response.headers["Location"])
+    text = page_text(deleted)
+    assert "This stack is deleted" in text
+    assert "failure queue ProcessorFailureQueue" in text
+    assert command in text
+    sqs = cloud.target.client("sqs")
+    queue_name = url.rsplit("/", 1)[1]
+    assert [queue_name] == [  # kept, as the page says; and the command removes it
+        found.rsplit("/", 1)[1]
+        for found in sqs.list_queues(QueueNamePrefix=queue_name)["QueueUrls"]
+    ]
+    sqs.delete_queue(QueueUrl=url)
+    assert not sqs.list_queues(QueueNamePrefix=queue_name).get("QueueUrls")
+
+
+def test_the_stacks_list_says_when_each_stack_last_changed(client, cloud, monkeypatch):
+    """Last change: the last update's time, else the creation's (never an empty cell)."""
+    from datetime import UTC, datetime, timedelta
+
+    from pushstack.cloud import StackSummary
+
+    now = datetime.now(UTC)
+    listed = [
+        StackSummary(
+            "updated",
+            "id-1",
+            "UPDATE_COMPLETE",
+            now - timedelta(days=2),
+            now - timedelta(minutes=5),
+        ),
+        StackSummary("created", "id-2", "CREATE_COMPLETE", now - timedelta(hours=3)),
+    ]
+    monkeypatch.setattr(cloud, "list_stacks", lambda: listed)
+    page = client.get("/stacks").get_data(as_text=True)
+    cells = [
+        re.sub(r"<[^>]+>|\s+", " ", row).split()
+        for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S)
+    ]
+    rows = {" ".join(cell) for cell in cells}
+    assert "updated UPDATE_COMPLETE 2 days ago 5 minutes ago" in rows, rows
+    assert "created CREATE_COMPLETE 3 hours ago 3 hours ago" in rows, rows

@@ -681,3 +681,26 @@ def test_real_names_made_from_the_stack_name_read_plainly():
         "ssm: GetParameter on parameter pushstack/<stack name>/endpoint-hostname"
         in summary.permissions["PushNodeRole"]
     )
+
+
+def test_the_readme_names_every_managed_policy_the_roles_attach():
+    """The README's security text says which AWS managed policies the stack's roles hold:
+    every one a variant attaches, and no claim that the node roles hold none."""
+    from pathlib import Path
+
+    template_module = pytest.importorskip("pushstack.template")
+    variants = pytest.importorskip("variants")
+    readme = " ".join(Path(__file__).parent.parent.joinpath("README.md").read_text().split())
+    attached = set()
+    for options in variants.VARIANTS.values():
+        built = template_module.build_template(options).to_dict()
+        for resource in built["Resources"].values():
+            for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
+                attached.add(text(arn).split(":policy/", 1)[1].rsplit("/", 1)[-1])
+    assert "AmazonEC2ContainerRegistryPullOnly" in attached
+    assert "hold no AWS managed policy" not in readme
+    summary = readme[readme.index("*The preview's IAM summary*") :][:600]
+    node_roles = readme[readme.index("*Node roles.*") :][:600]
+    for policy in attached:
+        assert f"`{policy}`" in summary, policy
+    assert "`AmazonEC2ContainerRegistryPullOnly`" in node_roles

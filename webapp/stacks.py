@@ -70,6 +70,7 @@ CHANGE_SET_ID = re.compile(r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:[0-9]{12}:
 # What the template keeps on delete (DeletionPolicy Retain), in the user's words.
 RETAINED_TYPES = {
     "AWS::DynamoDB::Table": "DynamoDB table",
+    "AWS::SQS::Queue": "failure queue",
     "AWS::SecretsManager::Secret": "crypto key secret",
     "AWS::S3::Bucket": "log bucket",
 }
@@ -100,6 +101,23 @@ RECOVERY = {
     "DELETE_FAILED": "delete",
     "UPDATE_ROLLBACK_FAILED": "continue_rollback",
 }
+
+
+# Whether a change replaces its resource, in the same words for AWS's resource-level
+# answer (True/False/Conditional) and the properties' (Always/Never/Conditionally).
+REPLACEMENT_WORDS = {
+    "True": "Yes",
+    "Always": "Yes",
+    "False": "No",
+    "Never": "No",
+    "Conditional": "Conditional",
+    "Conditionally": "Conditional",
+}
+
+
+@bp.app_template_filter("replacement_word")
+def replacement_word(value: str) -> str:
+    return REPLACEMENT_WORDS.get(str(value or ""), str(value or ""))
 
 
 @bp.app_template_filter("type_name")
@@ -199,16 +217,28 @@ def acknowledgement(facts: dict, target) -> str:
     """The launch checkbox's words: what this stack keeps on delete (only what it has),
     and money only where it costs money (not in the sandbox)."""
     kinds = {what for _, what in facts["retained"]}
+    sandbox = target is not None and target.is_sandbox
     kept = [
         words
         for kind, words in (
             ("DynamoDB table", "its DynamoDB tables"),
             ("crypto key secret", "its crypto key's secret"),
+            ("auth key secret", "its auth key's secret (AuthKeySecret)"),
             ("log bucket", "its log bucket"),
+            ("failure queue", "its failure queue"),
+            (
+                RETAINED_IDS["PushStore"],
+                "its Valkey store PushStore with its data, subnet group and security group "
+                + (
+                    "(in AWS the store is charged for until you remove it)"
+                    if sandbox
+                    else "(AWS charges for the store until you remove it)"
+                ),
+            ),
         )
         if kind in kinds
     ]
-    if target is not None and target.is_sandbox:
+    if sandbox:
         text = "I understand: launching creates IAM roles and resources (in the sandbox, "
         text += "on this machine: nothing real, nothing charged)"
     else:
@@ -265,6 +295,8 @@ def table_prefix(preview_id: str):
     if not form.validate_on_submit() or form.choice.data not in ("reuse", "new"):
         return redirect(url_for("preview.show", preview_id=preview_id), code=303)
     if form.choice.data == "reuse":
+        if len(taken_tables(options)) < 2:  # reusing needs both tables: the preview says which
+            return redirect(url_for("preview.show", preview_id=preview_id, _anchor="launch"), 303)
         changed = dataclasses.replace(options, reuse_tables=True)
     else:
         changed = dataclasses.replace(options, table_prefix=generate_table_prefix())
@@ -357,12 +389,11 @@ def show(name: str):
     except CloudError as exc:
         problems.append(exc)
     target = access.target()
-    deleted = stack.status == "DELETE_COMPLETE"
     return (
         render_template(
             "stack.html",
             stack=stack,
-            failure_queue=None if deleted else checks.failure_queue(stack.output_values, region),
+            failure_queue=checks.failure_queue(stack.shown_output_values, region),
             progress=progress,
             resources=resources,
             problems=problems,
@@ -373,9 +404,7 @@ def show(name: str):
             relaunch_url=_relaunch_url(),
             api_url=url_for("stacks.api", name=name, **_ref_args(ref, name, region)),
             rollback_form=_rollback_form(resources),
-            endpoint_flag=(
-                f" --endpoint-url {shlex.quote(target.endpoint_url)}" if target.endpoint_url else ""
-            ),
+            endpoint_flag=_endpoint_flag(target),
             discarded=request.args.get("discarded") == "1",
         ),
         200,
@@ -394,7 +423,7 @@ def api(name: str):
         return _api_error(name, exc)
     data = progress.as_dict()
     # The processor's failure queue: its depth (or why it could not be read); null without.
-    queue = None if progress.status == "DELETE_COMPLETE" else progress.outputs
+    queue = progress.shown_outputs  # none until the operation finished successfully
     data["failure_queue"] = checks.failure_queue_json(checks.failure_queue(queue or {}, region))
     response = jsonify(data)
     response.headers.update(_NO_STORE)
@@ -541,7 +570,7 @@ def change_set(name: str):
         cloud = get_access().cloud(region)
         view = cloud.change_set(change_set_id, name)
     except CloudError as exc:
-        return _error_page(f"Changes to {name}", exc, name=name, region=region)
+        return _error_page(f"Changes to {name}", _change_set_gone(exc), name=name, region=region)
     form = ExecuteForm(data={"change_set_id": change_set_id})
     risks = [UPDATE_RISKS[code] for code in request.args.getlist("risk") if code in UPDATE_RISKS]
     extras = costs.change_set_context(cloud, name, change_set_id) if not view.pending else {}
@@ -568,7 +597,7 @@ def execute(name: str):
     try:
         access.cloud(region).execute_change_set(change_set_id, name)
     except CloudError as exc:
-        return _error_page(f"Update of {name}", exc, name=name, region=region)
+        return _error_page(f"Update of {name}", _change_set_gone(exc), name=name, region=region)
     access.changed(name, region)
     return redirect(stack_url(name, region), code=303)
 
@@ -584,7 +613,7 @@ def discard(name: str):
     try:
         get_access().cloud(region).delete_change_set(change_set_id, name)
     except CloudError as exc:
-        return _error_page(f"Changes to {name}", exc, name=name, region=region)
+        return _error_page(f"Changes to {name}", _change_set_gone(exc), name=name, region=region)
     return redirect(url_for("stacks.show", name=name, discarded="1", **_region_args(region)), 303)
 
 
@@ -617,7 +646,10 @@ def delete(name: str):
                 blocking=blocking,
                 deleted=[r for r in resources if r.logical_id not in kept],
                 retained=retained,
+                store_kept=any(item["logical_id"] == "PushStore" for item in retained),
                 relaunch=relaunch,
+                target=access.target(),
+                endpoint_flag=_endpoint_flag(access.target()),
             ),
             (200 if request.method == "GET" else 422),
             _NO_STORE,
@@ -692,6 +724,11 @@ def retained_resources(resources, stack=None) -> list[dict]:
     return kept
 
 
+def _endpoint_flag(target) -> str:
+    """What an ``aws`` command needs at its end to reach the target (the sandbox's endpoint)."""
+    return f" --endpoint-url {shlex.quote(target.endpoint_url)}" if target.endpoint_url else ""
+
+
 def _removal_command(resource_type: str, physical_id: str) -> str:
     """The command that removes a retained resource, every value shell-quoted."""
     if not physical_id:
@@ -710,6 +747,8 @@ def _removal_command(resource_type: str, physical_id: str) -> str:
         return f"aws elasticache delete-cache-subnet-group --cache-subnet-group-name {quoted}"
     if resource_type == "AWS::EC2::SecurityGroup":
         return f"aws ec2 delete-security-group --group-id {quoted}"
+    if resource_type == "AWS::SQS::Queue":  # its physical id is its URL
+        return f"aws sqs delete-queue --queue-url {quoted}"
     if resource_type == "AWS::SecretsManager::Secret":
         return f"aws secretsmanager delete-secret --secret-id {quoted} --recovery-window-in-days 7"
     return ""
@@ -823,6 +862,18 @@ def _age(when: datetime | None, now: datetime) -> str:
     return "just now"
 
 
+def _change_set_gone(exc: CloudError) -> CloudError:
+    """A change set AWS no longer knows (the stack's guard found the stack): in words,
+    instead of AWS's "Stack with id ...changeSet... does not exist"."""
+    if exc.code in ("ChangeSetNotFound", "ChangeSetNotFoundException") or _is_not_found(exc):
+        return CloudError(
+            "This change set no longer exists: it was discarded or executed.",
+            "Open the stack to see its state; Update this stack makes a new change set.",
+            "NotFound",
+        )
+    return exc
+
+
 def _not_found(message: str) -> CloudError:
     return CloudError(message, "", "NotFound")
 
@@ -837,7 +888,9 @@ def _http_status(exc: CloudError) -> int:
         return 403
     if code == "NotFound" or _is_not_found(exc):
         return 404
-    if code == "AlreadyExistsException" or code == "TokenAlreadyExistsException":
+    if code in ("AlreadyExistsException", "TokenAlreadyExistsException"):
+        return 409
+    if code == "ResourceInUseException":  # kept tables take the names: refused, nothing made
         return 409
     if code in ("ValidationError", "InsufficientCapabilitiesException", "InvalidParameterValue"):
         return 422

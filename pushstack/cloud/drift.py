@@ -16,9 +16,11 @@ from pushstack.cloud.errors import CloudError
 # moto 5.2.5 answers DetectStackDrift and DescribeStackResourceDrifts with an HTTP 500
 # and leaves DriftInformation out of DescribeStacks (checked against the sandbox).
 SANDBOX_NOTE = (
-    "The sandbox does not emulate drift detection (moto 5.2.5 has no DetectStackDrift), "
-    "and nothing outside pushstack can change its resources anyway. In an AWS account this "
-    "runs CloudFormation's drift detection."
+    "The sandbox does not emulate drift detection (moto 5.2.5 answers DetectStackDrift "
+    "with an internal error and reports no drift information), so pushstack does not ask "
+    "it. Its resources can still change outside pushstack: any program on this machine "
+    "can call the sandbox, as the clean-up commands on the stack's page do. In an AWS "
+    "account this runs CloudFormation's drift detection."
 )
 
 DRIFT_FILTERS = ["MODIFIED", "DELETED"]

@@ -12,6 +12,22 @@ from datetime import datetime
 from pushstack.changes import MASK as MASK  # shown in place of a NoEcho parameter's value
 from pushstack.changes import ParameterChange, PropertyChange
 
+# The states whose outputs are shown: an operation that finished successfully (a
+# rolled-back update leaves the stack working, with its previous outputs). AWS gives a
+# stack's outputs only once it completes; the sandbox gives them at once, during the
+# create and the delete too: they are hidden there until the stack is complete.
+OUTPUTS_SHOWN = frozenset(
+    {
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Event:
@@ -66,8 +82,14 @@ class Progress:
     # Resources the sandbox accepted but did not create (counted as done).
     not_emulated: tuple[str, ...] = ()
 
+    @property
+    def shown_outputs(self) -> dict[str, str]:
+        """The outputs, once the operation finished successfully; else none."""
+        return dict(self.outputs) if self.status in OUTPUTS_SHOWN else {}
+
     def as_dict(self) -> dict:
-        """The JSON API's shape: name, status, done, total, events, outputs, failure."""
+        """The JSON API's shape: name, status, done, total, events, outputs (empty until the
+        operation finished successfully: ``OUTPUTS_SHOWN``), failure."""
         return {
             "name": self.name,
             "status": self.status,
@@ -85,7 +107,7 @@ class Progress:
                 }
                 for event in self.events
             ],
-            "outputs": dict(self.outputs),
+            "outputs": self.shown_outputs,
             "failure": asdict(self.failure) if self.failure else None,
             "blocking": list(self.blocking),
             "not_emulated": list(self.not_emulated),
@@ -121,6 +143,15 @@ class StackView:
     @property
     def output_values(self) -> dict[str, str]:
         return {output.key: output.value for output in self.outputs}
+
+    @property
+    def shown_outputs(self) -> tuple[Output, ...]:
+        """The outputs the page shows: once the operation finished successfully, else none."""
+        return self.outputs if self.status in OUTPUTS_SHOWN else ()
+
+    @property
+    def shown_output_values(self) -> dict[str, str]:
+        return {output.key: output.value for output in self.shown_outputs}
 
     @property
     def in_progress(self) -> bool:
