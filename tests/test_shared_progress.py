@@ -124,7 +124,9 @@ def test_the_process_asking_next_is_given_the_last_answer_however_old(tmp_path):
     clock[0] += 5  # past the interval: another process's turn
     other = SharedCache(2, store=ProgressFiles(tmp_path / "progress", clock=lambda: clock[0]))
     later = progress("CREATE_COMPLETE")
-    assert other.get(KEY, lambda previous: given.append(previous) or later, with_stale=True) == later
+    assert (
+        other.get(KEY, lambda previous: given.append(previous) or later, with_stale=True) == later
+    )
     assert given[1] == progress()
 
 
