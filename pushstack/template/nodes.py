@@ -135,11 +135,17 @@ def launch_template(
         ec2.LaunchTemplate(
             f"{group.name}LaunchTemplate",
             LaunchTemplateData=ec2.LaunchTemplateData(**data),
-            Metadata=skip_checks(
-                (
-                    "CKV_AWS_88",
-                    "Nodes reach AWS; only their load balancer (and SSH) gets in.",
-                )
+            **(
+                {
+                    "Metadata": skip_checks(
+                        (
+                            "CKV_AWS_88",
+                            "Nodes reach AWS; only their load balancer (and SSH) gets in.",
+                        )
+                    )
+                }
+                if public_ip
+                else {}
             ),
         )
     )
