@@ -156,7 +156,10 @@ function flagOtherVpc(list, vpc, known) {
     note.setAttribute("role", "status");
     field.after(note);
   }
-  note.textContent = other.map((item) => `${item} is in ${where.get(item)}`).join("; ")
+  const byVpc = new Map();
+  other.forEach((item) => byVpc.set(where.get(item), [...(byVpc.get(where.get(item)) || []), item]));
+  note.textContent = [...byVpc].map(([its, ids]) => `${ids.join(", ")} `
+    + `${ids.length > 1 ? "are" : "is"} in ${its}`).join("; ")
     + `, not in ${vpc} (the VPC above): pick ${other.length > 1 ? "others" : "another"}.`;
 }
 
