@@ -145,8 +145,12 @@ function flagOtherVpc(list, vpc, known) {
     : [];
   const id = `${name}-other-vpc`;
   let note = document.getElementById(id);
+  const described = (field.getAttribute("aria-describedby") || "").split(" ").filter(
+    (ref) => ref && ref !== id,
+  );
   if (!other.length) {
     if (note) note.remove();
+    field.setAttribute("aria-describedby", described.join(" "));
     return;
   }
   if (!note) {
@@ -156,6 +160,7 @@ function flagOtherVpc(list, vpc, known) {
     note.setAttribute("role", "status");
     field.after(note);
   }
+  field.setAttribute("aria-describedby", [...described, id].join(" "));
   const byVpc = new Map();
   other.forEach((item) => byVpc.set(where.get(item), [...(byVpc.get(where.get(item)) || []), item]));
   note.textContent = [...byVpc].map(([its, ids]) => `${ids.join(", ")} `

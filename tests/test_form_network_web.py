@@ -89,7 +89,7 @@ def test_push_node_subnets_in_one_zone_are_refused(client, app):
     assert response.status_code == 422
     message = error_of(response.get_data(as_text=True), "subnet_ids")
     assert f"{public} and {private} are both in {zone}" in message, message
-    assert "one subnet per availability zone" in message
+    assert "takes one subnet per availability zone" in message
 
     # Two zones, but two subnets in one of them: an ALB takes one subnet per zone.
     three = "\n".join([*home.public_subnet_ids, private])
@@ -195,8 +195,9 @@ def test_the_form_and_the_update_form_name_each_question_once(client, app):
     assert doubled_headings(update) == []
     assert "Push engine" in update and "Crypto key" in update
     # The key's help says what an empty field does here: keep the stack's key.
-    help_text = re.search(r'id="crypto_key-help">(.*?)</p>', update, re.S).group(1)
-    assert "Generated" not in help_text
+    for name in ("crypto_key", "table_prefix"):  # an empty prefix is refused here
+        help_text = re.search(rf'id="{name}-help">(.*?)</p>', update, re.S).group(1)
+        assert "Generated" not in help_text, name
     assert "Leave it empty to keep the stack's key" in update
 
     # The update checks the subnets as the form does.

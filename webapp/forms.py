@@ -219,8 +219,8 @@ class OptionsForm(FlaskForm):
             if shared:
                 errors["subnet_ids"] = (
                     "; ".join(f"{' and '.join(s)} are both in {zone}" for zone, s in shared)
-                    + ": the load balancers take one subnet per availability zone. Keep one "
-                    "of each zone's, with subnets of two zones or more."
+                    + ": a load balancer takes one subnet per availability zone. Keep one "
+                    "per zone, in two zones or more."
                 )
             elif len(zones) < 2:
                 errors["subnet_ids"] = (

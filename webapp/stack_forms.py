@@ -100,10 +100,10 @@ class UpdateForm(OptionsForm):
         for name, value in self.fixed.items():
             self[name].data = value
             self[name].render_kw = {**(self[name].render_kw or {}), "readonly": True}
-        # An empty key keeps the stack's (the page says so under the field), not a new one.
-        self.crypto_key.description = self.crypto_key.description.replace(
-            " Generated when left empty.", ""
-        )
+        # An empty key keeps the stack's (the page says so under the field), and an empty
+        # table prefix is refused: neither is generated on an update.
+        for field in (self.crypto_key, self.table_prefix):
+            field.description = field.description.replace(" Generated when left empty.", "")
 
     @property
     def keeps_crypto_key(self) -> bool:
