@@ -294,8 +294,8 @@ NETWORK_FIELDS = {
 @dataclass(frozen=True)
 class AccountOffer:
     """Choices from the live target's account in one region, by field: (value, label)
-    pairs, (value, label, VPC id) for subnets, and a hint; and, in the sandbox, the
-    values the form starts with."""
+    pairs, (value, label, VPC id) for subnets, and a hint; each subnet's VPC and zone,
+    which a submit checks; and, in the sandbox, the values the form starts with."""
 
     fields: dict[str, tuple[list[tuple[str, ...]], str]] = dataclass_field(default_factory=dict)
     prefill: dict[str, object] = dataclass_field(default_factory=dict)
