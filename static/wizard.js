@@ -100,7 +100,7 @@ function setupPendingFindings() {
 // still as the page pre-filled it takes the new region's, a typed one stays.
 const REGIONAL_FIELDS = [
   "vpc_id", "subnet_ids", "private_subnet_ids", "messages_api_subnet_id",
-  "key_name", "certificate_arn", "processor_code_bucket",
+  "private_route_table_ids", "key_name", "certificate_arn", "processor_code_bucket",
 ];
 
 function replaceRegional(name, page) {
@@ -126,10 +126,47 @@ function replaceRegional(name, page) {
   });
 }
 
-// The subnet choices follow the VPC field: only the subnets of the VPC it names are
-// offered (all of them while it names no VPC the account has).
+// The subnet (and route table) choices follow the VPC field: only those of the VPC it
+// names are offered (all of them while it names no VPC the account has); ids of another
+// VPC of the account left in a field are named under it (the submit refuses them too).
 const SUBNET_CHOICES = ["subnet_ids-choices", "private_subnet_ids-choices",
-  "messages_api_subnet_id-choices"];
+  "messages_api_subnet_id-choices", "private_route_table_ids-choices"];
+
+function flagOtherVpc(list, vpc, known) {
+  const name = list.id.replace(/-choices$/, "");
+  const field = document.getElementById(name);
+  if (!field) return;
+  const where = new Map([...list.querySelectorAll("[data-vpc]")].map((item) => [
+    item.tagName === "OPTION" ? item.value : item.querySelector("code").textContent,
+    item.dataset.vpc,
+  ]));
+  const other = known
+    ? field.value.split(/[\s,]+/).filter((id) => where.has(id) && where.get(id) !== vpc)
+    : [];
+  const id = `${name}-other-vpc`;
+  let note = document.getElementById(id);
+  const described = (field.getAttribute("aria-describedby") || "").split(" ").filter(
+    (ref) => ref && ref !== id,
+  );
+  if (!other.length) {
+    if (note) note.remove();
+    field.setAttribute("aria-describedby", described.join(" "));
+    return;
+  }
+  if (!note) {
+    note = document.createElement("p");
+    note.id = id;
+    note.className = "error";
+    note.setAttribute("role", "status");
+    field.after(note);
+  }
+  field.setAttribute("aria-describedby", [...described, id].join(" "));
+  const byVpc = new Map();
+  other.forEach((item) => byVpc.set(where.get(item), [...(byVpc.get(where.get(item)) || []), item]));
+  note.textContent = [...byVpc].map(([its, ids]) => `${ids.join(", ")} `
+    + `${ids.length > 1 ? "are" : "is"} in ${its}`).join("; ")
+    + `, not in ${vpc} (the VPC above): pick ${other.length > 1 ? "others" : "another"}.`;
+}
 
 function filterSubnets() {
   const field = document.getElementById("vpc_id");
@@ -143,6 +180,7 @@ function filterSubnets() {
     if (item.tagName === "OPTION") item.disabled = other; // a datalist shows no disabled option
     else item.hidden = other;
   });
+  choices.forEach((list) => flagOtherVpc(list, vpc, known));
 }
 
 function setupSubnetFilter() {
@@ -150,6 +188,11 @@ function setupSubnetFilter() {
   if (!field) return;
   field.addEventListener("input", filterSubnets);
   field.addEventListener("change", filterSubnets);
+  SUBNET_CHOICES.forEach((id) => {
+    const input = document.getElementById(id.replace(/-choices$/, ""));
+    if (input) input.addEventListener("input", filterSubnets);
+    if (input) input.addEventListener("change", filterSubnets);
+  });
   filterSubnets();
 }
 

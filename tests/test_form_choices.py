@@ -67,3 +67,69 @@ def test_changing_the_region_reloads_its_network(page, served):
     assert page.locator("#error-summary").count() == 0, page.locator("#error-summary").inner_text()
     expect(page.locator("h1")).not_to_contain_text("Configure")  # the preview, no error
     expect(page.locator("body")).to_contain_text(away.vpc_id)
+
+
+def _visible(page, selector: str) -> list[str]:
+    return page.locator(selector).evaluate_all(
+        "items => items.filter(i => i.offsetParent !== null).map(i => i.dataset.value)"
+    )
+
+
+def test_route_tables_and_subnets_follow_the_vpc_and_stale_ids_are_flagged(page, served):
+    from playwright.sync_api import expect
+
+    app, base_url = served
+    with app.app_context():
+        access = get_access().cloud()
+        home = access.sandbox_network()
+        choices = access.account_choices()
+    default_vpc = next(v.vpc_id for v in choices.vpcs if v.is_default)
+    default_tables = {s.route_table for s in choices.subnets if s.vpc_id == default_vpc}
+    page.goto(base_url + "/")
+    page.locator("#engine-1").check()
+    page.locator("input[name=log_processing][value=processor]").check()
+    tables = "#private_route_table_ids-choices button.add-choice"
+    offered = set(_visible(page, tables))
+    assert set(home.private_route_table_ids) <= offered
+    assert not offered & default_tables  # moto's default VPC's tables are not offered
+
+    # The VPC changes: its subnets and route tables are offered, and the ids of the
+    # other VPC left in the fields are named under them.
+    page.locator("#vpc_id").fill(default_vpc)
+    offered = set(_visible(page, tables))
+    assert offered and offered <= default_tables
+    subnets = set(_visible(page, "#subnet_ids-choices button.add-choice"))
+    assert subnets and not subnets & set(home.public_subnet_ids)
+    note = page.locator("#subnet_ids-other-vpc")
+    expect(note).to_contain_text(f"{home.public_subnet_ids[0]}")
+    expect(note).to_contain_text(f"are in {home.vpc_id}, not in {default_vpc}")
+    expect(page.locator("#private_route_table_ids-other-vpc")).to_contain_text(
+        home.private_route_table_ids[0]
+    )
+    expect(page.locator("#messages_api_subnet_id-other-vpc")).to_be_visible()
+
+    # Back to the seeded VPC: nothing to flag.
+    page.locator("#vpc_id").fill(home.vpc_id)
+    expect(note).to_have_count(0)
+    expect(page.locator("#private_route_table_ids-other-vpc")).to_have_count(0)
+
+
+@pytest.mark.parametrize("script", [True, False], ids=["script", "no-script"])
+def test_each_engines_fields_show_only_with_it(browser, served, script):
+    _, base_url = served
+    context = browser.new_context(java_script_enabled=script)
+    page = context.new_page()
+    try:
+        page.goto(base_url + "/")
+        legacy = ["#table_prefix", "#reuse_tables", "#autopush_image"]
+        rs = ["#store_node_type", "#store_single_node", "#autoconnect_image"]
+        assert page.locator("#engine-0").is_checked()  # autopush-rs
+        assert not any(page.locator(s).is_visible() for s in legacy)
+        assert not page.get_by_text("DynamoDB tables", exact=True).is_visible()
+        assert all(page.locator(s).is_visible() for s in rs)
+        page.locator("#engine-1").check()  # autopush-legacy
+        assert all(page.locator(s).is_visible() for s in legacy)
+        assert page.get_by_text("DynamoDB tables", exact=True).is_visible()
+        assert not any(page.locator(s).is_visible() for s in rs)
+    finally:
+        context.close()

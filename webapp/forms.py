@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
@@ -120,6 +121,9 @@ class OptionsForm(FlaskForm):
                     kwargs.setdefault(name, value)
         super().__init__(*args, **kwargs)
         self.offer = offer
+        for name, spec in SPECS.items():
+            # The engine a field belongs to: the page shows it only with that engine.
+            self[name].only_engine = spec.only_engine
         for name, (choices, hint) in offer.fields.items():
             self[name].widget = WithChoices(self[name].widget, name, choices, hint)
         if offer.region:
@@ -175,6 +179,66 @@ class OptionsForm(FlaskForm):
                         "region."
                     )
                     break
+        for name, message in self.subnet_errors(options).items():
+            errors.setdefault(name, message)
+        return errors
+
+    def subnet_errors(self, options: Options) -> dict[str, str]:
+        """The subnets the account holds in the chosen region that AWS would refuse: one
+        of another VPC than the chosen one, push-node subnets not in two availability
+        zones or two in one zone (an Application Load Balancer takes one subnet per
+        zone, in two zones at least), a Messages API subnet in a zone of no push-node
+        subnet (its load balancer is in those). Subnets the account does not hold
+        are left alone (unknown_network warns of them)."""
+        known = self.offer.subnets
+        errors = {}
+        for name in ("subnet_ids", "private_subnet_ids", "messages_api_subnet_id"):
+            if SPECS[name].only_for not in (None, options.log_processing):
+                continue
+            value = getattr(options, name, None)
+            given = [value] if isinstance(value, str) else list(value or ())
+            other: dict[str, list[str]] = {}
+            for subnet in given:
+                if subnet in known and known[subnet][0] != options.vpc_id:
+                    other.setdefault(known[subnet][0], []).append(subnet)
+            if other:
+                where = "; ".join(
+                    f"{', '.join(ids)} {'is' if len(ids) == 1 else 'are'} in {vpc}"
+                    for vpc, ids in other.items()
+                )
+                errors[name] = (
+                    f"{where}, not in {options.vpc_id} (the VPC chosen above): a stack's "
+                    f"subnets are all in its VPC. Pick subnets of {options.vpc_id} (listed "
+                    "under this field), or choose their VPC above."
+                )
+        if "subnet_ids" not in errors and all(s in known for s in options.subnet_ids):
+            zones: dict[str, list[str]] = {}
+            for subnet in options.subnet_ids:
+                zones.setdefault(known[subnet][1], []).append(subnet)
+            shared = [(zone, subnets) for zone, subnets in zones.items() if len(subnets) > 1]
+            if shared:
+                errors["subnet_ids"] = (
+                    "; ".join(f"{' and '.join(s)} are both in {zone}" for zone, s in shared)
+                    + ": a load balancer takes one subnet per availability zone. Keep one "
+                    "per zone, in two zones or more."
+                )
+            elif len(zones) < 2:
+                errors["subnet_ids"] = (
+                    f"All in {', '.join(zones)}: the load balancers need subnets in two "
+                    "availability zones or more. Add a subnet of another zone."
+                )
+            api = options.messages_api_subnet_id
+            if (
+                options.log_processing == PROCESSOR
+                and api in known
+                and "messages_api_subnet_id" not in errors
+                and known[api][1] not in zones
+            ):
+                errors["messages_api_subnet_id"] = (
+                    f"{api} is in {known[api][1]}, where no push-node subnet is: the Messages "
+                    "API's load balancer, in the push nodes' subnets, reaches only their zones "
+                    f"({', '.join(sorted(zones))}). Pick a subnet of one of them."
+                )
         return errors
 
     def option_input(self) -> dict[str, object]:
@@ -193,6 +257,19 @@ class OptionsForm(FlaskForm):
         more = [name for name in SPECS if name not in placed and name not in processor]
         groups = [*SECTIONS, ("More", tuple(more))] if more else list(SECTIONS)
         return [(legend, [self[name] for name in names]) for legend, names in groups]
+
+    @staticmethod
+    def asks_once(legend: str, fields) -> bool:
+        """A section of one question whose label says its legend: the page asks it once
+        (GOV.UK), radios under their fieldset's legend, another field under its label."""
+        return len(fields) == 1 and fields[0].label.text.split(" (")[0] == legend
+
+    @staticmethod
+    def section_engine(fields) -> str | None:
+        """The engine every field of a section belongs to, if one: the section shows
+        only with it."""
+        engines = {getattr(field, "only_engine", None) for field in fields}
+        return engines.pop() if len(engines) == 1 else None
 
     def processor_fields(self):
         return [self[name] for name, spec in SPECS.items() if spec.only_for == PROCESSOR]
@@ -217,12 +294,13 @@ NETWORK_FIELDS = {
 @dataclass(frozen=True)
 class AccountOffer:
     """Choices from the live target's account in one region, by field: (value, label)
-    pairs, (value, label, VPC id) for subnets, and a hint; and, in the sandbox, the
-    values the form starts with."""
+    pairs, (value, label, VPC id) for subnets, and a hint; each subnet's VPC and zone,
+    which a submit checks; and, in the sandbox, the values the form starts with."""
 
     fields: dict[str, tuple[list[tuple[str, ...]], str]] = dataclass_field(default_factory=dict)
     prefill: dict[str, object] = dataclass_field(default_factory=dict)
     region: str | None = None  # None: the account could not be read
+    subnets: dict[str, tuple[str, str]] = dataclass_field(default_factory=dict)  # (VPC, zone)
 
 
 def _valid_region(value) -> str | None:
@@ -298,8 +376,8 @@ def account_offer(region: str | None = None) -> AccountOffer:
 
     def subnet_label(subnet) -> str:
         kind = SUBNET_KINDS.get(subnet.internet, SUBNET_KINDS["other"])
-        name = f" {subnet.name}" if subnet.name else ""
-        return f"{subnet.zone}, {kind}, {subnet.cidr} in {subnet.vpc_id}{name}"
+        label = f"{subnet.zone}, {kind}, {subnet.cidr} in {subnet.vpc_id}"
+        return label + _name_if_new(subnet.name, label)
 
     where = f"In {region}, from your account"
     fields = {
@@ -348,7 +426,21 @@ def account_offer(region: str | None = None) -> AccountOffer:
             "messages_api_subnet_id": (network.private_subnet_ids or ("",))[0],
             "processor_code_bucket": network.code_bucket,
         }
-    return AccountOffer(fields, {k: v for k, v in prefill.items() if v}, region)
+    return AccountOffer(
+        fields,
+        {k: v for k, v in prefill.items() if v},
+        region,
+        {s.subnet_id: (s.vpc_id, s.zone) for s in choices.subnets},
+    )
+
+
+def _name_if_new(name: str, label: str) -> str:
+    """A subnet's Name tag, after its label, unless it only repeats the label's facts
+    (such as "public us-east-1a")."""
+    said = set(re.split(r"[\s,()]+", label.lower()))
+    if not name or set(re.split(r"[\s,()]+", name.lower())) - {""} <= said:
+        return ""
+    return f', named "{name}"'
 
 
 class WithChoices:

@@ -100,6 +100,10 @@ class UpdateForm(OptionsForm):
         for name, value in self.fixed.items():
             self[name].data = value
             self[name].render_kw = {**(self[name].render_kw or {}), "readonly": True}
+        # An empty key keeps the stack's (the page says so under the field), and an empty
+        # table prefix is refused: neither is generated on an update.
+        for field in (self.crypto_key, self.table_prefix):
+            field.description = field.description.replace(" Generated when left empty.", "")
 
     @property
     def keeps_crypto_key(self) -> bool:
@@ -117,6 +121,10 @@ class UpdateForm(OptionsForm):
             options = from_input(values, fill_secrets=False, require_deploy=True)
         except OptionsError as exc:
             self._attach(exc.errors)
+            return False
+        errors = self.network_errors(options)
+        if errors:
+            self._attach(errors)
             return False
         if not options.rs and not options.table_prefix:  # autopush-rs has no tables
             self._attach({"table_prefix": "Give the stack's table prefix: its tables use it."})
